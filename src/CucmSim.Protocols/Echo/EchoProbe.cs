@@ -1,0 +1,225 @@
+using System.Buffers;
+using System.Net;
+using System.Text;
+
+namespace CucmSim.Protocols.Echo;
+
+/// <summary>
+/// The universal echo that every CucmSim listener answers, whatever its native protocol.
+/// A client sends <c>CUCMSIM-PROBE &lt;nonce&gt;</c> (TCP: one line ending in LF or CRLF; UDP: one datagram,
+/// the line ending optional) and the listener answers
+/// <c>CUCMSIM-ECHO &lt;nonce&gt; &lt;listener-id&gt; &lt;local ip:port&gt; &lt;peer ip:port as seen&gt;</c> and LF.
+/// The peer as seen is what proves (or disproves) NAT between the two ends.
+/// </summary>
+public static class EchoProbe
+{
+    public const int MaxNonceLength = 64;
+
+    /// <summary>Longest probe line accepted, line ending included.</summary>
+    public const int MaxLineLength = 14 + MaxNonceLength + 2;
+
+    /// <summary>Longest answer line: prefix, nonce, listener id and two bracketed IPv6 endpoints.</summary>
+    public const int MaxEchoLength = 13 + MaxNonceLength + 1 + MaxListenerIdLength + 1 + 2 * 56 + 1;
+
+    public const int MaxListenerIdLength = 64;
+
+    public static ReadOnlySpan<byte> ProbePrefix => "CUCMSIM-PROBE "u8;
+
+    public static ReadOnlySpan<byte> EchoPrefix => "CUCMSIM-ECHO "u8;
+
+    /// <summary>
+    /// Decides from the first bytes of a stream whether it opens with a probe.
+    /// Done: a whole probe line was read (reader advanced past it) and <paramref name="nonce"/> holds it.
+    /// NeedMoreData: the bytes so far are a prefix of a probe; reader unchanged.
+    /// InvalidData: this is not a probe (or the line is malformed or too long); reader unchanged.
+    /// </summary>
+    public static OperationStatus TryReadProbeLine(ref SequenceReader<byte> reader, Span<byte> nonceBuffer, out int nonceLength)
+    {
+        nonceLength = 0;
+        var start = reader.Position;
+        var prefix = ProbePrefix;
+        for (var i = 0; i < prefix.Length; i++)
+        {
+            if (!reader.TryRead(out var b))
+            {
+                reader.Rewind(i);
+                return OperationStatus.NeedMoreData;
+            }
+
+            if (b != prefix[i])
+            {
+                reader.Rewind(i + 1);
+                return OperationStatus.InvalidData;
+            }
+        }
+
+        var count = 0;
+        while (true)
+        {
+            if (!reader.TryRead(out var b))
+            {
+                reader.Rewind(prefix.Length + count);
+                return OperationStatus.NeedMoreData;
+            }
+
+            if (b == (byte)'\n' || b == (byte)'\r')
+            {
+                if (b == (byte)'\r')
+                {
+                    if (!reader.TryPeek(out var next))
+                    {
+                        reader.Rewind(prefix.Length + count + 1);
+                        return OperationStatus.NeedMoreData;
+                    }
+
+                    if (next != (byte)'\n')
+                    {
+                        reader.Rewind(prefix.Length + count + 1);
+                        return OperationStatus.InvalidData;
+                    }
+
+                    reader.Advance(1);
+                }
+
+                if (count == 0)
+                {
+                    reader = RewindTo(reader, start);
+                    return OperationStatus.InvalidData;
+                }
+
+                nonceLength = count;
+                return OperationStatus.Done;
+            }
+
+            if (!IsNonceByte(b) || count >= MaxNonceLength || count >= nonceBuffer.Length)
+            {
+                reader.Rewind(prefix.Length + count + 1);
+                return OperationStatus.InvalidData;
+            }
+
+            nonceBuffer[count++] = b;
+        }
+    }
+
+    private static SequenceReader<byte> RewindTo(SequenceReader<byte> reader, SequencePosition position)
+    {
+        var fresh = new SequenceReader<byte>(reader.Sequence);
+        fresh.Advance(reader.Sequence.Slice(reader.Sequence.Start, position).Length);
+        return fresh;
+    }
+
+    /// <summary>Parses a probe datagram. Returns false when the datagram is not a probe.</summary>
+    public static bool TryParseDatagram(ReadOnlySpan<byte> datagram, out Range nonce)
+    {
+        nonce = default;
+        if (datagram.Length > MaxLineLength || !datagram.StartsWith(ProbePrefix))
+        {
+            return false;
+        }
+
+        var rest = datagram[ProbePrefix.Length..];
+        if (rest.EndsWith("\r\n"u8))
+        {
+            rest = rest[..^2];
+        }
+        else if (rest.EndsWith("\n"u8))
+        {
+            rest = rest[..^1];
+        }
+
+        if (rest.IsEmpty || rest.Length > MaxNonceLength)
+        {
+            return false;
+        }
+
+        foreach (var b in rest)
+        {
+            if (!IsNonceByte(b))
+            {
+                return false;
+            }
+        }
+
+        nonce = new Range(ProbePrefix.Length, ProbePrefix.Length + rest.Length);
+        return true;
+    }
+
+    /// <summary>True when <paramref name="data"/> could still turn out to be a probe (a prefix of the probe keyword).</summary>
+    public static bool MayBeProbe(ReadOnlySpan<byte> data)
+    {
+        var n = Math.Min(data.Length, ProbePrefix.Length);
+        return data[..n].SequenceEqual(ProbePrefix[..n]);
+    }
+
+    public static bool IsNonceByte(byte b) => b is > 0x20 and < 0x7F;
+
+    /// <summary>Writes the answer line (with its LF) and returns its length.</summary>
+    public static int FormatEcho(Span<byte> destination, ReadOnlySpan<byte> nonce, ReadOnlySpan<char> listenerId, IPEndPoint local, IPEndPoint peer)
+    {
+        var written = 0;
+        Append(destination, ref written, EchoPrefix);
+        Append(destination, ref written, nonce);
+        Append(destination, ref written, " "u8);
+        written += Encoding.ASCII.GetBytes(listenerId, destination[written..]);
+        Append(destination, ref written, " "u8);
+        written += FormatEndPoint(destination[written..], local);
+        Append(destination, ref written, " "u8);
+        written += FormatEndPoint(destination[written..], peer);
+        Append(destination, ref written, "\n"u8);
+        return written;
+    }
+
+    /// <summary>Formats <c>a.b.c.d:port</c> or <c>[v6]:port</c>; IPv4-mapped IPv6 addresses are shown as IPv4.</summary>
+    public static int FormatEndPoint(Span<byte> destination, IPEndPoint endPoint)
+    {
+        var address = endPoint.Address.IsIPv4MappedToIPv6 ? endPoint.Address.MapToIPv4() : endPoint.Address;
+        Span<char> chars = stackalloc char[64];
+        var n = 0;
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            chars[n++] = '[';
+            address.TryFormat(chars[n..], out var w);
+            n += w;
+            chars[n++] = ']';
+        }
+        else
+        {
+            address.TryFormat(chars, out var w);
+            n += w;
+        }
+
+        chars[n++] = ':';
+        endPoint.Port.TryFormat(chars[n..], out var pw);
+        n += pw;
+        return Encoding.ASCII.GetBytes(chars[..n], destination);
+    }
+
+    /// <summary>Parses an answer line (without or with its LF).</summary>
+    public static bool TryParseEcho(ReadOnlySpan<byte> line, out EchoReply reply)
+    {
+        reply = default;
+        var text = Encoding.ASCII.GetString(line).TrimEnd('\r', '\n');
+        var parts = text.Split(' ');
+        if (parts.Length != 5 || parts[0] != "CUCMSIM-ECHO")
+        {
+            return false;
+        }
+
+        if (!IPEndPoint.TryParse(parts[3], out var local) || !IPEndPoint.TryParse(parts[4], out var peer))
+        {
+            return false;
+        }
+
+        reply = new EchoReply(parts[1], parts[2], local, peer);
+        return true;
+    }
+
+    private static void Append(Span<byte> destination, ref int written, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(destination[written..]);
+        written += bytes.Length;
+    }
+}
+
+/// <summary>A parsed <c>CUCMSIM-ECHO</c> answer.</summary>
+public readonly record struct EchoReply(string Nonce, string ListenerId, IPEndPoint Local, IPEndPoint PeerAsSeen);

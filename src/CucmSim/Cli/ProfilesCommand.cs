@@ -1,0 +1,159 @@
+using CucmSim.Catalog;
+
+namespace CucmSim.Cli;
+
+internal static class ProfilesCommand
+{
+    public const string Usage = """
+        usage: cucmsim profiles list
+               cucmsim profiles show NAME|FILE [--role ROLE] [--wide] [--notes]
+               cucmsim profiles validate FILE [--role ROLE]
+
+          list      the profiles built into cucmsim
+          show      every flow of a profile as a table, then what a role binds
+          validate  check a profile; every problem is printed with file and line (exit 1 if any)
+        """;
+
+    public static int Run(IReadOnlyList<string> argv, TextWriter output, TextWriter error)
+    {
+        var args = Args.Parse(argv, ["role"], ["wide", "notes", "help"]);
+        if (args.Flag("help") || args.Positionals.Count == 0)
+        {
+            output.WriteLine(Usage);
+            return args.Positionals.Count == 0 && !args.Flag("help") ? 1 : 0;
+        }
+
+        if (args.Errors.Count > 0)
+        {
+            foreach (var e in args.Errors)
+            {
+                error.WriteLine($"cucmsim profiles: {e}");
+            }
+
+            return 1;
+        }
+
+        var verb = args.Positionals[0];
+        switch (verb)
+        {
+            case "list":
+                var table = new TextTable("NAME", "TITLE", "ROLES", "FLOWS", "TABLES");
+                foreach (var name in ProfileLoader.EmbeddedNames)
+                {
+                    var p = ProfileLoader.Load(name);
+                    table.Add(name, p.Title, p.Roles.Count, p.Flows.Count, string.Join(",", p.Flows.Select(f => f.Table).Distinct().Order()));
+                }
+
+                output.Write(table);
+                return 0;
+            case "show" or "validate" when args.Positionals.Count < 2:
+                error.WriteLine($"cucmsim profiles {verb}: name a profile (embedded: {string.Join(", ", ProfileLoader.EmbeddedNames)}) or a file");
+                return 1;
+            case "show":
+                return Show(args.Positionals[1], args.Value("role"), args.Flag("wide"), args.Flag("notes"), output, error);
+            case "validate":
+                return Validate(args.Positionals[1], args.Value("role"), output, error);
+            default:
+                error.WriteLine($"cucmsim profiles: unknown verb '{verb}'");
+                error.WriteLine(Usage);
+                return 1;
+        }
+    }
+
+    private static int Show(string nameOrPath, string? role, bool wide, bool notes, TextWriter output, TextWriter error)
+    {
+        var (profile, problems) = ProfileLoader.TryLoad(nameOrPath);
+        if (profile is null || problems.Count > 0)
+        {
+            PrintProblems(problems, error);
+            return 1;
+        }
+
+        output.WriteLine($"profile {profile.Name}: {profile.Title}");
+        if (profile.Source.Length > 0)
+        {
+            output.WriteLine($"source: {profile.Source}");
+        }
+
+        output.WriteLine();
+        var table = new TextTable("ID", "T", "FROM", "TO", "PORTS", "TRANSPORT", "PROTOCOL", "PURPOSE") { MaxCellWidth = wide ? 400 : 48 };
+        foreach (var f in profile.Flows.OrderBy(f => f.Table).ThenBy(f => f.Row))
+        {
+            var to = f.Service is null ? f.To : $"{f.To} ({f.Service})";
+            var ports = f.Then is null ? f.Ports.Text : $"{f.Ports.Text} then {f.Then}";
+            var transport = f.Transport == Transport.Ip ? "ip-proto" : f.Transport.ToString().ToLowerInvariant();
+            table.Add(f.Id, f.Table, f.From, to, ports, transport, f.Protocol, f.Purpose);
+        }
+
+        output.Write(table);
+        if (notes)
+        {
+            output.WriteLine();
+            output.WriteLine("notes (the guide's oddities):");
+            foreach (var f in profile.Flows.Where(f => f.Note is not null))
+            {
+                output.WriteLine($"  {f.Id}: {f.Note}");
+            }
+        }
+
+        output.WriteLine();
+        PrintRoleSummary(profile, role, output);
+        return 0;
+    }
+
+    private static void PrintRoleSummary(Profile profile, string? role, TextWriter output)
+    {
+        var roles = role is null
+            ? profile.Roles.Keys.Where(r => profile.Flows.Any(f => f.To == r && f.IsBindable))
+            : [role];
+        var table = new TextTable("ROLE", "TCP", "UDP", "RTP POOL", "EPHEMERAL FLOWS", "IP-PROTOCOL FLOWS");
+        foreach (var r in roles)
+        {
+            if (!profile.Roles.ContainsKey(r))
+            {
+                output.WriteLine($"no role '{r}' in profile {profile.Name}");
+                continue;
+            }
+
+            var plan = ListenerPlan.Build(profile, r);
+            table.Add(r, plan.TcpCount, plan.UdpCount,
+                plan.Rtp is null ? "-" : $"{plan.Rtp.Count} ({string.Join(",", plan.Rtp.Ranges)})",
+                profile.Flows.Count(f => f.To == r && f.Ports.IsEphemeral),
+                profile.Flows.Count(f => f.To == r && f.Transport == Transport.Ip));
+        }
+
+        output.WriteLine("what each role binds when it serves:");
+        output.Write(table);
+        foreach (var r in roles.Where(profile.Roles.ContainsKey))
+        {
+            if (ListenerPlan.Build(profile, r).Rtp is { Yielded.Count: > 0 } rtp)
+            {
+                output.WriteLine($"note: the {r} RTP pool leaves out {string.Join(", ", rtp.Yielded)}: fixed listeners of the same role hold them");
+            }
+        }
+    }
+
+    private static int Validate(string path, string? role, TextWriter output, TextWriter error)
+    {
+        var (profile, problems) = ProfileLoader.TryLoad(path);
+        if (profile is null || problems.Count > 0)
+        {
+            PrintProblems(problems, error);
+            return 1;
+        }
+
+        output.WriteLine($"{path}: ok: profile '{profile.Name}', {profile.Flows.Count} flows, {profile.Roles.Count} roles");
+        PrintRoleSummary(profile, role, output);
+        return 0;
+    }
+
+    internal static void PrintProblems(IReadOnlyList<ProfileProblem> problems, TextWriter error)
+    {
+        foreach (var p in problems)
+        {
+            error.WriteLine(p);
+        }
+
+        error.WriteLine($"{problems.Count} problem(s)");
+    }
+}

@@ -1,0 +1,202 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using CucmSim.Catalog;
+using CucmSim.Serve;
+using Microsoft.Extensions.Logging;
+
+namespace CucmSim.Cli;
+
+internal static class ServeCommand
+{
+    public const string Usage = """
+        usage: cucmsim serve [options]
+
+        Binds every listener of a role of the profile and answers each: the universal echo
+        (CUCMSIM-PROBE <nonce>) everywhere, native protocols where they exist. Records every hit
+        in the ledger and serves the control API.
+
+          --profile NAME|FILE   profile (default: the embedded 'cucm')
+          --role ROLE           role to play (default: cucm)
+          --bind ADDR           address to bind, repeatable (default: every address, IPv4 and IPv6)
+          --port-offset N       add N to every port (unprivileged runs, several instances per host)
+          --only SEL            serve only these flows: a table (6), protocol (sip) or flow id (t6.sccp);
+                                repeatable or comma-separated; 'table:', 'protocol:', 'flow:' prefixes allowed
+          --except SEL          leave these flows out (e.g. --except rtp)
+          --control ADDR:PORT   control API (default 127.0.0.1:9900 plus the offset)
+          --no-control          no control API
+          --ledger PATH         ledger file, JSON Lines (default ./cucmsim-ledger.jsonl; 'none' keeps it in memory)
+          --ledger-max-mb N     rotate the ledger at N MiB (default 64)
+          --idle-timeout S      close TCP connections silent for S seconds (default 120)
+          --strict              exit with code 2 unless every listener binds
+          --log-level LEVEL     trace, debug, information, warning, error (default information)
+
+        Exit codes: 0 stopped by a signal, 1 bad profile or options, 2 --strict and a listener failed.
+        """;
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error)
+    {
+        var args = Args.Parse(argv,
+            ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level"],
+            ["strict", "no-control", "help"]);
+        if (args.Flag("help"))
+        {
+            output.WriteLine(Usage);
+            return 0;
+        }
+
+        var errors = new List<string>(args.Errors);
+        errors.AddRange(args.Positionals.Select(p => $"unexpected argument '{p}'"));
+        var binds = new List<IPAddress>();
+        foreach (var b in args.Values("bind"))
+        {
+            if (IPAddress.TryParse(b, out var address))
+            {
+                binds.Add(address);
+            }
+            else
+            {
+                errors.Add($"--bind {b}: not an IP address");
+            }
+        }
+
+        var offset = ParseInt(args, "port-offset", 0, 0, 65535, errors);
+        var idle = ParseInt(args, "idle-timeout", 120, 1, 86400, errors);
+        var ledgerMb = ParseInt(args, "ledger-max-mb", 64, 1, 1 << 20, errors);
+        IPEndPoint? control = null;
+        if (args.Value("control") is { } c && !IPEndPoint.TryParse(c, out control))
+        {
+            errors.Add($"--control {c}: write ADDR:PORT, e.g. 127.0.0.1:9900");
+        }
+
+        var level = LogLevel.Information;
+        if (args.Value("log-level") is { } lv && !Enum.TryParse(lv, ignoreCase: true, out level))
+        {
+            errors.Add($"--log-level {lv}: one of trace, debug, information, warning, error");
+        }
+
+        if (errors.Count > 0)
+        {
+            foreach (var e in errors)
+            {
+                error.WriteLine($"cucmsim serve: {e}");
+            }
+
+            error.WriteLine("see: cucmsim serve --help");
+            return 1;
+        }
+
+        var ledgerPath = args.Value("ledger") ?? "cucmsim-ledger.jsonl";
+        var options = new ServeOptions
+        {
+            Profile = args.Value("profile") ?? ProfileLoader.DefaultProfile,
+            Role = args.Value("role") ?? "cucm",
+            Bind = binds,
+            PortOffset = offset,
+            Only = args.Values("only"),
+            Except = args.Values("except"),
+            Control = control,
+            NoControl = args.Flag("no-control"),
+            LedgerPath = ledgerPath == "none" ? null : ledgerPath,
+            Ledger = new LedgerOptions { MaxBytes = ledgerMb * 1024L * 1024L },
+            Strict = args.Flag("strict"),
+            Limits = new ServeLimits { IdleTimeout = TimeSpan.FromSeconds(idle) },
+        };
+
+        using var loggers = LoggerFactory.Create(b => b
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            })
+            .SetMinimumLevel(level)
+            .AddFilter("Microsoft", level <= LogLevel.Debug ? level : LogLevel.Warning));
+
+        var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult("SIGTERM"); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult("SIGINT"); });
+        using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, ctx => { ctx.Cancel = true; stop.TrySetResult("SIGQUIT"); });
+
+        SimServer server;
+        try
+        {
+            server = await SimServer.StartAsync(options, loggers).ConfigureAwait(false);
+        }
+        catch (ProfileException ex)
+        {
+            ProfilesCommand.PrintProblems(ex.Problems, error);
+            return 1;
+        }
+        catch (ArgumentException ex)
+        {
+            error.WriteLine($"cucmsim serve: {ex.Message}");
+            return 1;
+        }
+
+        await using (server.ConfigureAwait(false))
+        {
+            Report(server, output);
+            if (options.Strict && !server.Complete)
+            {
+                output.WriteLine("--strict: not every listener is up; stopping (exit 2)");
+                await server.StopAsync().ConfigureAwait(false);
+                return 2;
+            }
+
+            var signal = await stop.Task.ConfigureAwait(false);
+            output.WriteLine($"{signal}: draining connections and flushing the ledger");
+            await server.StopAsync().ConfigureAwait(false);
+            output.WriteLine($"stopped; ledger: {server.Ledger.LastSeq} records{(server.Ledger.Path is null ? string.Empty : $" in {server.Ledger.Path}")}");
+        }
+
+        return 0;
+    }
+
+    private static void Report(SimServer server, TextWriter output)
+    {
+        foreach (var l in server.Listeners.Where(l => l.Status == ListenerStatus.Failed))
+        {
+            output.WriteLine($"FAILED {l.Id} ({l.Spec.Protocol}): {l.Error}{(l.Fix is null ? string.Empty : $"\n       fix: {l.Fix}")}");
+        }
+
+        if (server.RtpError is not null)
+        {
+            output.WriteLine($"FAILED rtp pool: {server.RtpError}");
+        }
+        else if (server.Rtp is { } rtp && rtp.Bound < rtp.Requested)
+        {
+            output.WriteLine($"FAILED rtp pool: {rtp.Requested - rtp.Bound} of {rtp.Requested} ports did not bind, e.g. {string.Join("; ", rtp.Failures.Take(3))}");
+        }
+
+        if (server.ControlError is not null)
+        {
+            output.WriteLine($"FAILED {server.ControlError}");
+        }
+
+        var tcp = server.Listeners.Where(l => l.Transport == "tcp").ToList();
+        var udp = server.Listeners.Where(l => l.Transport == "udp").ToList();
+        var rtpText = server.Plan.Rtp is null
+            ? "no rtp pool"
+            : $"rtp pool {server.Rtp?.Bound ?? 0}/{server.Plan.Rtp.Count * (server.Options.Bind.Count == 0 ? 1 : server.Options.Bind.Count)} ports ({string.Join(",", server.Plan.Rtp.Ranges.Select(r => new PortRange(r.Low + server.Options.PortOffset, r.High + server.Options.PortOffset)))})";
+        var control = server.ControlEndPoint is null ? "no control api" : $"control http://{server.ControlEndPoint}";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ready: {server.BoundCount}/{server.Listeners.Count} listeners up ({tcp.Count(l => l.Status == ListenerStatus.Bound)}/{tcp.Count} tcp, {udp.Count(l => l.Status == ListenerStatus.Bound)}/{udp.Count} udp), {rtpText}; profile {server.Profile.Name}, role {server.Plan.Role}; {control}; ledger {server.Ledger.Path ?? "in memory"}; {server.StartupTime.TotalSeconds:0.000} s"));
+    }
+
+    private static int ParseInt(Args args, string name, int fallback, int min, int max, List<string> errors)
+    {
+        var text = args.Value(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            errors.Add($"--{name} {text}: a whole number from {min} to {max}");
+            return fallback;
+        }
+
+        return value;
+    }
+}

@@ -1,0 +1,3 @@
+using CucmSim.Cli;
+
+return await CliMain.RunAsync(args, Console.Out, Console.Error);

@@ -1,0 +1,159 @@
+using System.Net;
+using System.Net.Sockets;
+using CucmSim.Catalog;
+
+namespace CucmSim.Serve;
+
+public enum ListenerStatus
+{
+    Bound,
+    Failed,
+}
+
+/// <summary>A listener as it runs: what it was asked to bind, what it got, and what it has seen.</summary>
+public sealed class ListenerRuntime
+{
+    private long _connections;
+    private long _activeConnections;
+    private long _datagrams;
+    private long _bytesIn;
+    private long _bytesOut;
+    private long _echoes;
+    private long _malformed;
+    private long _hits;
+    private string? _lastPeer;
+    private long _lastHitTicks;
+
+    public ListenerRuntime(ListenerSpec spec, string id, IPAddress address, int port)
+    {
+        Spec = spec;
+        Id = id;
+        Address = address;
+        Port = port;
+    }
+
+    public ListenerSpec Spec { get; }
+
+    /// <summary>Listener id as the echo and the ledger name it: "tcp/2000", or "tcp/2000@ADDR" when several addresses are bound.</summary>
+    public string Id { get; }
+
+    public IPAddress Address { get; }
+
+    /// <summary>The port asked for (profile port plus offset, 0 in tests).</summary>
+    public int Port { get; }
+
+    public IPEndPoint? BoundEndPoint { get; private set; }
+
+    public Socket? Socket { get; private set; }
+
+    public ListenerStatus Status { get; private set; } = ListenerStatus.Failed;
+
+    public string? Error { get; private set; }
+
+    public string? Fix { get; private set; }
+
+    public string Transport => Spec.Transport == Catalog.Transport.Tcp ? "tcp" : "udp";
+
+    public long Connections => Interlocked.Read(ref _connections);
+    public long ActiveConnections => Interlocked.Read(ref _activeConnections);
+    public long Datagrams => Interlocked.Read(ref _datagrams);
+    public long BytesIn => Interlocked.Read(ref _bytesIn);
+    public long BytesOut => Interlocked.Read(ref _bytesOut);
+    public long Echoes => Interlocked.Read(ref _echoes);
+    public long Malformed => Interlocked.Read(ref _malformed);
+    public long Hits => Interlocked.Read(ref _hits);
+    public string? LastPeer => Volatile.Read(ref _lastPeer);
+    public DateTimeOffset? LastHit => Interlocked.Read(ref _lastHitTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    public void MarkBound(Socket socket)
+    {
+        Socket = socket;
+        BoundEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        Status = ListenerStatus.Bound;
+    }
+
+    public void MarkFailed(string error, string? fix)
+    {
+        Status = ListenerStatus.Failed;
+        Error = error;
+        Fix = fix;
+    }
+
+    public void Hit(string peer, DateTimeOffset now)
+    {
+        Interlocked.Increment(ref _hits);
+        Volatile.Write(ref _lastPeer, peer);
+        Interlocked.Exchange(ref _lastHitTicks, now.UtcTicks);
+    }
+
+    public void ConnectionOpened() { Interlocked.Increment(ref _connections); Interlocked.Increment(ref _activeConnections); }
+    public void ConnectionClosed() => Interlocked.Decrement(ref _activeConnections);
+    public void Datagram(int bytes) { Interlocked.Increment(ref _datagrams); Interlocked.Add(ref _bytesIn, bytes); }
+    public void Received(long bytes) => Interlocked.Add(ref _bytesIn, bytes);
+    public void Sent(long bytes) => Interlocked.Add(ref _bytesOut, bytes);
+    public void Echoed() => Interlocked.Increment(ref _echoes);
+    public void MalformedInput() => Interlocked.Increment(ref _malformed);
+}
+
+/// <summary>Binds listener sockets and explains failures in terms an operator can act on.</summary>
+public static class SocketBinder
+{
+    /// <summary>Binds (without listening) a TCP or UDP socket; on failure marks the runtime failed with reason and fix.</summary>
+    public static void Bind(ListenerRuntime listener)
+    {
+        var spec = listener.Spec;
+        if (listener.Port > 65535)
+        {
+            listener.MarkFailed($"port {spec.Port} plus the offset is {listener.Port}, above 65535", "use a smaller --port-offset");
+            return;
+        }
+
+        Socket? socket = null;
+        try
+        {
+            var tcp = spec.Transport == Transport.Tcp;
+            socket = new Socket(listener.Address.AddressFamily, tcp ? SocketType.Stream : SocketType.Dgram, tcp ? ProtocolType.Tcp : ProtocolType.Udp);
+            if (listener.Address.Equals(IPAddress.IPv6Any))
+            {
+                // One socket serves IPv4 and IPv6: half the file descriptors of two sockets.
+                socket.DualMode = true;
+            }
+
+            if (tcp)
+            {
+                // Lets a restarted server bind while old connections sit in TIME_WAIT; on Linux it does not
+                // let two listeners share a TCP port.
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                socket.NoDelay = true;
+            }
+
+            socket.Bind(new IPEndPoint(listener.Address, listener.Port));
+            listener.MarkBound(socket);
+        }
+        catch (SocketException ex)
+        {
+            socket?.Dispose();
+            var (error, fix) = Explain(ex.SocketErrorCode, listener.Transport, listener.Port, ex.Message);
+            listener.MarkFailed(error, fix);
+        }
+    }
+
+    public static (string Error, string? Fix) Explain(SocketError code, string transport, int port, string message) => code switch
+    {
+        SocketError.AccessDenied => (
+            $"permission denied binding {transport}/{port}",
+            port < 1024
+                ? $"ports below 1024 need root or CAP_NET_BIND_SERVICE (sudo setcap cap_net_bind_service=+ep {Environment.ProcessPath}), or shift every port with --port-offset 10000"
+                : "check the address and local security policy, or shift ports with --port-offset"),
+        SocketError.AddressAlreadyInUse => (
+            $"address already in use: another socket holds {transport}/{port}",
+            $"find the holder with: ss -{(transport == "tcp" ? "t" : "u")}lpn 'sport = :{port}'; stop it, or shift every port with --port-offset N"),
+        SocketError.AddressNotAvailable => (
+            $"cannot bind {transport}/{port}: the address is not configured on this host",
+            "check --bind against the host's addresses (ip -brief address)"),
+        SocketError.TooManyOpenSockets => (
+            $"cannot bind {transport}/{port}: out of file descriptors",
+            "raise the open-files limit (ulimit -n) or bind fewer ports (--except, a smaller RTP range)"),
+        _ => ($"cannot bind {transport}/{port}: {message}", null),
+    };
+}

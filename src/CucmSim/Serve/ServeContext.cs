@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace CucmSim.Serve;
+
+/// <summary>What every listener shares: the ledger, the clock, the limits and the shutdown signal.</summary>
+public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactory loggers, ServeLimits limits, CancellationToken stopping)
+{
+    public Ledger Ledger { get; } = ledger;
+    public TimeProvider Time { get; } = time;
+    public ILoggerFactory Loggers { get; } = loggers;
+    public ServeLimits Limits { get; } = limits;
+    public CancellationToken Stopping { get; } = stopping;
+}
+
+public sealed record ServeLimits
+{
+    /// <summary>A TCP connection that sends nothing for this long is closed.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>A UDP flow (peer and listener) with no datagram for this long is closed in the ledger.</summary>
+    public TimeSpan FlowIdle { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>UDP flows tracked per listener; datagrams of further peers are counted but not recorded.</summary>
+    public int MaxFlowsPerListener { get; init; } = 50_000;
+
+    /// <summary>RTP streams tracked by the pool.</summary>
+    public int MaxRtpStreams { get; init; } = 100_000;
+
+    /// <summary>An RTP stream with no packet for this long is closed in the ledger.</summary>
+    public TimeSpan RtpStreamIdle { get; init; } = TimeSpan.FromSeconds(10);
+}

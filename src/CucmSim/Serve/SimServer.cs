@@ -1,0 +1,374 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using CucmSim.Catalog;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace CucmSim.Serve;
+
+public sealed record ServeOptions
+{
+    public string Profile { get; init; } = ProfileLoader.DefaultProfile;
+    public string Role { get; init; } = "cucm";
+
+    /// <summary>Addresses to bind; empty binds every local address, IPv4 and IPv6, with one socket per port.</summary>
+    public IReadOnlyList<IPAddress> Bind { get; init; } = [];
+
+    public int PortOffset { get; init; }
+    public IReadOnlyList<string> Only { get; init; } = [];
+    public IReadOnlyList<string> Except { get; init; } = [];
+
+    /// <summary>Control API endpoint; null means 127.0.0.1:(9900 + offset).</summary>
+    public IPEndPoint? Control { get; init; }
+
+    public bool NoControl { get; init; }
+    public string? LedgerPath { get; init; }
+    public LedgerOptions Ledger { get; init; } = new();
+    public bool Strict { get; init; }
+    public ServeLimits Limits { get; init; } = new();
+
+    /// <summary>Bind every listener on an ephemeral port (tests): the profile's ports become labels.</summary>
+    public bool EphemeralPorts { get; init; }
+
+    public TimeProvider? Time { get; init; }
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// The serving host: binds every listener of a role, answers and records, and serves the control API.
+/// TCP runs on Kestrel (connection handlers over Pipelines), UDP on receive loops, RTP on the epoll pool.
+/// </summary>
+public sealed class SimServer : IAsyncDisposable
+{
+    public const int DefaultControlPort = 9900;
+    private const int DescriptorReserve = 256;
+
+    private readonly CancellationTokenSource _stopping;
+    private readonly List<UdpListenerLoop> _udpLoops = [];
+    private readonly List<Task> _udpTasks = [];
+    private readonly Dictionary<IPEndPoint, Socket> _prebound = [];
+    private WebApplication? _app;
+    private ITimer? _sweeper;
+    private int _stopped;
+
+    private SimServer(ServeOptions options, Profile profile, ListenerPlan plan, Ledger ledger, ServeContext context, ILoggerFactory loggers, CancellationTokenSource stopping)
+    {
+        _stopping = stopping;
+        Options = options;
+        Profile = profile;
+        Plan = plan;
+        Ledger = ledger;
+        Context = context;
+        Loggers = loggers;
+    }
+
+    public ServeOptions Options { get; }
+    public Profile Profile { get; }
+    public ListenerPlan Plan { get; }
+    public Ledger Ledger { get; }
+    internal ServeContext Context { get; }
+    private ILoggerFactory Loggers { get; }
+    public IReadOnlyList<ListenerRuntime> Listeners { get; private set; } = [];
+    public RtpPool? Rtp { get; private set; }
+    public string? RtpError { get; private set; }
+    public IPEndPoint? ControlEndPoint { get; private set; }
+    public string? ControlError { get; private set; }
+    public TimeSpan StartupTime { get; private set; }
+    public int DescriptorLimit { get; private set; }
+    public DateTimeOffset StartedAt { get; private set; }
+
+    public int BoundCount => Listeners.Count(l => l.Status == ListenerStatus.Bound);
+    public int FailedCount => Listeners.Count(l => l.Status == ListenerStatus.Failed);
+
+    /// <summary>True when everything asked for is bound: every listener, every RTP port, the control API.</summary>
+    public bool Complete => FailedCount == 0 && RtpError is null && (Rtp is null || Rtp.Bound == Rtp.Requested) && ControlError is null;
+
+    public static async Task<SimServer> StartAsync(ServeOptions options, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        loggers ??= Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+        var profile = ProfileLoader.Load(options.Profile);
+        var errors = new List<string>();
+        var filter = FlowFilter.Parse(profile, options.Only, options.Except, errors);
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(Environment.NewLine, errors));
+        }
+
+        var plan = ListenerPlan.Build(profile, options.Role, filter);
+        var time = options.Time ?? TimeProvider.System;
+        var ledger = new Ledger(options.Ledger with { Path = options.LedgerPath ?? options.Ledger.Path }, time);
+        var stopping = new CancellationTokenSource();
+        var context = new ServeContext(ledger, time, loggers, options.Limits, stopping.Token);
+        var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
+        try
+        {
+            await server.StartCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        server.StartupTime = clock.Elapsed;
+        return server;
+    }
+
+    private IReadOnlyList<IPAddress> Addresses() =>
+        Options.Bind.Count > 0 ? Options.Bind : [Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any];
+
+    private async Task StartCoreAsync(CancellationToken cancellationToken)
+    {
+        StartedAt = Context.Time.GetUtcNow();
+        var addresses = Addresses();
+        var listeners = new List<ListenerRuntime>();
+        foreach (var spec in Plan.Listeners)
+        {
+            foreach (var address in addresses)
+            {
+                var id = addresses.Count > 1 ? $"{spec.Id}@{address}" : spec.Id;
+                var runtime = new ListenerRuntime(spec, id, address, Options.EphemeralPorts ? 0 : spec.Port + Options.PortOffset);
+                SocketBinder.Bind(runtime);
+                listeners.Add(runtime);
+            }
+        }
+
+        Listeners = listeners;
+        DescriptorLimit = OpenFilesLimit();
+        var used = listeners.Count(l => l.Status == ListenerStatus.Bound) + 64;
+
+        if (Plan.Rtp is { } rtpSpec)
+        {
+            var needed = rtpSpec.Count * addresses.Count;
+            if (used + needed + DescriptorReserve > DescriptorLimit)
+            {
+                RtpError = $"the RTP pool needs {needed} sockets but this process may open {DescriptorLimit} files and the listeners hold {used}: " +
+                           "narrow the range (a profile with \"rtp\": {\"" + Plan.Role + "\": \"LOW-HIGH\"}), exclude it (--except rtp), or raise ulimit -n";
+            }
+            else
+            {
+                Rtp = new RtpPool(rtpSpec, addresses, Options.PortOffset, Context);
+                Rtp.Start();
+                used += Rtp.Bound;
+            }
+        }
+
+        foreach (var l in listeners)
+        {
+            Ledger.Append(new LedgerRecord
+            {
+                Kind = "listener",
+                Listener = l.Id,
+                Role = l.Spec.Role,
+                Flows = l.Spec.Flows.Select(f => f.Id).ToArray(),
+                Transport = l.Transport,
+                Protocol = l.Spec.Protocol,
+                Local = l.BoundEndPoint is null ? null : Text.EndPoint(l.BoundEndPoint),
+                Verdict = l.Status == ListenerStatus.Bound ? "bound" : "failed",
+                Error = l.Error,
+                Fix = l.Fix,
+            });
+        }
+
+        if (Rtp is not null || RtpError is not null)
+        {
+            Ledger.Append(new LedgerRecord
+            {
+                Kind = "listener",
+                Listener = Plan.Rtp!.Id,
+                Role = Plan.Role,
+                Flows = Plan.Rtp.Flows.Select(f => f.Id).ToArray(),
+                Transport = "udp",
+                Protocol = "rtp",
+                Verdict = RtpError is null && Rtp!.Bound == Rtp.Requested ? "bound" : "failed",
+                Error = RtpError ?? (Rtp!.Failures.Count > 0 ? $"{Rtp.Requested - Rtp.Bound} of {Rtp.Requested} ports failed, e.g. {Rtp.Failures[0]}" : null),
+            });
+        }
+
+        await StartKestrelAsync(used, cancellationToken).ConfigureAwait(false);
+
+        foreach (var l in listeners.Where(l => l.Status == ListenerStatus.Bound && l.Spec.Transport == Transport.Udp))
+        {
+            var loop = new UdpListenerLoop(l, Context);
+            _udpLoops.Add(loop);
+            _udpTasks.Add(Task.Run(() => loop.RunAsync(_stopping.Token), CancellationToken.None));
+        }
+
+        _sweeper = Context.Time.CreateTimer(_ => SweepFlows(false), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        Ledger.Append(new LedgerRecord
+        {
+            Kind = "event",
+            Verdict = "ready",
+            Detail = new()
+            {
+                ["profile"] = Profile.Name,
+                ["role"] = Plan.Role,
+                ["bound"] = BoundCount.ToString(CultureInfo.InvariantCulture),
+                ["listeners"] = Listeners.Count.ToString(CultureInfo.InvariantCulture),
+                ["rtpBound"] = (Rtp?.Bound ?? 0).ToString(CultureInfo.InvariantCulture),
+            },
+        });
+    }
+
+    private async Task StartKestrelAsync(int descriptorsUsed, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(Loggers);
+        builder.Services.AddSingleton<IHostLifetime, ExternalLifetime>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Options.DrainTimeout);
+        builder.WebHost.UseSockets(o =>
+        {
+            o.CreateBoundListenSocket = endPoint =>
+                endPoint is IPEndPoint ip && _prebound.Remove(ip, out var socket)
+                    ? socket
+                    : SocketTransportOptions.CreateDefaultBoundListenSocket(endPoint);
+        });
+
+        if (!Options.NoControl)
+        {
+            var control = Options.Control ?? new IPEndPoint(IPAddress.Loopback, DefaultControlPort + Options.PortOffset);
+            var socket = new Socket(control.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                socket.Bind(control);
+                ControlEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+                _prebound[ControlEndPoint] = socket;
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                var (error, fix) = SocketBinder.Explain(ex.SocketErrorCode, "tcp", control.Port, ex.Message);
+                ControlError = $"control API on {control}: {error}" + (fix is null ? string.Empty : $" ({fix}, or choose another with --control ADDR:PORT)");
+            }
+        }
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxConcurrentConnections = Math.Max(64, DescriptorLimit - descriptorsUsed - DescriptorReserve);
+            foreach (var listener in Listeners.Where(l => l.Status == ListenerStatus.Bound && l.Spec.Transport == Transport.Tcp))
+            {
+                var endPoint = listener.BoundEndPoint!;
+                _prebound[endPoint] = listener.Socket!;
+                var handler = new TcpEchoHandler(listener, Context);
+                kestrel.Listen(endPoint, lo => lo.Run(handler.OnConnectedAsync));
+            }
+
+            if (ControlEndPoint is not null)
+            {
+                kestrel.Listen(ControlEndPoint);
+            }
+        });
+
+        _app = builder.Build();
+        ControlApi.Map(_app, this);
+        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void SweepFlows(bool all)
+    {
+        foreach (var loop in _udpLoops)
+        {
+            loop.Sweep(all);
+        }
+    }
+
+    /// <summary>Drains connections within the drain timeout, closes flows and streams, and flushes the ledger.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        var clock = Stopwatch.StartNew();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_app is not null)
+        {
+            using var drain = new CancellationTokenSource(Options.DrainTimeout);
+            try
+            {
+                await _app.StopAsync(drain.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var l in Listeners.Where(l => l.Spec.Transport == Transport.Udp))
+        {
+            l.Socket?.Dispose();
+        }
+
+        await Task.WhenAll(_udpTasks).WaitAsync(Options.DrainTimeout).ConfigureAwait(false);
+        if (_sweeper is not null)
+        {
+            await _sweeper.DisposeAsync().ConfigureAwait(false);
+        }
+
+        SweepFlows(true);
+        Rtp?.Stop();
+        foreach (var socket in _prebound.Values)
+        {
+            socket.Dispose();
+        }
+
+        Ledger.Append(new LedgerRecord
+        {
+            Kind = "event",
+            Verdict = "stopped",
+            DurationMs = (long)clock.Elapsed.TotalMilliseconds,
+        });
+        await Ledger.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    /// <summary>The soft limit on open files of this process (RLIMIT_NOFILE).</summary>
+    public static int OpenFilesLimit()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/limits"))
+            {
+                if (line.StartsWith("Max open files", StringComparison.Ordinal))
+                {
+                    var parts = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var soft))
+                    {
+                        return soft;
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return 1024;
+    }
+
+    /// <summary>The host does not own the process: signals are handled by the command, tests stop it directly.</summary>
+    private sealed class ExternalLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,198 @@
+using System.Net;
+using System.Net.Sockets;
+using CucmSim.Protocols.Echo;
+using Microsoft.Extensions.Logging;
+
+namespace CucmSim.Serve;
+
+/// <summary>One UDP peer of one listener: recorded at its first datagram, then counted until it goes idle.</summary>
+internal sealed class UdpFlow(string peer, long startedTimestamp)
+{
+    public string Peer { get; } = peer;
+    public long Started { get; } = startedTimestamp;
+    public long LastSeen;
+    public long PacketsIn;
+    public long PacketsOut;
+    public long BytesIn;
+    public long BytesOut;
+    public string Verdict = "data";
+}
+
+/// <summary>
+/// A receive loop per UDP listener (ReceiveFromAsync with a reused SocketAddress and one pinned buffer: no
+/// allocation per datagram). Probes get the echo; anything else is recorded. Flows are bounded per listener.
+/// </summary>
+internal sealed partial class UdpListenerLoop
+{
+    private static readonly IPEndPoint AddressTemplate = new(IPAddress.IPv6Any, 0);
+    private readonly ListenerRuntime _listener;
+    private readonly ServeContext _context;
+    private readonly Socket _socket;
+    private readonly Dictionary<SocketAddress, UdpFlow> _flows = [];
+    private readonly Lock _flowsLock = new();
+    private readonly ILogger _log;
+    private readonly string _localText;
+    private long _untracked;
+
+    public UdpListenerLoop(ListenerRuntime listener, ServeContext context)
+    {
+        _listener = listener;
+        _context = context;
+        _socket = listener.Socket!;
+        _log = context.Loggers.CreateLogger("CucmSim.Udp");
+        _localText = Text.EndPoint(listener.BoundEndPoint);
+    }
+
+    public long Untracked => Interlocked.Read(ref _untracked);
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var buffer = GC.AllocateArray<byte>(65536, pinned: true);
+        var reply = GC.AllocateArray<byte>(EchoProbe.MaxEchoLength, pinned: true);
+        var address = new SocketAddress(_socket.AddressFamily);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int received;
+            try
+            {
+                received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, address, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused or SocketError.MessageSize)
+            {
+                // An ICMP error for an earlier reply, or an oversized datagram: the loop goes on.
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+
+            try
+            {
+                Handle(buffer.AsSpan(0, received), address, reply);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                _listener.MalformedInput();
+                LogHandlerError(_log, _listener.Id, ex);
+            }
+        }
+    }
+
+    private void Handle(ReadOnlySpan<byte> datagram, SocketAddress address, byte[] reply)
+    {
+        var now = _context.Time.GetTimestamp();
+        _listener.Datagram(datagram.Length);
+        var isProbe = EchoProbe.TryParseDatagram(datagram, out var nonceRange);
+        UdpFlow? flow;
+        bool isNew;
+        lock (_flowsLock)
+        {
+            isNew = !_flows.TryGetValue(address, out flow);
+            if (isNew && _flows.Count < _context.Limits.MaxFlowsPerListener)
+            {
+                var key = new SocketAddress(address.Family, address.Size);
+                address.Buffer.Span[..address.Size].CopyTo(key.Buffer.Span);
+                flow = new UdpFlow(Text.EndPoint(AddressTemplate.Create(address)), now) { Verdict = isProbe ? "echo" : "data" };
+                _flows[key] = flow;
+            }
+
+            if (flow is not null)
+            {
+                flow.LastSeen = now;
+                flow.PacketsIn++;
+                flow.BytesIn += datagram.Length;
+            }
+        }
+
+        if (flow is null)
+        {
+            Interlocked.Increment(ref _untracked);
+        }
+        else if (isNew)
+        {
+            _listener.Hit(flow.Peer, _context.Time.GetUtcNow());
+            _context.Ledger.Append(new LedgerRecord
+            {
+                Kind = "udp-flow",
+                Listener = _listener.Id,
+                Role = _listener.Spec.Role,
+                Protocol = _listener.Spec.Protocol,
+                Transport = "udp",
+                Local = _localText,
+                Peer = flow.Peer,
+                Verdict = flow.Verdict,
+                Nonce = isProbe ? System.Text.Encoding.ASCII.GetString(datagram[nonceRange]) : null,
+                First = isProbe ? null : Text.Escape(datagram),
+                BytesIn = datagram.Length,
+            });
+        }
+
+        if (isProbe)
+        {
+            var peer = (IPEndPoint)AddressTemplate.Create(address);
+            var n = EchoProbe.FormatEcho(reply, datagram[nonceRange], _listener.Id, _listener.BoundEndPoint!, peer);
+            var sent = _socket.SendTo(reply.AsSpan(0, n), SocketFlags.None, address);
+            _listener.Sent(sent);
+            _listener.Echoed();
+            if (flow is not null)
+            {
+                lock (_flowsLock)
+                {
+                    flow.PacketsOut++;
+                    flow.BytesOut += sent;
+                }
+            }
+        }
+    }
+
+    /// <summary>Closes flows idle longer than the limit (all of them when <paramref name="all"/>), writing their counters.</summary>
+    public void Sweep(bool all)
+    {
+        List<UdpFlow>? ended = null;
+        lock (_flowsLock)
+        {
+            foreach (var (key, flow) in _flows)
+            {
+                if (all || _context.Time.GetElapsedTime(flow.LastSeen) >= _context.Limits.FlowIdle)
+                {
+                    (ended ??= []).Add(flow);
+                    _flows.Remove(key);
+                }
+            }
+        }
+
+        if (ended is null)
+        {
+            return;
+        }
+
+        foreach (var flow in ended)
+        {
+            _context.Ledger.Append(new LedgerRecord
+            {
+                Kind = "udp-flow-end",
+                Listener = _listener.Id,
+                Role = _listener.Spec.Role,
+                Protocol = _listener.Spec.Protocol,
+                Transport = "udp",
+                Local = _localText,
+                Peer = flow.Peer,
+                Verdict = flow.Verdict,
+                PacketsIn = flow.PacketsIn,
+                PacketsOut = flow.PacketsOut,
+                BytesIn = flow.BytesIn,
+                BytesOut = flow.BytesOut,
+                DurationMs = (long)(_context.Time.GetElapsedTime(flow.Started) - _context.Time.GetElapsedTime(flow.LastSeen)).TotalMilliseconds,
+                Closed = all ? "shutdown" : "idle",
+            });
+        }
+    }
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "{Listener}: datagram handler failed")]
+    private static partial void LogHandlerError(ILogger logger, string listener, Exception exception);
+}
