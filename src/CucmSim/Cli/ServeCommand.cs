@@ -28,6 +28,13 @@ internal static class ServeCommand
           --ledger PATH         ledger file, JSON Lines (default ./cucmsim-ledger.jsonl; 'none' keeps it in memory)
           --ledger-max-mb N     rotate the ledger at N MiB (default 64)
           --idle-timeout S      close TCP connections silent for S seconds (default 120)
+          --state-dir DIR       generated certificates and other state (default ./cucmsim-state)
+          --hostname NAME       DNS name of this node for certificates, repeatable (default: host name, localhost)
+          --address ADDR        address of this node for certificates and generated configs, repeatable
+          --cert FILE           certificate to present on TLS listeners: PFX, or PEM with --cert-key
+          --cert-key FILE       private key of a PEM certificate
+          --cert-password PW    password of a PFX certificate
+          --mtls                ask TLS clients for a certificate (mutual TLS)
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
 
@@ -37,8 +44,9 @@ internal static class ServeCommand
     public static async Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error)
     {
         var args = Args.Parse(argv,
-            ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level"],
-            ["strict", "no-control", "help"]);
+            ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
+             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password"],
+            ["strict", "no-control", "mtls", "help"]);
         if (args.Flag("help"))
         {
             output.WriteLine(Usage);
@@ -58,6 +66,24 @@ internal static class ServeCommand
             {
                 errors.Add($"--bind {b}: not an IP address");
             }
+        }
+
+        var sanAddresses = new List<IPAddress>();
+        foreach (var a in args.Values("address"))
+        {
+            if (IPAddress.TryParse(a, out var address))
+            {
+                sanAddresses.Add(address);
+            }
+            else
+            {
+                errors.Add($"--address {a}: not an IP address");
+            }
+        }
+
+        if (args.Value("cert") is { } certFile && !File.Exists(certFile))
+        {
+            errors.Add($"--cert {certFile}: no such file");
         }
 
         var offset = ParseInt(args, "port-offset", 0, 0, 65535, errors);
@@ -101,6 +127,16 @@ internal static class ServeCommand
             Ledger = new LedgerOptions { MaxBytes = ledgerMb * 1024L * 1024L },
             Strict = args.Flag("strict"),
             Limits = new ServeLimits { IdleTimeout = TimeSpan.FromSeconds(idle) },
+            StateDirectory = args.Value("state-dir") ?? "cucmsim-state",
+            Certificates = new CertificateOptions
+            {
+                HostNames = args.Values("hostname"),
+                Addresses = sanAddresses,
+                CertificateFile = args.Value("cert"),
+                KeyFile = args.Value("cert-key"),
+                Password = args.Value("cert-password"),
+                RequireClientCertificate = args.Flag("mtls"),
+            },
         };
 
         using var loggers = LoggerFactory.Create(b => b

@@ -10,6 +10,15 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     public ILoggerFactory Loggers { get; } = loggers;
     public ServeLimits Limits { get; } = limits;
     public CancellationToken Stopping { get; } = stopping;
+
+    /// <summary>The role's media ports, for protocols that open calls (null when the pool is excluded or failed).</summary>
+    public RtpPool? Rtp { get; internal set; }
+
+    /// <summary>Devices registered by SCCP and SIP; read by the control API and SNMP.</summary>
+    public DeviceRegistry Devices { get; init; } = new();
+
+    /// <summary>Certificates of the TLS listeners.</summary>
+    public required CertificateService Certificates { get; init; }
 }
 
 public sealed record ServeLimits

@@ -38,6 +38,11 @@ public sealed record ServeOptions
     public bool EphemeralPorts { get; init; }
 
     public TimeProvider? Time { get; init; }
+
+    /// <summary>Where generated certificates and other state are kept between runs.</summary>
+    public string StateDirectory { get; init; } = "cucmsim-state";
+
+    public CertificateOptions Certificates { get; init; } = new();
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
@@ -106,7 +111,12 @@ public sealed class SimServer : IAsyncDisposable
         var time = options.Time ?? TimeProvider.System;
         var ledger = new Ledger(options.Ledger with { Path = options.LedgerPath ?? options.Ledger.Path }, time);
         var stopping = new CancellationTokenSource();
-        var context = new ServeContext(ledger, time, loggers, options.Limits, stopping.Token);
+        var certificates = new CertificateService(options.Certificates with { StateDirectory = options.StateDirectory });
+        var context = new ServeContext(ledger, time, loggers, options.Limits, stopping.Token)
+        {
+            Certificates = certificates,
+            Devices = new DeviceRegistry(),
+        };
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
         try
         {
@@ -157,6 +167,7 @@ public sealed class SimServer : IAsyncDisposable
             {
                 Rtp = new RtpPool(rtpSpec, addresses, Options.PortOffset, Context);
                 Rtp.Start();
+                Context.Rtp = Rtp;
                 used += Rtp.Bound;
             }
         }
@@ -197,7 +208,7 @@ public sealed class SimServer : IAsyncDisposable
 
         foreach (var l in listeners.Where(l => l.Status == ListenerStatus.Bound && l.Spec.Transport == Transport.Udp))
         {
-            var loop = new UdpListenerLoop(l, Context);
+            var loop = new UdpListenerLoop(l, Context, NativeProtocols.CreateUdp(l, Context));
             _udpLoops.Add(loop);
             _udpTasks.Add(Task.Run(() => loop.RunAsync(_stopping.Token), CancellationToken.None));
         }
@@ -260,8 +271,22 @@ public sealed class SimServer : IAsyncDisposable
             {
                 var endPoint = listener.BoundEndPoint!;
                 _prebound[endPoint] = listener.Socket!;
-                var handler = new TcpEchoHandler(listener, Context);
-                kestrel.Listen(endPoint, lo => lo.Run(handler.OnConnectedAsync));
+                var native = NativeProtocols.CreateTcp(listener, Context);
+                var pipeline = new TcpPipeline(listener, Context, native);
+                kestrel.Listen(endPoint, lo =>
+                {
+                    // Echo sniff first (clear text, before TLS), then TLS, then the native handler or HTTP.
+                    lo.Use(next => connection => pipeline.OnConnectedAsync(connection, pipeline.HandsOff ? next : null));
+                    if (native.Tls is not null)
+                    {
+                        lo.UseHttps(native.Tls);
+                    }
+
+                    if (native.Handler is { } handler)
+                    {
+                        lo.Run(connection => handler.RunAsync(connection, listener, Context));
+                    }
+                });
             }
 
             if (ControlEndPoint is not null)

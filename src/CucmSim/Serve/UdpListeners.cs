@@ -24,7 +24,6 @@ internal sealed class UdpFlow(string peer, long startedTimestamp)
 /// </summary>
 internal sealed partial class UdpListenerLoop
 {
-    private static readonly IPEndPoint AddressTemplate = new(IPAddress.IPv6Any, 0);
     private readonly ListenerRuntime _listener;
     private readonly ServeContext _context;
     private readonly Socket _socket;
@@ -32,10 +31,14 @@ internal sealed partial class UdpListenerLoop
     private readonly Lock _flowsLock = new();
     private readonly ILogger _log;
     private readonly string _localText;
+    private readonly IUdpProtocol? _native;
+    private readonly IPEndPoint _addressTemplate;
     private long _untracked;
 
-    public UdpListenerLoop(ListenerRuntime listener, ServeContext context)
+    public UdpListenerLoop(ListenerRuntime listener, ServeContext context, IUdpProtocol? native)
     {
+        _native = native;
+        _addressTemplate = new IPEndPoint(listener.Address.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         _listener = listener;
         _context = context;
         _socket = listener.Socket!;
@@ -88,6 +91,16 @@ internal sealed partial class UdpListenerLoop
         var now = _context.Time.GetTimestamp();
         _listener.Datagram(datagram.Length);
         var isProbe = EchoProbe.TryParseDatagram(datagram, out var nonceRange);
+        string? verdict = isProbe ? "echo" : "data";
+        Dictionary<string, string>? detail = null;
+        if (!isProbe && _native is not null)
+        {
+            var request = new UdpRequest(datagram, address, _socket, _listener, _context);
+            _native.OnDatagram(ref request);
+            verdict = request.Verdict ?? verdict;
+            detail = request.Detail;
+        }
+
         UdpFlow? flow;
         bool isNew;
         lock (_flowsLock)
@@ -97,7 +110,7 @@ internal sealed partial class UdpListenerLoop
             {
                 var key = new SocketAddress(address.Family, address.Size);
                 address.Buffer.Span[..address.Size].CopyTo(key.Buffer.Span);
-                flow = new UdpFlow(Text.EndPoint(AddressTemplate.Create(address)), now) { Verdict = isProbe ? "echo" : "data" };
+                flow = new UdpFlow(Text.EndPoint(_addressTemplate.Create(address)), now) { Verdict = verdict };
                 _flows[key] = flow;
             }
 
@@ -129,12 +142,13 @@ internal sealed partial class UdpListenerLoop
                 Nonce = isProbe ? System.Text.Encoding.ASCII.GetString(datagram[nonceRange]) : null,
                 First = isProbe ? null : Text.Escape(datagram),
                 BytesIn = datagram.Length,
+                Detail = detail,
             });
         }
 
         if (isProbe)
         {
-            var peer = (IPEndPoint)AddressTemplate.Create(address);
+            var peer = (IPEndPoint)_addressTemplate.Create(address);
             var n = EchoProbe.FormatEcho(reply, datagram[nonceRange], _listener.Id, _listener.BoundEndPoint!, peer);
             var sent = _socket.SendTo(reply.AsSpan(0, n), SocketFlags.None, address);
             _listener.Sent(sent);

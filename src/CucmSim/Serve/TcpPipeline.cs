@@ -8,19 +8,23 @@ using Microsoft.Extensions.Logging;
 namespace CucmSim.Serve;
 
 /// <summary>
-/// The TCP connection handler of a listener with no native protocol: answers probe lines with the echo,
-/// records whatever else arrives (its first bytes, byte counts) and holds the connection until the peer
-/// closes, the idle timeout passes or the server stops.
+/// The connection middleware in front of every TCP listener. It records the connection, answers probe lines
+/// (CUCMSIM-PROBE) at the start of the stream, and then either hands the untouched rest of the stream to the
+/// native protocol (TLS, HTTP or a stream handler, through Kestrel's next delegate) or, for listeners with
+/// no native protocol, records the first bytes and counts the rest until the peer closes, the idle timeout
+/// passes or the server stops.
 /// </summary>
-internal sealed partial class TcpEchoHandler(ListenerRuntime listener, ServeContext context)
+internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext context, TcpNative native)
 {
     private readonly ILogger _log = context.Loggers.CreateLogger("CucmSim.Tcp");
 
-    public async Task OnConnectedAsync(ConnectionContext connection)
+    public bool HandsOff => native.Handler is not null || native.Http;
+
+    public async Task OnConnectedAsync(ConnectionContext connection, ConnectionDelegate? next)
     {
         var time = context.Time;
-        var peer = connection.RemoteEndPoint as IPEndPoint;
-        var local = connection.LocalEndPoint as IPEndPoint;
+        var peer = connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0);
+        var local = connection.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0);
         var peerText = Text.EndPoint(peer);
         var localText = Text.EndPoint(local);
         var started = time.GetTimestamp();
@@ -39,21 +43,29 @@ internal sealed partial class TcpEchoHandler(ListenerRuntime listener, ServeCont
 
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
-        var state = new EchoState(local!, peer!);
+        var state = new EchoState(local, peer, next is not null);
+        var session = new TcpSessionFeature();
+        connection.Features.Set(session);
         var closed = "peer";
 
-        using var idle = new CancellationTokenSource(context.Limits.IdleTimeout, time);
         // Not ConnectionClosed: Kestrel fires it on the peer's FIN, and a half-closed peer ("send, then
         // shut down writing") still gets its answer. Input completes on FIN, or faults on a reset.
+        using var idle = new CancellationTokenSource(native.ServerSpeaksFirstAfter ?? context.Limits.IdleTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping);
         try
         {
-            while (true)
+            while (!state.HandOff)
             {
                 ReadResult result;
                 try
                 {
                     result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (idle.IsCancellationRequested && native.ServerSpeaksFirstAfter is not null && state.BytesIn == 0 && next is not null)
+                {
+                    // The client waits for the server to speak first.
+                    state.HandOff = true;
+                    break;
                 }
                 catch (OperationCanceledException)
                 {
@@ -62,17 +74,23 @@ internal sealed partial class TcpEchoHandler(ListenerRuntime listener, ServeCont
                 }
 
                 var consumed = Process(result.Buffer, result.IsCompleted, state, output);
-                input.AdvanceTo(consumed, result.Buffer.End);
+                input.AdvanceTo(consumed, state.HandOff ? consumed : result.Buffer.End);
                 if (output.UnflushedBytes > 0)
                 {
                     await output.FlushAsync(linked.Token).ConfigureAwait(false);
                 }
 
                 idle.CancelAfter(context.Limits.IdleTimeout);
-                if (result.IsCompleted || result.IsCanceled)
+                if (!state.HandOff && (result.IsCompleted || result.IsCanceled))
                 {
                     break;
                 }
+            }
+
+            if (state.HandOff && next is not null)
+            {
+                await next(connection).ConfigureAwait(false);
+                closed = context.Stopping.IsCancellationRequested ? "shutdown" : "peer";
             }
         }
         catch (Exception ex) when (ex is ConnectionResetException or IOException or ConnectionAbortedException)
@@ -83,11 +101,20 @@ internal sealed partial class TcpEchoHandler(ListenerRuntime listener, ServeCont
         {
             closed = context.Stopping.IsCancellationRequested ? "shutdown" : "aborted";
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            closed = "error";
+            listener.MalformedInput();
+            LogHandlerFailed(_log, listener.Id, peerText, ex);
+        }
         finally
         {
-            listener.Sent(state.BytesOut);
+            var bytesIn = state.BytesIn + session.BytesIn;
+            var bytesOut = state.BytesOut + session.BytesOut;
+            listener.Sent(bytesOut);
+            listener.Received(session.BytesIn);
             listener.ConnectionClosed();
-            var verdict = state.First is not null ? "data" : state.Echoes > 0 ? "echo" : "silent";
+            var verdict = state.HandOff ? session.Verdict : state.First is not null ? "data" : state.Echoes > 0 ? "echo" : "silent";
             context.Ledger.Append(new LedgerRecord
             {
                 Kind = "tcp-close",
@@ -100,21 +127,26 @@ internal sealed partial class TcpEchoHandler(ListenerRuntime listener, ServeCont
                 Verdict = verdict,
                 Nonce = state.LastNonce,
                 First = state.First,
-                BytesIn = state.BytesIn,
-                BytesOut = state.BytesOut,
+                BytesIn = bytesIn,
+                BytesOut = bytesOut,
                 DurationMs = (long)time.GetElapsedTime(started).TotalMilliseconds,
                 Closed = closed,
+                Detail = session.Detail,
             });
-            LogClosed(_log, listener.Id, peerText, verdict, state.BytesIn, closed);
+            LogClosed(_log, listener.Id, peerText, verdict, bytesIn, closed);
         }
 
-        await input.CompleteAsync().ConfigureAwait(false);
-        await output.CompleteAsync().ConfigureAwait(false);
+        if (!state.HandOff)
+        {
+            await input.CompleteAsync().ConfigureAwait(false);
+            await output.CompleteAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>
-    /// Answers every whole probe line at the start of the stream (or after earlier probes); once anything
-    /// else arrives, records its first bytes and counts the rest. Returns how far the buffer was consumed.
+    /// Answers every whole probe line at the start of the stream (or after earlier probes). At the first
+    /// other byte: with a native protocol, stops there (nothing of it consumed) and marks the hand-off;
+    /// without one, records the first bytes and consumes the rest. Returns how far the buffer was consumed.
     /// </summary>
     private SequencePosition Process(in ReadOnlySequence<byte> buffer, bool completed, EchoState state, PipeWriter output)
     {
@@ -142,6 +174,11 @@ internal sealed partial class TcpEchoHandler(ListenerRuntime listener, ServeCont
                 }
 
                 state.Sniffing = false;
+                if (state.CanHandOff)
+                {
+                    state.HandOff = true;
+                    break;
+                }
             }
 
             state.First ??= Text.Escape(reader.UnreadSequence);
@@ -153,12 +190,14 @@ internal sealed partial class TcpEchoHandler(ListenerRuntime listener, ServeCont
         return reader.Position;
     }
 
-    private sealed class EchoState(IPEndPoint local, IPEndPoint peer)
+    private sealed class EchoState(IPEndPoint local, IPEndPoint peer, bool canHandOff)
     {
         public IPEndPoint Local { get; } = local;
         public IPEndPoint Peer { get; } = peer;
+        public bool CanHandOff { get; } = canHandOff;
         public byte[] Nonce { get; } = new byte[EchoProbe.MaxNonceLength];
         public bool Sniffing { get; set; } = true;
+        public bool HandOff { get; set; }
         public int Echoes { get; set; }
         public long BytesIn { get; set; }
         public long BytesOut { get; set; }
@@ -168,4 +207,7 @@ internal sealed partial class TcpEchoHandler(ListenerRuntime listener, ServeCont
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Debug, Message = "{Listener} {Peer}: {Verdict}, {BytesIn} bytes in, closed by {Closed}")]
     private static partial void LogClosed(ILogger logger, string listener, string peer, string verdict, long bytesIn, string closed);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "{Listener} {Peer}: protocol handler failed")]
+    private static partial void LogHandlerFailed(ILogger logger, string listener, string peer, Exception exception);
 }

@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+
+namespace CucmSim.Serve;
+
+/// <summary>
+/// What a TCP listener with a native protocol runs after the echo sniff. The connection's first bytes were
+/// not a probe (they are still unread in the pipe); <see cref="TcpSessionFeature"/> on the connection's
+/// features is where the handler reports its verdict, counts and details for the ledger.
+/// </summary>
+public interface ITcpProtocol
+{
+    /// <summary>Runs the native exchange until the connection ends. Observe <see cref="ServeContext.Stopping"/>.</summary>
+    Task RunAsync(ConnectionContext connection, ListenerRuntime listener, ServeContext context);
+}
+
+/// <summary>How a TCP listener answers beyond the echo.</summary>
+public sealed record TcpNative
+{
+    /// <summary>A stream protocol (SCCP, SIP over TCP, CTI, ...); null with <see cref="Http"/> false: opaque.</summary>
+    public ITcpProtocol? Handler { get; init; }
+
+    /// <summary>Kestrel's HTTP server answers (minimal APIs; see <see cref="IHttpProtocol"/>).</summary>
+    public bool Http { get; init; }
+
+    /// <summary>TLS is terminated before the handler or HTTP (after the clear-text echo sniff).</summary>
+    public HttpsConnectionAdapterOptions? Tls { get; init; }
+
+    /// <summary>
+    /// For protocols whose server speaks first (SSH banner, CAPF): hand over after this long without client
+    /// bytes. Null waits for the client's first bytes.
+    /// </summary>
+    public TimeSpan? ServerSpeaksFirstAfter { get; init; }
+}
+
+/// <summary>Per-connection results a native handler fills for the ledger's tcp-close record.</summary>
+public sealed class TcpSessionFeature
+{
+    public string Verdict { get; set; } = "data";
+    public long BytesIn { get; set; }
+    public long BytesOut { get; set; }
+    public Dictionary<string, string>? Detail { get; set; }
+}
+
+/// <summary>
+/// What a UDP listener with a native protocol runs for each datagram that is not a probe. Called on the
+/// listener's receive loop: it must not block. Reply with <see cref="UdpRequest.Reply"/> (from the
+/// listener's port) or from sockets of its own (TFTP transfers).
+/// </summary>
+public interface IUdpProtocol
+{
+    void OnDatagram(ref UdpRequest request);
+}
+
+/// <summary>One received datagram. The data and the address are valid only during the call.</summary>
+public ref struct UdpRequest
+{
+    private readonly Socket _socket;
+
+    internal UdpRequest(ReadOnlySpan<byte> data, SocketAddress peerAddress, Socket socket, ListenerRuntime listener, ServeContext context)
+    {
+        Data = data;
+        PeerAddress = peerAddress;
+        _socket = socket;
+        Listener = listener;
+        Context = context;
+    }
+
+    public ReadOnlySpan<byte> Data { get; }
+
+    public SocketAddress PeerAddress { get; }
+
+    public ListenerRuntime Listener { get; }
+
+    public ServeContext Context { get; }
+
+    /// <summary>The flow's verdict in the ledger ("data" unless the handler says otherwise: "snmp-get", "malformed", ...).</summary>
+    public string? Verdict { get; set; }
+
+    /// <summary>Details for the flow's first ledger record.</summary>
+    public Dictionary<string, string>? Detail { get; set; }
+
+    /// <summary>The peer as an endpoint (allocates; IPv4-mapped addresses come back as IPv4).</summary>
+    public readonly IPEndPoint Peer
+    {
+        get
+        {
+            var template = new IPEndPoint(PeerAddress.Family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+            var ep = (IPEndPoint)template.Create(PeerAddress);
+            return ep.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(ep.Address.MapToIPv4(), ep.Port) : ep;
+        }
+    }
+
+    /// <summary>Sends a datagram to the peer from the listener's own port.</summary>
+    public readonly int Reply(ReadOnlySpan<byte> datagram)
+    {
+        var sent = _socket.SendTo(datagram, SocketFlags.None, PeerAddress);
+        Listener.Sent(sent);
+        return sent;
+    }
+}
+
+/// <summary>
+/// The one place where protocol ids meet their implementations. A protocol issue adds its case here;
+/// everything else (binding, echo, ledger, metrics) is shared.
+/// </summary>
+internal static class NativeProtocols
+{
+    public static TcpNative CreateTcp(ListenerRuntime listener, ServeContext context) => listener.Spec.Protocol switch
+    {
+        _ => new TcpNative(),
+    };
+
+    public static IUdpProtocol? CreateUdp(ListenerRuntime listener, ServeContext context) => listener.Spec.Protocol switch
+    {
+        _ => null,
+    };
+}
