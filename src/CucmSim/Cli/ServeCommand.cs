@@ -31,6 +31,8 @@ internal static class ServeCommand
           --state-dir DIR       generated certificates and other state (default ./cucmsim-state)
           --hostname NAME       DNS name of this node for certificates, repeatable (default: host name, localhost)
           --address ADDR        address of this node for certificates and generated configs, repeatable
+          --external-address A  address embedded in payloads (SDP, SCCP, phone configs); default: the first --bind
+                                address, else the host's first IPv4 address
           --cert FILE           certificate to present on TLS listeners: PFX, or PEM with --cert-key
           --cert-key FILE       private key of a PEM certificate
           --cert-password PW    password of a PFX certificate
@@ -45,7 +47,7 @@ internal static class ServeCommand
     {
         var args = Args.Parse(argv,
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
-             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password"],
+             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address"],
             ["strict", "no-control", "mtls", "help"]);
         if (args.Flag("help"))
         {
@@ -79,6 +81,12 @@ internal static class ServeCommand
             {
                 errors.Add($"--address {a}: not an IP address");
             }
+        }
+
+        IPAddress? external = null;
+        if (args.Value("external-address") is { } ext && !IPAddress.TryParse(ext, out external))
+        {
+            errors.Add($"--external-address {ext}: not an IP address");
         }
 
         if (args.Value("cert") is { } certFile && !File.Exists(certFile))
@@ -128,6 +136,11 @@ internal static class ServeCommand
             Strict = args.Flag("strict"),
             Limits = new ServeLimits { IdleTimeout = TimeSpan.FromSeconds(idle) },
             StateDirectory = args.Value("state-dir") ?? "cucmsim-state",
+            Identity = new ServerIdentity
+            {
+                HostName = args.Values("hostname").FirstOrDefault() ?? Environment.MachineName.ToLowerInvariant(),
+                ExternalAddress = external,
+            },
             Certificates = new CertificateOptions
             {
                 HostNames = args.Values("hostname"),

@@ -28,6 +28,7 @@ public sealed record LedgerPage(long LastSeq, long Dropped, IReadOnlyList<Ledger
 [JsonSerializable(typeof(HealthView))]
 [JsonSerializable(typeof(LedgerPage))]
 [JsonSerializable(typeof(LedgerRecord))]
+[JsonSerializable(typeof(DeviceRecord[]))]
 internal sealed partial class ControlJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -43,6 +44,7 @@ internal static class ControlApi
         app.MapGet("/api/rtp", () => Results.Json(new RtpView(server.Rtp?.Stats(), server.RtpError, server.Rtp?.Failures ?? [], server.Rtp?.Streams() ?? []), ControlJsonContext.Default.RtpView));
         app.MapGet("/api/ledger", (HttpContext http) => LedgerAsync(http, server));
         app.MapGet("/api/ledger/stream", (HttpContext http) => StreamAsync(http, server));
+        app.MapGet("/api/devices", () => Results.Json(server.Context.Devices.Snapshot().ToArray(), ControlJsonContext.Default.DeviceRecordArray));
         app.MapGet("/metrics", () => Results.Text(Metrics.Render(server), "text/plain; version=0.0.4; charset=utf-8"));
     }
 

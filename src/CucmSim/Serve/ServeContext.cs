@@ -17,6 +17,11 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     /// <summary>Devices registered by SCCP and SIP; read by the control API and SNMP.</summary>
     public DeviceRegistry Devices { get; init; } = new();
 
+    public ServerIdentity Identity { get; init; } = new();
+
+    /// <summary>The address this node embeds in payloads (resolved once at start).</summary>
+    public System.Net.IPAddress ExternalAddress { get; init; } = System.Net.IPAddress.Loopback;
+
     /// <summary>Certificates of the TLS listeners.</summary>
     public required CertificateService Certificates { get; init; }
 }

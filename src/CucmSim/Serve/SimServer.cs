@@ -43,6 +43,8 @@ public sealed record ServeOptions
     public string StateDirectory { get; init; } = "cucmsim-state";
 
     public CertificateOptions Certificates { get; init; } = new();
+
+    public ServerIdentity Identity { get; init; } = new();
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
@@ -116,6 +118,8 @@ public sealed class SimServer : IAsyncDisposable
         {
             Certificates = certificates,
             Devices = new DeviceRegistry(),
+            Identity = options.Identity,
+            ExternalAddress = options.Identity.Resolve(options.Bind),
         };
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
         try
