@@ -37,6 +37,7 @@ internal static class ServeCommand
           --cert-key FILE       private key of a PEM certificate
           --cert-password PW    password of a PFX certificate
           --mtls                ask TLS clients for a certificate (mutual TLS)
+          --ephemeral-ports     bind every listener on a port the system picks (tests; /api/listeners shows them)
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
 
@@ -48,7 +49,7 @@ internal static class ServeCommand
         var args = Args.Parse(argv,
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
              "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address"],
-            ["strict", "no-control", "mtls", "help"]);
+            ["strict", "no-control", "mtls", "ephemeral-ports", "help"]);
         if (args.Flag("help"))
         {
             output.WriteLine(Usage);
@@ -134,6 +135,7 @@ internal static class ServeCommand
             LedgerPath = ledgerPath == "none" ? null : ledgerPath,
             Ledger = new LedgerOptions { MaxBytes = ledgerMb * 1024L * 1024L },
             Strict = args.Flag("strict"),
+            EphemeralPorts = args.Flag("ephemeral-ports"),
             Limits = new ServeLimits { IdleTimeout = TimeSpan.FromSeconds(idle) },
             StateDirectory = args.Value("state-dir") ?? "cucmsim-state",
             Identity = new ServerIdentity

@@ -341,51 +341,55 @@ public sealed unsafe partial class RtpPool : IDisposable
             return;
         }
 
+        // Account first, then echo: whoever sees the echo also sees the counters move.
+        RtpStream? stream = null;
+        var created = false;
+        if (RtpHeader.IsRtcp(datagram))
+        {
+            Interlocked.Increment(ref _rtcp);
+        }
+        else if (!RtpHeader.TryParse(datagram, out var header))
+        {
+            Interlocked.Increment(ref _other);
+        }
+        else
+        {
+            var key = StreamKey.From(port, header.Ssrc, sa, saLength);
+            var now = Stopwatch.GetTimestamp();
+            var clock = RtpHeader.ClockRate(header.PayloadType);
+            var arrival = (long)((UInt128)(ulong)now * (ulong)clock / (ulong)Stopwatch.Frequency);
+            lock (_streamsLock)
+            {
+                if (!_streams.TryGetValue(key, out stream))
+                {
+                    if (_streams.Count >= _context.Limits.MaxRtpStreams)
+                    {
+                        Interlocked.Increment(ref _untracked);
+                    }
+                    else
+                    {
+                        stream = new RtpStream(port, Text.EndPoint(ToEndPoint(sa, saLength)), header.Ssrc, header.PayloadType, now);
+                        _streams[key] = stream;
+                        created = true;
+                    }
+                }
+
+                if (stream is not null)
+                {
+                    stream.Stats.Update(header.SequenceNumber, header.Timestamp, arrival);
+                    stream.Bytes += datagram.Length;
+                    stream.LastSeen = now;
+                }
+            }
+        }
+
         // Symmetric RTP: the packet goes back to where it came from, unchanged.
         fixed (byte* data = datagram)
         {
             sendto(fd, data, datagram.Length, 0, (sockaddr*)sa, saLength);
         }
 
-        if (RtpHeader.IsRtcp(datagram))
-        {
-            Interlocked.Increment(ref _rtcp);
-            return;
-        }
-
-        if (!RtpHeader.TryParse(datagram, out var header))
-        {
-            Interlocked.Increment(ref _other);
-            return;
-        }
-
-        var key = StreamKey.From(port, header.Ssrc, sa, saLength);
-        var now = Stopwatch.GetTimestamp();
-        var clock = RtpHeader.ClockRate(header.PayloadType);
-        var arrival = (long)((UInt128)(ulong)now * (ulong)clock / (ulong)Stopwatch.Frequency);
-        RtpStream? stream;
-        bool created = false;
-        lock (_streamsLock)
-        {
-            if (!_streams.TryGetValue(key, out stream))
-            {
-                if (_streams.Count >= _context.Limits.MaxRtpStreams)
-                {
-                    Interlocked.Increment(ref _untracked);
-                    return;
-                }
-
-                stream = new RtpStream(port, Text.EndPoint(ToEndPoint(sa, saLength)), header.Ssrc, header.PayloadType, now);
-                _streams[key] = stream;
-                created = true;
-            }
-
-            stream.Stats.Update(header.SequenceNumber, header.Timestamp, arrival);
-            stream.Bytes += datagram.Length;
-            stream.LastSeen = now;
-        }
-
-        if (created)
+        if (created && stream is not null)
         {
             _context.Ledger.Append(new LedgerRecord
             {
@@ -397,7 +401,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                 Local = Text.EndPoint(new IPEndPoint(_addresses[0], port)),
                 Peer = stream.Peer,
                 Verdict = "rtp",
-                Rtp = new RtpStreamRecord { Ssrc = header.Ssrc, PayloadType = header.PayloadType, FirstSeq = header.SequenceNumber, Packets = 1, Expected = 1 },
+                Rtp = new RtpStreamRecord { Ssrc = stream.Ssrc, PayloadType = stream.PayloadType, Packets = 1, Expected = 1 },
             });
         }
     }

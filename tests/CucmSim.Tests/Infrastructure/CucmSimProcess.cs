@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace CucmSim.Tests.Infrastructure;
+
+/// <summary>Runs the real cucmsim executable as a child process (signals, exit codes, the ledger file).</summary>
+public sealed partial class CucmSimProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private CucmSimProcess(Process process)
+    {
+        _process = process;
+        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public int Pid => _process.Id;
+
+    public IPEndPoint? Control { get; private set; }
+
+    public static string DllPath => Path.Combine(AppContext.BaseDirectory, "cucmsim.dll");
+
+    public static CucmSimProcess Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(DllPath);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return new CucmSimProcess(Process.Start(psi)!);
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            _ready.TrySetException(new InvalidOperationException($"cucmsim ended before it was ready:\n{Output}"));
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+
+        if (line.StartsWith("ready:", StringComparison.Ordinal))
+        {
+            var match = ControlPattern().Match(line);
+            if (match.Success)
+            {
+                Control = IPEndPoint.Parse(match.Groups[1].Value);
+            }
+
+            _ready.TrySetResult(line);
+        }
+    }
+
+    /// <summary>The readiness line.</summary>
+    public Task<string> ReadyAsync() => _ready.Task.DefaultTimeout();
+
+    public Task<int> ExitAsync() => _process.WaitForExitAsync().DefaultTimeout().ContinueWith(_ => _process.ExitCode, TaskScheduler.Default);
+
+    public void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
+        }
+    }
+
+    public const int SigKill = 9;
+    public const int SigTerm = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
+
+    [GeneratedRegex(@"control http://(\S+?);")]
+    private static partial Regex ControlPattern();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,108 @@
+using System.Net;
+using System.Net.Sockets;
+using CucmSim.Clients.Echo;
+using CucmSim.Cli;
+using CucmSim.Serve;
+using CucmSim.Tests.Infrastructure;
+
+namespace CucmSim.Tests.Serve;
+
+public sealed class BindFailureTests
+{
+    private static (string Profile, int BusyPort, int FreeTcp, int FreeUdp, TcpListener Holder) ProfileWithOneBusyPort()
+    {
+        var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var busy = ((IPEndPoint)holder.LocalEndpoint).Port;
+        int freeTcp, freeUdp;
+        using (var t = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            t.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            freeTcp = ((IPEndPoint)t.LocalEndPoint!).Port;
+        }
+
+        using (var u = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            u.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            freeUdp = ((IPEndPoint)u.LocalEndPoint!).Port;
+        }
+
+        var profile = SimHost.WriteProfile($$"""
+            {
+              "name": "busy",
+              "extends": "cucm",
+              "select": { "flows": ["t6.sccp", "t6.sccp-tls", "t2.snmp"] },
+              "override": {
+                "t6.sccp": { "ports": "{{busy}}" },
+                "t6.sccp-tls": { "ports": "{{freeTcp}}" },
+                "t2.snmp": { "ports": "{{freeUdp}}" }
+              }
+            }
+            """);
+        return (profile, busy, freeTcp, freeUdp, holder);
+    }
+
+    [Fact]
+    public async Task A_port_in_use_is_reported_with_the_fix_and_every_other_listener_serves()
+    {
+        var (profile, busy, freeTcp, freeUdp, holder) = ProfileWithOneBusyPort();
+        using var _ = holder.Server;
+        await using var server = await SimHost.StartAsync(new ServeOptions { Profile = profile });
+
+        var failed = Assert.Single(server.Listeners, l => l.Status == ListenerStatus.Failed);
+        Assert.Equal($"tcp/{busy}", failed.Id);
+        Assert.Contains($"tcp/{busy}", failed.Error);
+        Assert.Contains("already in use", failed.Error);
+        Assert.Contains($"sport = :{busy}", failed.Fix);
+        Assert.Contains("--port-offset", failed.Fix);
+        Assert.False(server.Complete);
+
+        Assert.True((await EchoClient.TcpAsync(new IPEndPoint(IPAddress.Loopback, freeTcp)).DefaultTimeout()).Ok);
+        Assert.True((await EchoClient.UdpAsync(new IPEndPoint(IPAddress.Loopback, freeUdp)).DefaultTimeout()).Ok);
+        var record = await server.WaitForRecordAsync(r => r.Kind == "listener" && r.Listener == $"tcp/{busy}");
+        Assert.Equal("failed", record.Verdict);
+        Assert.NotNull(record.Fix);
+    }
+
+    [Fact]
+    public async Task Strict_exits_with_2_and_names_the_port()
+    {
+        var (profile, busy, _, _, holder) = ProfileWithOneBusyPort();
+        using var _ = holder.Server;
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await CliMain.RunAsync(
+            ["serve", "--profile", profile, "--bind", "127.0.0.1", "--strict", "--control", "127.0.0.1:0", "--ledger", "none", "--state-dir", SimHost.TempDirectory()],
+            output, error).DefaultTimeout();
+        Assert.Equal(2, code);
+        Assert.Contains($"FAILED tcp/{busy}", output.ToString());
+        Assert.Contains("fix:", output.ToString());
+        Assert.Contains("ready: 2/3 listeners up", output.ToString());
+    }
+
+    [Fact]
+    public async Task Without_strict_a_partial_start_keeps_serving_until_a_signal()
+    {
+        var (profile, busy, _, _, holder) = ProfileWithOneBusyPort();
+        using var _ = holder.Server;
+        await using var child = CucmSimProcess.Start("serve", "--profile", profile, "--bind", "127.0.0.1", "--control", "127.0.0.1:0", "--ledger", "none", "--state-dir", SimHost.TempDirectory());
+        var ready = await child.ReadyAsync();
+        Assert.Contains("2/3 listeners up", ready);
+        Assert.Contains($"FAILED tcp/{busy}", child.Output);
+        child.Signal(CucmSimProcess.SigTerm);
+        Assert.Equal(0, await child.ExitAsync());
+    }
+
+    [Fact]
+    public async Task Bad_options_and_profiles_exit_with_1_and_say_why()
+    {
+        var error = new StringWriter();
+        Assert.Equal(1, await CliMain.RunAsync(["serve", "--bind", "not-an-ip", "--port-offset", "x"], TextWriter.Null, error));
+        Assert.Contains("--bind not-an-ip: not an IP address", error.ToString());
+        Assert.Contains("--port-offset x", error.ToString());
+
+        error = new StringWriter();
+        Assert.Equal(1, await CliMain.RunAsync(["serve", "--only", "table:42", "--ledger", "none", "--no-control"], TextWriter.Null, error));
+        Assert.Contains("no flows in table 42", error.ToString());
+    }
+}
