@@ -42,6 +42,21 @@ public sealed class FullProfileTests
 
         await ProbeEveryListenerAsync(server, IPAddress.Loopback);
 
+        // A scanner no one here wrote sees every bound TCP listener open.
+        var tcpPorts = server.Listeners.Where(l => l.Transport == "tcp" && l.Status == ListenerStatus.Bound).Select(l => l.BoundEndPoint!.Port).ToList();
+        var scan = await ExternalTool.RunAsync("nmap", ["-n", "-Pn", "-sT", "--max-retries", "1", "-p", string.Join(",", tcpPorts), "-oG", "-", "127.0.0.1"], TimeSpan.FromSeconds(60));
+        Assert.Equal(0, scan.ExitCode);
+        foreach (var port in tcpPorts)
+        {
+            Assert.Contains($"{port}/open/tcp", scan.Stdout);
+        }
+
+        // And netcat, over both transports, gets the echo with the peer it connected from.
+        var nc = await ExternalTool.RunAsync("nc", ["-q", "1", "127.0.0.1", server.EndPoint("tcp/2000").Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10), stdin: "CUCMSIM-PROBE from-netcat\n");
+        Assert.StartsWith("CUCMSIM-ECHO from-netcat tcp/2000 ", nc.Stdout);
+        var ncu = await ExternalTool.RunAsync("nc", ["-u", "-w", "1", "127.0.0.1", server.EndPoint("udp/5060").Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10), stdin: "CUCMSIM-PROBE from-netcat-udp");
+        Assert.StartsWith("CUCMSIM-ECHO from-netcat-udp udp/5060 ", ncu.Stdout);
+
         // The RTP pool echoes too: its first, last and a sample of ports, over IPv6 as well (one dual-stack socket per port).
         var pool = server.Plan.Rtp!.Ranges.SelectMany(r => Enumerable.Range(r.Low, r.Count)).ToArray();
         foreach (var port in pool.Where((_, i) => i % 512 == 0).Append(pool[^1]))
