@@ -39,9 +39,23 @@ public sealed partial class CucmSimProcess : IAsyncDisposable
 
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "cucmsim.dll");
 
-    public static CucmSimProcess Start(params string[] args)
+    public static CucmSimProcess Start(params string[] args) => StartAs(null, args);
+
+    /// <summary>Starts cucmsim as another user (by uid, through setpriv) when <paramref name="uid"/> is given.</summary>
+    public static CucmSimProcess StartAs(int? uid, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(uid is null ? "dotnet" : "setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (uid is { } id)
+        {
+            foreach (var a in new[] { $"--reuid={id}", $"--regid={id}", "--clear-groups", "--inh-caps=-all", "dotnet" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            psi.Environment["DOTNET_CLI_HOME"] = Path.GetTempPath();
+            psi.Environment["HOME"] = Path.GetTempPath();
+        }
+
         psi.ArgumentList.Add(DllPath);
         foreach (var a in args)
         {

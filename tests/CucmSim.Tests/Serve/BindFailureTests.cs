@@ -94,6 +94,27 @@ public sealed class BindFailureTests
     }
 
     [Fact]
+    public async Task Without_privilege_ports_below_1024_fail_with_the_fix_and_the_rest_serves()
+    {
+        // As root, drop to nobody for the child; as an ordinary user, the child is unprivileged already.
+        int? uid = Environment.IsPrivilegedProcess ? 65534 : null;
+        var state = SimHost.TempDirectory();
+        File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+            UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
+        await using var child = CucmSimProcess.StartAs(uid, "serve", "--only", "t1.sftp-subscriber,t2.snmp,t6.sccp", "--bind", "127.0.0.1",
+            "--port-offset", "0", "--control", "127.0.0.1:0", "--ledger", "none", "--state-dir", state);
+        var ready = await child.ReadyAsync();
+        var output = child.Output;
+        Assert.Contains("ready: 1/3 listeners up", ready);
+        Assert.Contains("FAILED tcp/22 (ssh): permission denied binding tcp/22", output);
+        Assert.Contains("FAILED udp/161 (snmp): permission denied binding udp/161", output);
+        Assert.Contains("CAP_NET_BIND_SERVICE", output);
+        Assert.Contains("--port-offset", output);
+        child.Signal(CucmSimProcess.SigTerm);
+        Assert.Equal(0, await child.ExitAsync());
+    }
+
+    [Fact]
     public async Task Bad_options_and_profiles_exit_with_1_and_say_why()
     {
         var error = new StringWriter();
