@@ -58,31 +58,8 @@ internal static class ServeCommand
 
         var errors = new List<string>(args.Errors);
         errors.AddRange(args.Positionals.Select(p => $"unexpected argument '{p}'"));
-        var binds = new List<IPAddress>();
-        foreach (var b in args.Values("bind"))
-        {
-            if (IPAddress.TryParse(b, out var address))
-            {
-                binds.Add(address);
-            }
-            else
-            {
-                errors.Add($"--bind {b}: not an IP address");
-            }
-        }
-
-        var sanAddresses = new List<IPAddress>();
-        foreach (var a in args.Values("address"))
-        {
-            if (IPAddress.TryParse(a, out var address))
-            {
-                sanAddresses.Add(address);
-            }
-            else
-            {
-                errors.Add($"--address {a}: not an IP address");
-            }
-        }
+        var binds = ParseAddresses(args, "bind", errors);
+        var sanAddresses = ParseAddresses(args, "address", errors);
 
         IPAddress? external = null;
         if (args.Value("external-address") is { } ext && !IPAddress.TryParse(ext, out external))
@@ -232,6 +209,24 @@ internal static class ServeCommand
         var control = server.ControlEndPoint is null ? "no control api" : $"control http://{server.ControlEndPoint}";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"ready: {server.BoundCount}/{server.Listeners.Count} listeners up ({tcp.Count(l => l.Status == ListenerStatus.Bound)}/{tcp.Count} tcp, {udp.Count(l => l.Status == ListenerStatus.Bound)}/{udp.Count} udp), {rtpText}; profile {server.Profile.Name}, role {server.Plan.Role}; {control}; ledger {server.Ledger.Path ?? "in memory"}; {server.StartupTime.TotalSeconds:0.000} s"));
+    }
+
+    private static List<IPAddress> ParseAddresses(Args args, string name, List<string> errors)
+    {
+        var list = new List<IPAddress>();
+        foreach (var text in args.Values(name))
+        {
+            if (IPAddress.TryParse(text, out var address))
+            {
+                list.Add(address);
+            }
+            else
+            {
+                errors.Add($"--{name} {text}: not an IP address");
+            }
+        }
+
+        return list;
     }
 
     private static int ParseInt(Args args, string name, int fallback, int min, int max, List<string> errors)

@@ -9,7 +9,7 @@ namespace CucmSim.Serve;
 /// One hit, connection, flow or stream. Kinds: listener, tcp-open, tcp-close, udp-flow, udp-flow-end,
 /// rtp-stream, rtp-stream-end, event. Fields a kind does not use stay null and are not written.
 /// </summary>
-public sealed class LedgerRecord
+public sealed record LedgerRecord
 {
     public long Seq { get; set; }
     public DateTimeOffset Time { get; set; }

@@ -65,6 +65,18 @@ public sealed class ListenerRuntime
     public string? LastPeer => Volatile.Read(ref _lastPeer);
     public DateTimeOffset? LastHit => Interlocked.Read(ref _lastHitTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
 
+    /// <summary>A ledger record of this listener with the fields every hit shares.</summary>
+    public LedgerRecord Record(string kind, string local, string peer) => new()
+    {
+        Kind = kind,
+        Listener = Id,
+        Role = Spec.Role,
+        Protocol = Spec.Protocol,
+        Transport = Transport,
+        Local = local,
+        Peer = peer,
+    };
+
     public void MarkBound(Socket socket)
     {
         Socket = socket;

@@ -30,16 +30,7 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
         var started = time.GetTimestamp();
         listener.ConnectionOpened();
         listener.Hit(peerText, time.GetUtcNow());
-        context.Ledger.Append(new LedgerRecord
-        {
-            Kind = "tcp-open",
-            Listener = listener.Id,
-            Role = listener.Spec.Role,
-            Protocol = listener.Spec.Protocol,
-            Transport = "tcp",
-            Local = localText,
-            Peer = peerText,
-        });
+        context.Ledger.Append(listener.Record("tcp-open", localText, peerText));
 
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
@@ -115,15 +106,8 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
             listener.Received(session.BytesIn);
             listener.ConnectionClosed();
             var verdict = state.HandOff ? session.Verdict : state.First is not null ? "data" : state.Echoes > 0 ? "echo" : "silent";
-            context.Ledger.Append(new LedgerRecord
+            context.Ledger.Append(listener.Record("tcp-close", localText, peerText) with
             {
-                Kind = "tcp-close",
-                Listener = listener.Id,
-                Role = listener.Spec.Role,
-                Protocol = listener.Spec.Protocol,
-                Transport = "tcp",
-                Local = localText,
-                Peer = peerText,
                 Verdict = verdict,
                 Nonce = state.LastNonce,
                 First = state.First,

@@ -129,15 +129,8 @@ internal sealed partial class UdpListenerLoop
         else if (isNew)
         {
             _listener.Hit(flow.Peer, _context.Time.GetUtcNow());
-            _context.Ledger.Append(new LedgerRecord
+            _context.Ledger.Append(_listener.Record("udp-flow", _localText, flow.Peer) with
             {
-                Kind = "udp-flow",
-                Listener = _listener.Id,
-                Role = _listener.Spec.Role,
-                Protocol = _listener.Spec.Protocol,
-                Transport = "udp",
-                Local = _localText,
-                Peer = flow.Peer,
                 Verdict = flow.Verdict,
                 Nonce = isProbe ? System.Text.Encoding.ASCII.GetString(datagram[nonceRange]) : null,
                 First = isProbe ? null : Text.Escape(datagram),
@@ -187,15 +180,8 @@ internal sealed partial class UdpListenerLoop
 
         foreach (var flow in ended)
         {
-            _context.Ledger.Append(new LedgerRecord
+            _context.Ledger.Append(_listener.Record("udp-flow-end", _localText, flow.Peer) with
             {
-                Kind = "udp-flow-end",
-                Listener = _listener.Id,
-                Role = _listener.Spec.Role,
-                Protocol = _listener.Spec.Protocol,
-                Transport = "udp",
-                Local = _localText,
-                Peer = flow.Peer,
                 Verdict = flow.Verdict,
                 PacketsIn = flow.PacketsIn,
                 PacketsOut = flow.PacketsOut,
