@@ -32,6 +32,7 @@ public sealed unsafe partial class RtpPool : IDisposable
     private const int BufferSize = 2048;
     private const int MaxEvents = 256;
     private const int BurstPerSocket = 64;
+
     private const int SockaddrSize = 128;
 
     private readonly RtpPoolSpec _spec;
@@ -252,9 +253,8 @@ public sealed unsafe partial class RtpPool : IDisposable
     private void PollLoop()
     {
         var events = (epoll_event*)NativeMemory.Alloc((nuint)(sizeof(epoll_event) * MaxEvents));
-        var buffer = (byte*)NativeMemory.Alloc(BufferSize);
+        var batch = new Batch();
         var reply = (byte*)NativeMemory.Alloc(EchoProbe.MaxEchoLength);
-        var sa = (byte*)NativeMemory.Alloc(SockaddrSize);
         var lastSweep = Stopwatch.GetTimestamp();
         try
         {
@@ -275,25 +275,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                 for (var i = 0; i < n; i++)
                 {
                     var index = (int)events[i].data.u64;
-                    var fd = _fds[index];
-                    for (var burst = 0; burst < BurstPerSocket; burst++)
-                    {
-                        socklen_t length = SockaddrSize;
-                        var received = (long)recvfrom(fd, buffer, BufferSize, 0, (sockaddr*)sa, &length);
-                        if (received < 0)
-                        {
-                            break;
-                        }
-
-                        try
-                        {
-                            Handle(index, fd, new ReadOnlySpan<byte>(buffer, (int)received), sa, (int)length, reply);
-                        }
-                        catch (Exception ex) when (ex is not OutOfMemoryException)
-                        {
-                            LogHandlerFailed(_log, _fdPorts[index], ex);
-                        }
-                    }
+                    ServeSocket(index, _fds[index], batch, reply);
                 }
 
                 if (Stopwatch.GetElapsedTime(lastSweep) >= TimeSpan.FromSeconds(1))
@@ -306,13 +288,68 @@ public sealed unsafe partial class RtpPool : IDisposable
         finally
         {
             NativeMemory.Free(events);
-            NativeMemory.Free(buffer);
             NativeMemory.Free(reply);
-            NativeMemory.Free(sa);
+            batch.Dispose();
         }
     }
 
-    private void Handle(int index, int fd, ReadOnlySpan<byte> datagram, byte* sa, int saLength, byte* reply)
+    /// <summary>
+    /// Reads what a ready socket holds in batches (one recvmmsg each) and echoes the batch back in one
+    /// sendmmsg: two system calls per batch, where one recvfrom and one sendto per datagram took three
+    /// (the last recvfrom only to hear EAGAIN). Level-triggered epoll reports the socket again if more waits.
+    /// </summary>
+    private void ServeSocket(int index, int fd, Batch batch, byte* reply)
+    {
+        for (var round = 0; round < BurstPerSocket / Batch.Size; round++)
+        {
+            batch.ResetReceive();
+            var received = RecvMmsg(fd, batch.Receive, Batch.Size, 0, null);
+            if (received <= 0)
+            {
+                return;
+            }
+
+            var echoes = 0;
+            for (var m = 0; m < received; m++)
+            {
+                var length = (int)batch.Receive[m].Length;
+                var name = batch.Name(m);
+                var nameLength = (int)batch.Receive[m].Header.NameLength;
+                try
+                {
+                    if (Handle(index, fd, new ReadOnlySpan<byte>(batch.Buffer(m), length), name, nameLength, reply))
+                    {
+                        batch.QueueEcho(echoes++, m, length, nameLength);
+                    }
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    LogHandlerFailed(_log, _fdPorts[index], ex);
+                }
+            }
+
+            // Symmetric RTP: each datagram goes back, unchanged, to where it came from.
+            var sent = 0;
+            while (sent < echoes)
+            {
+                var n = SendMmsg(fd, batch.Send + sent, (uint)(echoes - sent), 0);
+                if (n <= 0)
+                {
+                    break;
+                }
+
+                sent += n;
+            }
+
+            if (received < Batch.Size)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Accounts one datagram; answers a probe itself. True when the datagram is to be echoed unchanged.</summary>
+    private bool Handle(int index, int fd, ReadOnlySpan<byte> datagram, byte* sa, int saLength, byte* reply)
     {
         Interlocked.Increment(ref _packets);
         Interlocked.Add(ref _bytes, datagram.Length);
@@ -338,7 +375,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                 Nonce = System.Text.Encoding.ASCII.GetString(datagram[nonce]),
                 BytesIn = datagram.Length,
             });
-            return;
+            return false;
         }
 
         // Account first, then echo: whoever sees the echo also sees the counters move.
@@ -383,12 +420,6 @@ public sealed unsafe partial class RtpPool : IDisposable
             }
         }
 
-        // Symmetric RTP: the packet goes back to where it came from, unchanged.
-        fixed (byte* data = datagram)
-        {
-            sendto(fd, data, datagram.Length, 0, (sockaddr*)sa, saLength);
-        }
-
         if (created && stream is not null)
         {
             _context.Ledger.Append(new LedgerRecord
@@ -404,6 +435,8 @@ public sealed unsafe partial class RtpPool : IDisposable
                 Rtp = new RtpStreamRecord { Ssrc = stream.Ssrc, PayloadType = stream.PayloadType, Packets = 1, Expected = 1 },
             });
         }
+
+        return true;
     }
 
     /// <summary>Writes and forgets streams idle past the limit (all of them at shutdown).</summary>
@@ -499,6 +532,86 @@ public sealed unsafe partial class RtpPool : IDisposable
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "RTP port {Port}: handler failed")]
     private static partial void LogHandlerFailed(ILogger logger, int port, Exception exception);
+
+    [LibraryImport("libc", EntryPoint = "recvmmsg")]
+    private static partial int RecvMmsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
+
+    [LibraryImport("libc", EntryPoint = "sendmmsg")]
+    private static partial int SendMmsg(int fd, MMsgHdr* messages, uint count, int flags);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    // struct msghdr and struct mmsghdr of the LP64 Linux ABI (x86-64, arm64).
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MMsgHdr
+    {
+        public MsgHdr Header;
+        public uint Length;
+    }
+
+    /// <summary>Native buffers for one batch: datagrams, peer addresses, and the receive and send vectors.</summary>
+    private sealed class Batch : IDisposable
+    {
+        public const int Size = 32;
+        private readonly byte* _buffers = (byte*)NativeMemory.Alloc((nuint)(Size * BufferSize));
+        private readonly byte* _names = (byte*)NativeMemory.Alloc((nuint)(Size * SockaddrSize));
+        private readonly IoVec* _receiveIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(IoVec)));
+        private readonly IoVec* _sendIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(IoVec)));
+
+        public MMsgHdr* Receive { get; } = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(MMsgHdr)));
+
+        public MMsgHdr* Send { get; } = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(MMsgHdr)));
+
+        public byte* Buffer(int i) => _buffers + (i * BufferSize);
+
+        public byte* Name(int i) => _names + (i * SockaddrSize);
+
+        public void ResetReceive()
+        {
+            for (var i = 0; i < Size; i++)
+            {
+                _receiveIov[i].Base = Buffer(i);
+                _receiveIov[i].Length = BufferSize;
+                Receive[i].Header = new MsgHdr { Name = Name(i), NameLength = SockaddrSize, Iov = &_receiveIov[i], IovLength = 1 };
+                Receive[i].Length = 0;
+            }
+        }
+
+        public void QueueEcho(int slot, int received, int length, int nameLength)
+        {
+            _sendIov[slot].Base = Buffer(received);
+            _sendIov[slot].Length = (nuint)length;
+            Send[slot].Header = new MsgHdr { Name = Name(received), NameLength = (uint)nameLength, Iov = &_sendIov[slot], IovLength = 1 };
+            Send[slot].Length = 0;
+        }
+
+        public void Dispose()
+        {
+            NativeMemory.Free(_buffers);
+            NativeMemory.Free(_names);
+            NativeMemory.Free(_receiveIov);
+            NativeMemory.Free(_sendIov);
+            NativeMemory.Free(Receive);
+            NativeMemory.Free(Send);
+        }
+    }
 
     private sealed class RtpStream(int port, string peer, uint ssrc, byte payloadType, long started)
     {
