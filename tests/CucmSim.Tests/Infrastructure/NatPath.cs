@@ -1,0 +1,123 @@
+using System.Net;
+
+namespace CucmSim.Tests.Infrastructure;
+
+/// <summary>
+/// A path through a firewall, built from network namespaces the test owns: a client namespace
+/// (192.0.2.2/30) routes through a firewall namespace that masquerades onto the host link (198.51.100.2/30)
+/// and filters with nftables; the server listens on the host side (198.51.100.1). Documentation prefixes only;
+/// everything is removed on dispose.
+/// </summary>
+public sealed class NatPath : IAsyncDisposable
+{
+    public static readonly IPAddress Server = IPAddress.Parse("198.51.100.1");
+    public static readonly IPAddress Client = IPAddress.Parse("192.0.2.2");
+    public static readonly IPAddress FirewallOutside = IPAddress.Parse("198.51.100.2");
+
+    private readonly string _id = Guid.NewGuid().ToString("N")[..5];
+
+    private NatPath()
+    {
+    }
+
+    public string ClientNs => $"cs{_id}-cli";
+
+    private string FirewallNs => $"cs{_id}-fw";
+
+    private string HostIf => $"cs{_id}-h";
+
+    /// <summary>Builds the path with an empty forward chain (everything passes, masqueraded).</summary>
+    public static async Task<NatPath> CreateAsync()
+    {
+        if (!Environment.IsPrivilegedProcess)
+        {
+            throw new InvalidOperationException("network namespace tests need root (CI runs as root)");
+        }
+
+        var path = new NatPath();
+        var id = path._id;
+        var steps = new[]
+        {
+            $"ip netns add {path.ClientNs}",
+            $"ip netns add {path.FirewallNs}",
+            $"ip link add cs{id}-c type veth peer name cs{id}-fc",
+            $"ip link add {path.HostIf} type veth peer name cs{id}-fh",
+            $"ip link set cs{id}-c netns {path.ClientNs}",
+            $"ip link set cs{id}-fc netns {path.FirewallNs}",
+            $"ip link set cs{id}-fh netns {path.FirewallNs}",
+            $"ip -n {path.ClientNs} addr add {Client}/30 dev cs{id}-c",
+            $"ip -n {path.ClientNs} link set cs{id}-c up",
+            $"ip -n {path.ClientNs} link set lo up",
+            $"ip -n {path.ClientNs} route add default via 192.0.2.1",
+            $"ip -n {path.FirewallNs} addr add 192.0.2.1/30 dev cs{id}-fc",
+            $"ip -n {path.FirewallNs} addr add {FirewallOutside}/30 dev cs{id}-fh",
+            $"ip -n {path.FirewallNs} link set cs{id}-fc up",
+            $"ip -n {path.FirewallNs} link set cs{id}-fh up",
+            $"ip netns exec {path.FirewallNs} sysctl -qw net.ipv4.ip_forward=1",
+            $"ip addr add {Server}/30 dev {path.HostIf}",
+            $"ip link set {path.HostIf} up",
+        };
+        try
+        {
+            foreach (var step in steps)
+            {
+                await RunAsync(step);
+            }
+
+            var ruleset = $$"""
+                table ip nat {
+                  chain post { type nat hook postrouting priority 100; oifname "cs{{id}}-fh" masquerade; }
+                }
+                table inet filter {
+                  chain forward { type filter hook forward priority 0; policy accept; }
+                }
+                """;
+            var result = await ExternalTool.RunAsync("ip", ["netns", "exec", path.FirewallNs, "nft", "-f", "-"], TimeSpan.FromSeconds(10), stdin: ruleset);
+            if (result.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"nft: {result.All}");
+            }
+        }
+        catch
+        {
+            await path.DisposeAsync();
+            throw;
+        }
+
+        return path;
+    }
+
+    /// <summary>Adds nftables rules to the firewall's forward chain, e.g. "tcp dport 2443 drop".</summary>
+    public async Task AddRulesAsync(params string[] rules)
+    {
+        foreach (var rule in rules)
+        {
+            var result = await ExternalTool.RunAsync("ip", new[] { "netns", "exec", FirewallNs, "nft", "add", "rule", "inet", "filter", "forward" }.Concat(rule.Split(' ')), TimeSpan.FromSeconds(10));
+            if (result.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"nft add rule {rule}: {result.All}");
+            }
+        }
+    }
+
+    /// <summary>Runs a command inside the client namespace.</summary>
+    public Task<ToolResult> InClientAsync(string tool, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
+        ExternalTool.RunAsync("ip", new[] { "netns", "exec", ClientNs, tool }.Concat(args), timeout, stdin);
+
+    private static async Task RunAsync(string command)
+    {
+        var parts = command.Split(' ');
+        var result = await ExternalTool.RunAsync(parts[0], parts[1..], TimeSpan.FromSeconds(10));
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{command}: {result.All}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await ExternalTool.RunAsync("ip", ["netns", "del", ClientNs], TimeSpan.FromSeconds(10));
+        await ExternalTool.RunAsync("ip", ["netns", "del", FirewallNs], TimeSpan.FromSeconds(10));
+        await ExternalTool.RunAsync("ip", ["link", "del", HostIf], TimeSpan.FromSeconds(10));
+    }
+}
