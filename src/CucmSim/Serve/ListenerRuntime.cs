@@ -34,6 +34,11 @@ public sealed class ListenerRuntime
 
     public ListenerSpec Spec { get; }
 
+    /// <summary>The profile flows this listener serves (several when rows of the guide share a port).</summary>
+    public string[] FlowIds => _flowIds ??= Spec.Flows.Select(f => f.Id).ToArray();
+
+    private string[]? _flowIds;
+
     /// <summary>Listener id as the echo and the ledger name it: "tcp/2000", or "tcp/2000@ADDR" when several addresses are bound.</summary>
     public string Id { get; }
 
@@ -71,6 +76,7 @@ public sealed class ListenerRuntime
         Kind = kind,
         Listener = Id,
         Role = Spec.Role,
+        Flows = FlowIds,
         Protocol = Spec.Protocol,
         Transport = Transport,
         Local = local,

@@ -40,6 +40,7 @@ public sealed unsafe partial class RtpPool : IDisposable
     private readonly IReadOnlyList<IPAddress> _addresses;
     private readonly int _offset;
     private readonly ILogger _log;
+    private readonly string[] _flowIds;
     private readonly List<int> _fds = [];
     private readonly List<int> _fdPorts = [];
     private readonly List<string> _failures = [];
@@ -67,6 +68,7 @@ public sealed unsafe partial class RtpPool : IDisposable
         _offset = offset;
         _context = context;
         _log = context.Loggers.CreateLogger("CucmSim.Rtp");
+        _flowIds = spec.Flows.Select(f => f.Id).ToArray();
     }
 
     public string Id => _spec.Id;
@@ -367,6 +369,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                 Kind = "udp-flow",
                 Listener = ListenerSpec.MakeId(Transport.Udp, port - _offset),
                 Role = _spec.Role,
+                Flows = _flowIds,
                 Protocol = "rtp",
                 Transport = "udp",
                 Local = Text.EndPoint(local),
@@ -427,6 +430,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                 Kind = "rtp-stream",
                 Listener = ListenerSpec.MakeId(Transport.Udp, port - _offset),
                 Role = _spec.Role,
+                Flows = _flowIds,
                 Protocol = "rtp",
                 Transport = "udp",
                 Local = Text.EndPoint(new IPEndPoint(_addresses[0], port)),
@@ -462,6 +466,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                 Kind = "rtp-stream-end",
                 Listener = ListenerSpec.MakeId(Transport.Udp, s.Port - _offset),
                 Role = _spec.Role,
+                Flows = _flowIds,
                 Protocol = "rtp",
                 Transport = "udp",
                 Local = Text.EndPoint(new IPEndPoint(_addresses[0], s.Port)),

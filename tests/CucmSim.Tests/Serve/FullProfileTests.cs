@@ -124,6 +124,7 @@ public sealed class FullProfileTests
             Assert.Equal(r.Reply!.Value.PeerAsSeen.ToString(), record.Peer);
             Assert.Equal("echo", record.Verdict);
             Assert.Equal(r.Transport, record.Transport);
+            Assert.Equal(server.Listeners.Single(l => l.Id == r.Reply.Value.ListenerId).Spec.Flows.Select(f => f.Id), record.Flows!);
         }
     }
 }
