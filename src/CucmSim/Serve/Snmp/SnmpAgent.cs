@@ -88,7 +88,14 @@ internal sealed partial class SnmpAgent : IDisposable
 
         foreach (var r in Options.TrapReceivers)
         {
-            _trapReceivers.Add(ParseReceiver(r));
+            try
+            {
+                _trapReceivers.Add(ParseReceiver(r));
+            }
+            catch (Exception ex) when (ex is SocketException or FormatException or OverflowException or ArgumentException)
+            {
+                LogTrapFailed(_log, r, "not a usable receiver: " + ex.Message);
+            }
         }
 
         if (_trapReceivers.Count > 0)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using CucmSim.Cli;
 
 namespace CucmSim.Serve.Snmp;
@@ -45,6 +46,16 @@ internal static class SnmpCli
         if (args.Value("snmp-engine-id") is { } hex && (hex.Length is < 10 or > 64 || hex.Length % 2 != 0 || !hex.All(Uri.IsHexDigit)))
         {
             errors.Add($"--snmp-engine-id {hex}: 5 to 32 bytes in hex (RFC 3411 SnmpEngineID)");
+        }
+
+        foreach (var t in args.Values("snmp-trap"))
+        {
+            var colon = t.LastIndexOf(':');
+            var portText = colon > 0 && !IPAddress.TryParse(t, out _) ? t[(colon + 1)..] : null;
+            if (t.Length == 0 || (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)))
+            {
+                errors.Add($"--snmp-trap {t}: write HOST or HOST:PORT");
+            }
         }
 
         var communities = args.Values("snmp-community");

@@ -45,6 +45,23 @@ internal static class SnmpMibBuilder
         Add("1.3.6.1.2.1.1.7.0", SnmpValue.Integer(options.SysServices));
         Add("1.3.6.1.2.1.1.8.0", SnmpValue.TimeTicks(0));
 
+        // sysORTable (RFC 3418 §2): the MIB modules this agent implements.
+        (string Id, string Descr)[] modules =
+        [
+            ("1.3.6.1.6.3.1", "The MIB module for SNMP entities (SNMPv2-MIB)"),
+            ("1.3.6.1.2.1.31", "The MIB module to describe generic objects for network interface sub-layers (IF-MIB)"),
+            ("1.3.6.1.6.3.10.3.1.1", "The SNMP Management Architecture MIB (SNMP-FRAMEWORK-MIB)"),
+            ("1.3.6.1.6.3.15.2.1.1", "The management information definitions for the SNMP User-based Security Model"),
+            ("1.3.6.1.4.1.9.9.156", "The MIB module for Cisco Unified Communications Manager (CISCO-CCM-MIB)"),
+        ];
+        for (var i = 0; i < modules.Length; i++)
+        {
+            var row = (i + 1).ToString(CultureInfo.InvariantCulture);
+            Add("1.3.6.1.2.1.1.9.1.2." + row, SnmpValue.ObjectId(Ber.ParseOid(modules[i].Id)));
+            Add("1.3.6.1.2.1.1.9.1.3." + row, SnmpValue.OctetString(modules[i].Descr));
+            Add("1.3.6.1.2.1.1.9.1.4." + row, SnmpValue.TimeTicks(0));
+        }
+
         AddInterfaces(e);
 
         // SNMPv2-MIB snmp group (RFC 3418 §2): the agent's own counters.
