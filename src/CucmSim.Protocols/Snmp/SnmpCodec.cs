@@ -356,7 +356,7 @@ public static class SnmpCodec
     }
 
     /// <summary>Writes a PDU element (not for the v1 Trap; see <see cref="WriteTrapV1"/>).</summary>
-    public static void WritePdu(ref BerWriter w, PduType type, int requestId, int errorStatus, int errorIndex, ReadOnlySpan<SnmpVarBind> varBinds)
+    public static void WritePdu(ref BerWriter w, PduType type, int requestId, int errorStatus, int errorIndex, scoped ReadOnlySpan<SnmpVarBind> varBinds)
     {
         var p = w.Begin((byte)type);
         w.WriteInteger(requestId);

@@ -40,6 +40,7 @@ internal static class ServeCommand
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
         {Serve.Snmp.SnmpCli.Usage}
+
         Exit codes: 0 stopped by a signal, 1 bad profile or options, 2 --strict and a listener failed.
         """;
 

@@ -211,6 +211,93 @@ public sealed class SnmpAgentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Snmpv3_time_window_and_decryption_failures_get_their_reports()
+    {
+        var engineId = SnmpAgent.DefaultEngineId("cucm-pub");
+        var authKey = Usm.Localize(SnmpAuth.Sha256, Usm.PasswordToKey(SnmpAuth.Sha256, "authpass2"), engineId);
+        using var udp = new UdpClient(AddressFamily.InterNetwork);
+        udp.Connect(_server.EndPoint("udp/161"));
+
+        // Authentic, but boots 99: usmStatsNotInTimeWindows, reported at authNoPriv with the agent's boots and time.
+        await udp.SendAsync(V3Get(engineId, 99, 5, "auth256", SnmpAuth.Sha256, authKey, 0x01, []).AsMemory()).AsTask().DefaultTimeout();
+        var (flags, usm, pdu, oid) = Decode((await udp.ReceiveAsync().DefaultTimeout()).Buffer, authKey);
+        Assert.Equal(0x01, flags);
+        Assert.Equal(1, usm.EngineBoots);
+        Assert.Equal(PduType.Report, pdu.Type);
+        Assert.Equal("1.3.6.1.6.3.15.1.1.2.0", oid);
+
+        // In the window: the answer is a signed Response with sysDescr.
+        await udp.SendAsync(V3Get(engineId, 1, usm.EngineTime, "auth256", SnmpAuth.Sha256, authKey, 0x01, []).AsMemory()).AsTask().DefaultTimeout();
+        (flags, _, pdu, oid) = Decode((await udp.ReceiveAsync().DefaultTimeout()).Buffer, authKey);
+        Assert.Equal(0x01, flags);
+        Assert.Equal(PduType.Response, pdu.Type);
+        Assert.Equal("1.3.6.1.2.1.1.1.0", oid);
+
+        // authPriv with a ciphertext that decrypts to garbage: usmStatsDecryptionErrors.
+        var labKey = Usm.Localize(SnmpAuth.Sha1, Usm.PasswordToKey(SnmpAuth.Sha1, "authpass1"), engineId);
+        await udp.SendAsync(V3Get(engineId, 1, usm.EngineTime, "labuser", SnmpAuth.Sha1, labKey, 0x03, new byte[8]).AsMemory()).AsTask().DefaultTimeout();
+        (flags, _, pdu, oid) = Decode((await udp.ReceiveAsync().DefaultTimeout()).Buffer, null);
+        Assert.Equal(0x00, flags);
+        Assert.Equal(PduType.Report, pdu.Type);
+        Assert.Equal("1.3.6.1.6.3.15.1.1.6.0", oid);
+    }
+
+    /// <summary>A signed SNMPv3 GetRequest for sysDescr.0; with priv flags, the "ciphertext" is the plaintext scoped PDU.</summary>
+    private static byte[] V3Get(byte[] engineId, int boots, int time, string user, SnmpAuth auth, byte[] authKey, byte flags, byte[] salt)
+    {
+        var scoped = new byte[256];
+        var sw = new BerWriter(scoped);
+        var sm = sw.Begin(BerTag.Sequence);
+        sw.WriteBytes(BerTag.OctetString, engineId);
+        sw.WriteBytes(BerTag.OctetString, []);
+        SnmpCodec.WritePdu(ref sw, PduType.Get, 99, 0, 0, [new SnmpVarBind("1.3.6.1.2.1.1.1.0", SnmpValue.Null)]);
+        sw.End(sm);
+        var buffer = new byte[512];
+        var w = new BerWriter(buffer);
+        var m = SnmpCodec.BeginV3(ref w, 1234, 65507, (byte)(flags | 0x04));
+        SnmpCodec.WriteUsm(ref w, engineId, boots, time, Encoding.UTF8.GetBytes(user), new byte[Usm.MacLength(auth)], salt);
+        if ((flags & 2) != 0)
+        {
+            w.WriteBytes(BerTag.OctetString, sw.Written);
+        }
+        else
+        {
+            w.WriteRaw(sw.Written);
+        }
+
+        w.End(m);
+        var message = buffer[..w.Length];
+        SnmpCodec.DecodeMessage(message, out var decoded);
+        SnmpCodec.DecodeUsm(message, decoded.SecurityParameters, out var usm);
+        var mac = new byte[32];
+        Usm.ComputeMac(auth, authKey, message, mac);
+        mac.AsSpan(0, Usm.MacLength(auth)).CopyTo(message.AsSpan()[usm.AuthParameters]);
+        return message;
+    }
+
+    /// <summary>Decodes a plaintext v3 answer; checks its MAC when a key is given.</summary>
+    private static (byte Flags, UsmParameters Usm, Pdu Pdu, string FirstOid) Decode(byte[] answer, byte[]? authKey)
+    {
+        Assert.Equal(OperationStatus.Done, SnmpCodec.DecodeMessage(answer, out var m));
+        Assert.Equal(OperationStatus.Done, SnmpCodec.DecodeUsm(answer, m.SecurityParameters, out var usm));
+        if (authKey is not null)
+        {
+            var copy = answer.ToArray();
+            copy.AsSpan()[usm.AuthParameters].Clear();
+            var mac = new byte[32];
+            Usm.ComputeMac(SnmpAuth.Sha256, authKey, copy, mac);
+            Assert.Equal(Convert.ToHexString(mac, 0, 24), Convert.ToHexString(answer.AsSpan()[usm.AuthParameters]));
+        }
+
+        Assert.Equal(OperationStatus.Done, SnmpCodec.DecodeScopedPdu(answer, m.ScopedPdu, out _, out _, out var pduRange));
+        var vbs = new VarBind[8];
+        Assert.Equal(OperationStatus.Done, SnmpCodec.DecodePdu(answer, pduRange, out var pdu, vbs));
+        Span<uint> oid = stackalloc uint[Ber.MaxOidLength];
+        var n = Ber.DecodeOid(answer.AsSpan()[vbs[0].Name], oid);
+        return (m.MsgFlags, usm, pdu, Ber.FormatOid(oid[..n]));
+    }
+
+    [Fact]
     public async Task Tshark_decodes_every_request_and_answer_without_malformed_packets()
     {
         // Our own client sends requests of each kind; requests and answers are written to a pcap with text2pcap.
