@@ -256,10 +256,10 @@ internal sealed class SnmpHandler(SnmpAgent agent, ListenerRuntime listener) : I
                 }
                 else
                 {
-                    // Past the end: endOfMibView with the last name returned (the request's name if none was).
-                    var name = columns[j] == -2 || r == 0 ? data[vbs[nonRepeaters + j].Name] : mib[mib.Count - 1].OidContent;
+                    // Past the end: endOfMibView named like the column's last varbind (RFC 3416 §4.2.3): the last
+                    // object of the view (-1), or the request's name when the column never had one (-2).
+                    var name = columns[j] == -2 ? data[vbs[nonRepeaters + j].Name] : mib[mib.Count - 1].OidContent;
                     WriteException(ref w, name, BerTag.EndOfMibView);
-                    columns[j] = -1;
                 }
 
                 if (w.Overflow || w.Length > limit)
