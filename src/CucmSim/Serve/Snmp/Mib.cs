@@ -109,8 +109,8 @@ internal sealed class MibView
     }
 
     /// <summary>
-    /// For a Get that found nothing (RFC 3416 §4.2.1): noSuchInstance when the object type exists (some
-    /// instance shares every sub-identifier but the last), else noSuchObject.
+    /// For a Get that found nothing (RFC 3416 §4.2.1): noSuchInstance when the object type exists (a
+    /// neighbouring instance of the same length shares every sub-identifier but the last), else noSuchObject.
     /// </summary>
     public byte MissingKind(ReadOnlySpan<uint> oid, int insertionPoint)
     {
@@ -122,7 +122,7 @@ internal sealed class MibView
         var prefix = oid[..^1];
         foreach (var i in (ReadOnlySpan<int>)[insertionPoint - 1, insertionPoint])
         {
-            if (i >= 0 && i < _entries.Length && _entries[i].Oid.Length > prefix.Length && _entries[i].Oid.AsSpan(0, prefix.Length).SequenceEqual(prefix))
+            if (i >= 0 && i < _entries.Length && _entries[i].Oid.Length == oid.Length && _entries[i].Oid.AsSpan(0, prefix.Length).SequenceEqual(prefix))
             {
                 return BerTag.NoSuchInstance;
             }
