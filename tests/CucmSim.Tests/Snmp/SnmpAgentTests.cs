@@ -333,6 +333,23 @@ public sealed class SnmpAgentTests : IAsyncLifetime
             packets += 2;
         }
 
+        // SNMPv3: discovery (Report) and an authenticated Get (HMAC-SHA-256-192).
+        var discovery = V3Get([], 0, 0, string.Empty, SnmpAuth.None, [], 0x00, []);
+        await udp.SendAsync(discovery.AsMemory()).AsTask().DefaultTimeout();
+        var report = (await udp.ReceiveAsync().DefaultTimeout()).Buffer;
+        var (_, usm, _, _) = Decode(report, null);
+        var engineId = SnmpAgent.DefaultEngineId("cucm-pub");
+        var authKey = Usm.Localize(SnmpAuth.Sha256, Usm.PasswordToKey(SnmpAuth.Sha256, "authpass2"), engineId);
+        var authGet = V3Get(engineId, usm.EngineBoots, usm.EngineTime, "auth256", SnmpAuth.Sha256, authKey, 0x01, []);
+        await udp.SendAsync(authGet.AsMemory()).AsTask().DefaultTimeout();
+        var answer = (await udp.ReceiveAsync().DefaultTimeout()).Buffer;
+        Assert.Equal(PduType.Response, Decode(answer, authKey).Pdu.Type);
+        AppendHex(dump, "I", discovery);
+        AppendHex(dump, "O", report);
+        AppendHex(dump, "I", authGet);
+        AppendHex(dump, "O", answer);
+        packets += 4;
+
         var dir = SimHost.TempDirectory();
         var text = Path.Combine(dir, "snmp.txt");
         var pcap = Path.Combine(dir, "snmp.pcap");
