@@ -9,7 +9,7 @@ namespace CucmSim.Cli;
 
 internal static class ServeCommand
 {
-    public const string Usage = """
+    public static readonly string Usage = $"""
         usage: cucmsim serve [options]
 
         Binds every listener of a role of the profile and answers each: the universal echo
@@ -40,6 +40,7 @@ internal static class ServeCommand
           --ephemeral-ports     bind every listener on a port the system picks (tests; /api/listeners shows them)
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
+        {Serve.Snmp.SnmpCli.Usage}
 
         Exit codes: 0 stopped by a signal, 1 bad profile or options, 2 --strict and a listener failed.
         """;
@@ -48,8 +49,8 @@ internal static class ServeCommand
     {
         var args = Args.Parse(argv,
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
-             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address"],
-            ["strict", "no-control", "mtls", "ephemeral-ports", "help"]);
+             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address", .. Serve.Snmp.SnmpCli.ValueOptions],
+            ["strict", "no-control", "mtls", "ephemeral-ports", "help", .. Serve.Snmp.SnmpCli.FlagOptions]);
         if (args.Flag("help"))
         {
             output.WriteLine(Usage);
@@ -81,6 +82,7 @@ internal static class ServeCommand
             errors.Add($"--control {c}: write ADDR:PORT, e.g. 127.0.0.1:9900");
         }
 
+        var snmp = Serve.Snmp.SnmpCli.Parse(args, errors);
         var level = LogLevel.Information;
         if (args.Value("log-level") is { } lv && !Enum.TryParse(lv, ignoreCase: true, out level))
         {
@@ -120,6 +122,7 @@ internal static class ServeCommand
                 HostName = args.Values("hostname").FirstOrDefault() ?? Environment.MachineName.ToLowerInvariant(),
                 ExternalAddress = external,
             },
+            Snmp = snmp,
             Certificates = new CertificateOptions
             {
                 HostNames = args.Values("hostname"),

@@ -115,6 +115,7 @@ internal static class NativeProtocols
 
     public static IUdpProtocol? CreateUdp(ListenerRuntime listener, ServeContext context) => listener.Spec.Protocol switch
     {
+        "snmp" => Snmp.SnmpAgent.For(context).CreateHandler(listener),
         _ => null,
     };
 }
