@@ -39,6 +39,15 @@ internal static class ServeCommand
           --mtls                ask TLS clients for a certificate (mutual TLS)
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
+          --sccp-keepalive S    SCCP keepalive interval in RegisterAck (default 30)
+          --sccp-misses N       unregister a phone after N intervals without keepalive (default 3)
+          --sccp-max-protocol N highest SCCP protocol version offered (default 22)
+          --sccp-max-devices N  reject registrations beyond N devices (default: no limit)
+          --sccp-device-pattern RE  only device names matching RE may register
+          --sccp-reject-all     reject every registration (fault injection for training)
+          --sccp-extension NUM  number that answers and opens media (default 1000)
+          --sccp-auto-answer    off hook alone opens media
+          --sccp-fragment       write each SCCP message in two TCP segments (testing inspection)
 
         Exit codes: 0 stopped by a signal, 1 bad profile or options, 2 --strict and a listener failed.
         """;
@@ -47,8 +56,9 @@ internal static class ServeCommand
     {
         var args = Args.Parse(argv,
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
-             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address"],
-            ["strict", "no-control", "mtls", "help"]);
+             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
+             "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension"],
+            ["strict", "no-control", "mtls", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment"]);
         if (args.Flag("help"))
         {
             output.WriteLine(Usage);
@@ -103,6 +113,28 @@ internal static class ServeCommand
             errors.Add($"--control {c}: write ADDR:PORT, e.g. 127.0.0.1:9900");
         }
 
+        var sccp = new CucmSim.Serve.Sccp.SccpOptions
+        {
+            KeepAliveSeconds = ParseInt(args, "sccp-keepalive", 30, 1, 3600, errors),
+            KeepAliveMisses = ParseInt(args, "sccp-misses", 3, 1, 100, errors),
+            MaxProtocolVersion = ParseInt(args, "sccp-max-protocol", 22, 0, 255, errors),
+            MaxDevices = ParseInt(args, "sccp-max-devices", 0, 0, int.MaxValue, errors),
+            DeviceNamePattern = args.Value("sccp-device-pattern"),
+            TestExtension = args.Value("sccp-extension") ?? "1000",
+            RejectAll = args.Flag("sccp-reject-all"),
+            AutoAnswer = args.Flag("sccp-auto-answer"),
+            Fragment = args.Flag("sccp-fragment"),
+        };
+        if (sccp.DeviceNamePattern is { } pattern && !IsRegex(pattern))
+        {
+            errors.Add($"--sccp-device-pattern {pattern}: not a regular expression");
+        }
+
+        if (!sccp.TestExtension.All(char.IsAsciiDigit) || sccp.TestExtension.Length is 0 or > 24)
+        {
+            errors.Add($"--sccp-extension {sccp.TestExtension}: 1 to 24 digits");
+        }
+
         var level = LogLevel.Information;
         if (args.Value("log-level") is { } lv && !Enum.TryParse(lv, ignoreCase: true, out level))
         {
@@ -134,6 +166,7 @@ internal static class ServeCommand
             LedgerPath = ledgerPath == "none" ? null : ledgerPath,
             Ledger = new LedgerOptions { MaxBytes = ledgerMb * 1024L * 1024L },
             Strict = args.Flag("strict"),
+            Sccp = sccp,
             Limits = new ServeLimits { IdleTimeout = TimeSpan.FromSeconds(idle) },
             StateDirectory = args.Value("state-dir") ?? "cucmsim-state",
             Identity = new ServerIdentity
@@ -230,6 +263,19 @@ internal static class ServeCommand
         var control = server.ControlEndPoint is null ? "no control api" : $"control http://{server.ControlEndPoint}";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"ready: {server.BoundCount}/{server.Listeners.Count} listeners up ({tcp.Count(l => l.Status == ListenerStatus.Bound)}/{tcp.Count} tcp, {udp.Count(l => l.Status == ListenerStatus.Bound)}/{udp.Count} udp), {rtpText}; profile {server.Profile.Name}, role {server.Plan.Role}; {control}; ledger {server.Ledger.Path ?? "in memory"}; {server.StartupTime.TotalSeconds:0.000} s"));
+    }
+
+    private static bool IsRegex(string pattern)
+    {
+        try
+        {
+            _ = new System.Text.RegularExpressions.Regex(pattern);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static int ParseInt(Args args, string name, int fallback, int min, int max, List<string> errors)

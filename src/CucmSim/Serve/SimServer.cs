@@ -45,6 +45,10 @@ public sealed record ServeOptions
     public CertificateOptions Certificates { get; init; } = new();
 
     public ServerIdentity Identity { get; init; } = new();
+
+    /// <summary>SCCP (Skinny) registration, keepalive and call settings.</summary>
+    public Sccp.SccpOptions Sccp { get; init; } = new();
+
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
@@ -120,6 +124,7 @@ public sealed class SimServer : IAsyncDisposable
             Devices = new DeviceRegistry(),
             Identity = options.Identity,
             ExternalAddress = options.Identity.Resolve(options.Bind),
+            Sccp = options.Sccp,
         };
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
         try
