@@ -140,13 +140,14 @@ public sealed class SccpPhone : IAsyncDisposable
         {
             var result = await _reader!.ReadAsync(cancellationToken).ConfigureAwait(false);
             var status = TryTake(result.Buffer, out var message, out var consumed);
-            _reader.AdvanceTo(consumed, result.Buffer.End);
             if (status == OperationStatus.Done)
             {
+                _reader.AdvanceTo(consumed);
                 Observe(message!);
                 return message;
             }
 
+            _reader.AdvanceTo(consumed, result.Buffer.End);
             if (status == OperationStatus.InvalidData)
             {
                 throw new InvalidDataException("the server sent a malformed SCCP frame");
@@ -280,11 +281,24 @@ public sealed class SccpPhone : IAsyncDisposable
             await SendAsync(new SccpKeypadButton(SccpKeypadButton.ButtonOf(digit), 1, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
-        var first = await ExpectAsync(cancellationToken, SccpMessageId.OpenReceiveChannel, SccpMessageId.DisplayNotify).ConfigureAwait(false);
-        if (first is not SccpOpenReceiveChannel orc)
+        SccpOpenReceiveChannel orc;
+        while (true)
         {
-            await SendAsync(new SccpHook(SccpMessageId.OnHook, 1, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
-            return new SccpCallResult(false, ((SccpDisplayNotify)first).Text, null, null, 0, 0, 0, false, false);
+            var next = await ExpectAsync(cancellationToken, SccpMessageId.OpenReceiveChannel, SccpMessageId.CallState).ConfigureAwait(false);
+            if (next is SccpOpenReceiveChannel open)
+            {
+                orc = open;
+                break;
+            }
+
+            if (next is SccpCallState { State: SccpCallState.Busy })
+            {
+                // The server says why in the DisplayNotify that follows.
+                var why = (SccpDisplayNotify)await ExpectAsync(cancellationToken, SccpMessageId.DisplayNotify).ConfigureAwait(false);
+                await SendAsync(new SccpHook(SccpMessageId.OnHook, 1, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
+                await ExpectAsync(cancellationToken, SccpMessageId.CallState).ConfigureAwait(false);
+                return new SccpCallResult(false, why.Text, null, null, 0, 0, 0, false, false);
+            }
         }
 
         var embedded = Embedded;
