@@ -10,10 +10,13 @@ internal static class SccpTestHost
 {
     private static int s_block;
 
-    /// <summary>A profile extending "cucm" whose media range is a block of 16 ports no other SCCP test uses.</summary>
+    /// <summary>
+    /// A profile extending "cucm" whose media range is a block of 16 ports no other SCCP test uses, above the
+    /// kernel's ephemeral range and away from the 16384-32767 media ranges that benchmarks bind.
+    /// </summary>
     public static string Profile()
     {
-        var low = 21000 + (Interlocked.Increment(ref s_block) % 200 * 16) + (Environment.ProcessId % 8 * 3200 % 3200);
+        var low = 61200 + (((Environment.ProcessId * 7) + Interlocked.Increment(ref s_block)) % 250 * 16);
         return SimHost.WriteProfile($$"""{ "name": "sccp-test", "extends": "cucm", "rtp": { "cucm": "{{low}}-{{low + 15}}" } }""");
     }
 
