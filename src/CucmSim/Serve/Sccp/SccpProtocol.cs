@@ -74,7 +74,10 @@ internal sealed class SccpSession
     private readonly string _peerText;
     private readonly List<(SccpHeader Header, SccpMessage Message)> _batch = new(4);
     private DeviceRecord? _device;
-    private SccpRegister? _register;
+    // Only what later messages need is kept of the RegisterReq: memory per registered phone counts.
+    private string? _deviceName;
+    private uint _instance;
+    private string? _codecs;
     private uint _headerVersion;
     private int _negotiated;
     private long _keepAlives;
@@ -101,7 +104,7 @@ internal sealed class SccpSession
         _peerText = Text.EndPoint(_peer);
     }
 
-    private string DeviceName => _register?.DeviceName ?? "-";
+    private string DeviceName => _deviceName ?? "-";
 
     public async Task RunAsync()
     {
@@ -178,9 +181,14 @@ internal sealed class SccpSession
             var detail = _feature.Detail ??= [];
             detail["device"] = DeviceName;
             detail["keepalives"] = _keepAlives.ToString(CultureInfo.InvariantCulture);
-            if (_register is not null)
+            if (_deviceName is not null)
             {
                 detail["protocol"] = _negotiated.ToString(CultureInfo.InvariantCulture);
+            }
+
+            if (_codecs is not null)
+            {
+                detail["codecs"] = _codecs;
             }
 
             if (_ignored > 0)
@@ -250,7 +258,7 @@ internal sealed class SccpSession
                 return;
         }
 
-        if (_register is null)
+        if (_device is null)
         {
             Ignore(header.MessageId, "not registered");
             return;
@@ -269,7 +277,7 @@ internal sealed class SccpSession
                 await SendAsync(SoftKeys.Sets).ConfigureAwait(false);
                 break;
             case { Id: SccpMessageId.ConfigStatReq }:
-                await SendAsync(new SccpConfigStatRes(_register.DeviceName, _register.Instance, string.Empty, _context.Identity.HostName, (uint)_options.Lines, 0)).ConfigureAwait(false);
+                await SendAsync(new SccpConfigStatRes(DeviceName, _instance, string.Empty, _context.Identity.HostName, (uint)_options.Lines, 0)).ConfigureAwait(false);
                 break;
             case SccpValue { Id: SccpMessageId.LineStatReq } line:
                 var dn = DirectoryNumber(line.Value);
@@ -292,7 +300,7 @@ internal sealed class SccpSession
                 _closeReason = "unregister";
                 break;
             case SccpCapabilitiesRes caps:
-                (_feature.Detail ??= [])["codecs"] = string.Join(",", caps.Capabilities.Select(c => c.PayloadCapability.ToString(CultureInfo.InvariantCulture)));
+                _codecs = string.Join(",", caps.Capabilities.Select(c => c.PayloadCapability.ToString(CultureInfo.InvariantCulture)));
                 break;
             case SccpHook { Id: SccpMessageId.OffHook } off:
                 await OffHookAsync(off).ConfigureAwait(false);
@@ -337,16 +345,16 @@ internal sealed class SccpSession
             _context.Devices.Rejected();
             _feature.Verdict = "sccp-rejected";
             (_feature.Detail ??= [])["reject"] = reason;
-            _register = register;
+            _deviceName = register.DeviceName;
             SccpProtocol.LogRejected(_protocol.Log, _listener.Id, _peerText, register.DeviceName, reason);
             _context.Ledger.Append(Base("sccp-reject", "rejected", RegisterDetail(register, reason)));
             await SendAsync(new SccpText(SccpMessageId.RegisterReject, "No Authority: " + register.DeviceName), 0).ConfigureAwait(false);
-            _register = null;
             _closeReason = "rejected";
             return;
         }
 
-        _register = register;
+        _deviceName = register.DeviceName;
+        _instance = register.Instance;
         _negotiated = Math.Min(register.ProtocolVersion, _options.MaxProtocolVersion);
         _headerVersion = SccpFraming.HeaderVersionFor(_negotiated);
         deadline.CancelAfter(_protocol.KeepAliveDeadline);
