@@ -220,7 +220,9 @@ public sealed class SccpPhone : IAsyncDisposable
         await SendAsync(new SccpRegister
         {
             DeviceName = _options.DeviceName,
-            StationAddress = Embedded,
+            // An IPv6 phone fills stationIpV6Addr and leaves the IPv4 field zero.
+            StationAddress = Embedded.AddressFamily == AddressFamily.InterNetwork ? Embedded : IPAddress.Any,
+            StationIPv6Address = Embedded.AddressFamily == AddressFamily.InterNetworkV6 ? Embedded : null,
             DeviceType = _options.DeviceType,
             ProtocolVersion = _options.ProtocolVersion,
             PhoneFeatures = 0x8572,

@@ -66,6 +66,29 @@ public sealed class SccpServerTests
     }
 
     [Fact]
+    public async Task An_ipv6_phone_gets_v17_media_addresses_over_ipv6_and_the_control_api_lists_it()
+    {
+        await using var server = await SccpTestHost.StartAsync(bind: IPAddress.IPv6Loopback);
+        await using var phone = new SccpPhone(new SccpPhoneOptions { ProtocolVersion = 20 });
+        await phone.ConnectAsync(server.Sccp()).DefaultTimeout();
+        var registration = await phone.RegisterAsync().DefaultTimeout();
+        Assert.Equal(20, registration.NegotiatedVersion);
+        Assert.Equal(0x14u, registration.HeaderVersion);
+        var call = await phone.CallAsync("1000", rtpPackets: 5).DefaultTimeout();
+        Assert.True(call.Connected, call.Error);
+        Assert.Equal(IPAddress.IPv6Loopback, call.MediaTarget!.Address);
+        Assert.True(call.RtpEchoed >= 4, $"{call.RtpEchoed} of 5 echoed");
+        var mirror = phone.Mirror();
+        Assert.Equal("::1", mirror.EmbeddedSeen);
+        Assert.False(mirror.MediaRewritten);
+
+        using var http = server.Control();
+        var devices = await http.GetStringAsync(new Uri("/api/devices", UriKind.Relative)).DefaultTimeout();
+        Assert.Contains(phone.Options.DeviceName, devices, StringComparison.Ordinal);
+        Assert.Contains("::1", devices, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Another_number_is_busy_and_a_pool_without_ports_says_so()
     {
         await using var server = await SccpTestHost.StartAsync(media: false);

@@ -20,9 +20,10 @@ internal static class SccpTestHost
         return SimHost.WriteProfile($$"""{ "name": "sccp-test", "extends": "cucm", "rtp": { "cucm": "{{low}}-{{low + 15}}" } }""");
     }
 
-    public static Task<SimServer> StartAsync(SccpOptions? sccp = null, bool media = true, CertificateOptions? certificates = null, TimeProvider? time = null) =>
+    public static Task<SimServer> StartAsync(SccpOptions? sccp = null, bool media = true, CertificateOptions? certificates = null, TimeProvider? time = null, IPAddress? bind = null) =>
         SimHost.StartAsync(new ServeOptions
         {
+            Bind = bind is null ? [] : [bind],
             Profile = Profile(),
             Only = media ? ["t6.sccp", "t6.sccp-tls", "t6.rtp-to-cucm"] : ["t6.sccp", "t6.sccp-tls"],
             EphemeralPorts = true,

@@ -368,7 +368,7 @@ internal sealed class SccpSession
         }, 0).ConfigureAwait(false);
         await SendAsync(SccpEmpty.CapabilitiesReq).ConfigureAwait(false);
 
-        var embedded = register.StationAddress.ToString();
+        var embedded = Embedded(register).ToString();
         _device = new DeviceRecord(register.DeviceName, "sccp", DeviceTypes.Name(register.DeviceType), _negotiated, embedded, _peerText, _listener.Id, _context.Time.GetUtcNow());
         _context.Devices.Register(_device);
         _feature.Verdict = "sccp-registered";
@@ -415,9 +415,13 @@ internal sealed class SccpSession
         return register.DeviceName.Length == 0 ? "empty device name" : null;
     }
 
+    /// <summary>The phone's address as it embedded it: stationIpV6Addr when an IPv6 phone filled it, else stationIpAddr.</summary>
+    private static IPAddress Embedded(SccpRegister register) =>
+        register.StationIPv6Address is { } v6 && register.StationAddress.Equals(IPAddress.Any) ? v6 : register.StationAddress;
+
     private Dictionary<string, string> RegisterDetail(SccpRegister register, string? reason)
     {
-        var embedded = register.StationAddress.ToString();
+        var embedded = Embedded(register).ToString();
         var d = new Dictionary<string, string>
         {
             ["device"] = register.DeviceName,
@@ -425,7 +429,7 @@ internal sealed class SccpSession
             ["phoneProtocol"] = register.ProtocolVersion.ToString(CultureInfo.InvariantCulture),
             ["embedded"] = embedded,
             ["seen"] = _peerText,
-            ["addressDiffers"] = (!_peer.Address.Equals(register.StationAddress)).ToString(),
+            ["addressDiffers"] = (!_peer.Address.Equals(Embedded(register))).ToString(),
             ["tls"] = _protocol.Tls.ToString(),
         };
         if (register.FirmwareLoadName.Length > 0)
