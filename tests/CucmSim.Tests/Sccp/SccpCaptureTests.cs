@@ -75,6 +75,32 @@ public sealed class SccpCaptureTests
         Assert.Contains(phoneName, verbose.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_fragment_option_splits_every_message_over_two_segments()
+    {
+        await using var server = await SccpTestHost.StartAsync(new Serve.Sccp.SccpOptions { Fragment = true }, media: false);
+        var port = server.Sccp().Port;
+        var file = Path.Combine(SimHost.TempDirectory(), "sccp-fragment.pcapng");
+        using (var capture = await Capture.StartAsync($"tcp port {port}", file))
+        {
+            await using var phone = new SccpPhone();
+            await phone.ConnectAsync(server.Sccp()).DefaultTimeout();
+            Assert.True((await phone.RegisterAsync().DefaultTimeout()).Accepted);
+            await phone.KeepAliveAsync().DefaultTimeout();
+            await phone.UnregisterAsync().DefaultTimeout();
+            var localPort = phone.LocalEndPoint!.Port.ToString(CultureInfo.InvariantCulture);
+            await phone.DisposeAsync();
+            await capture.WaitForLinesAsync(l => l.Contains("FIN", StringComparison.Ordinal) && l.Contains(localPort, StringComparison.Ordinal), 2);
+            await capture.StopAsync();
+        }
+
+        // The first 8 bytes (data length and header version) of each message travel alone.
+        var lengths = await ExternalTool.RunAsync("tshark", ["-r", file, "-Y", $"tcp.srcport == {port} && tcp.len > 0", "-T", "fields", "-e", "tcp.len"], TimeSpan.FromSeconds(60));
+        var sizes = lengths.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => int.Parse(l, CultureInfo.InvariantCulture)).ToList();
+        Assert.True(sizes.Count(n => n == 8) >= 5, string.Join(",", sizes));
+        Assert.Contains(24, sizes); // the rest of RegisterAck
+    }
+
     /// <summary>A tshark capture on loopback, started before the exchange and stopped with SIGINT.</summary>
     private sealed class Capture : IDisposable
     {

@@ -675,6 +675,7 @@ internal sealed class SccpSession
             await output.WriteAsync(bytes.AsMemory(0, 8)).ConfigureAwait(false);
             await Task.Delay(TimeSpan.FromMilliseconds(20), _context.Time).ConfigureAwait(false);
             await output.WriteAsync(bytes.AsMemory(8)).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(20), _context.Time).ConfigureAwait(false);
         }
         else
         {
