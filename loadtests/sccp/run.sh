@@ -33,6 +33,9 @@ start_server() {  # start_server ARGS...: a fresh server (allocators keep freed 
   SERVER_PID=$!
   for _ in $(seq 1 100); do grep -q '^ready' "$WORK/serve.log" 2>/dev/null && break; sleep 0.1; done
   grep '^ready' "$WORK/serve.log" >&2 || { cat "$WORK/serve.log" >&2; exit 1; }
+  # The SCCP port must be this server's alone (a leftover server with SO_REUSEPORT would share the load).
+  local owners; owners=$(ss -Hltnp "sport = :$SCCP_PORT" | grep -o 'pid=[0-9]*' | sort -u)
+  [ "$owners" = "pid=$SERVER_PID" ] || { echo "port $SCCP_PORT is held by: $owners (expected pid=$SERVER_PID)" >&2; exit 1; }
 }
 stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=; }
 trap '[ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null; true' EXIT
