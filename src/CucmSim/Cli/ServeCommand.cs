@@ -40,6 +40,15 @@ internal static class ServeCommand
           --ephemeral-ports     bind every listener on a port the system picks (tests; /api/listeners shows them)
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
+          --sccp-keepalive S    SCCP keepalive interval in RegisterAck (default 30)
+          --sccp-misses N       unregister a phone after N intervals without keepalive (default 3)
+          --sccp-max-protocol N highest SCCP protocol version offered (default 22)
+          --sccp-max-devices N  reject registrations beyond N devices (default: no limit)
+          --sccp-device-pattern RE  only device names matching RE may register
+          --sccp-reject-all     reject every registration (fault injection for training)
+          --sccp-extension NUM  number that answers and opens media (default 1000)
+          --sccp-auto-answer    off hook alone opens media
+          --sccp-fragment       write each SCCP message in two TCP segments (testing inspection)
         {Serve.Snmp.SnmpCli.Usage}
 
         Exit codes: 0 stopped by a signal, 1 bad profile or options, 2 --strict and a listener failed.
@@ -49,8 +58,9 @@ internal static class ServeCommand
     {
         var args = Args.Parse(argv,
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
-             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address", .. Serve.Snmp.SnmpCli.ValueOptions],
-            ["strict", "no-control", "mtls", "ephemeral-ports", "help", .. Serve.Snmp.SnmpCli.FlagOptions]);
+             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
+             "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension", .. Serve.Snmp.SnmpCli.ValueOptions],
+            ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment", .. Serve.Snmp.SnmpCli.FlagOptions]);
         if (args.Flag("help"))
         {
             output.WriteLine(Usage);
@@ -83,6 +93,28 @@ internal static class ServeCommand
         }
 
         var snmp = Serve.Snmp.SnmpCli.Parse(args, errors);
+        var sccp = new CucmSim.Serve.Sccp.SccpOptions
+        {
+            KeepAliveSeconds = ParseInt(args, "sccp-keepalive", 30, 1, 3600, errors),
+            KeepAliveMisses = ParseInt(args, "sccp-misses", 3, 1, 100, errors),
+            MaxProtocolVersion = ParseInt(args, "sccp-max-protocol", 22, 0, 255, errors),
+            MaxDevices = ParseInt(args, "sccp-max-devices", 0, 0, int.MaxValue, errors),
+            DeviceNamePattern = args.Value("sccp-device-pattern"),
+            TestExtension = args.Value("sccp-extension") ?? "1000",
+            RejectAll = args.Flag("sccp-reject-all"),
+            AutoAnswer = args.Flag("sccp-auto-answer"),
+            Fragment = args.Flag("sccp-fragment"),
+        };
+        if (sccp.DeviceNamePattern is { } pattern && !IsRegex(pattern))
+        {
+            errors.Add($"--sccp-device-pattern {pattern}: not a regular expression");
+        }
+
+        if (!sccp.TestExtension.All(char.IsAsciiDigit) || sccp.TestExtension.Length is 0 or > 24)
+        {
+            errors.Add($"--sccp-extension {sccp.TestExtension}: 1 to 24 digits");
+        }
+
         var level = LogLevel.Information;
         if (args.Value("log-level") is { } lv && !Enum.TryParse(lv, ignoreCase: true, out level))
         {
@@ -115,6 +147,7 @@ internal static class ServeCommand
             Ledger = new LedgerOptions { MaxBytes = ledgerMb * 1024L * 1024L },
             Strict = args.Flag("strict"),
             EphemeralPorts = args.Flag("ephemeral-ports"),
+            Sccp = sccp,
             Limits = new ServeLimits { IdleTimeout = TimeSpan.FromSeconds(idle) },
             StateDirectory = args.Value("state-dir") ?? "cucmsim-state",
             Identity = new ServerIdentity
@@ -230,6 +263,19 @@ internal static class ServeCommand
         }
 
         return list;
+    }
+
+    private static bool IsRegex(string pattern)
+    {
+        try
+        {
+            _ = new System.Text.RegularExpressions.Regex(pattern);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static int ParseInt(Args args, string name, int fallback, int min, int max, List<string> errors)

@@ -110,6 +110,8 @@ internal static class NativeProtocols
 {
     public static TcpNative CreateTcp(ListenerRuntime listener, ServeContext context) => listener.Spec.Protocol switch
     {
+        "sccp" => new TcpNative { Handler = new Sccp.SccpProtocol(context, tls: false) },
+        "sccp-tls" => new TcpNative { Handler = new Sccp.SccpProtocol(context, tls: true), Tls = context.Certificates.TlsOptions("CallManager") },
         _ => new TcpNative(),
     };
 

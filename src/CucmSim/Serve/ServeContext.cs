@@ -25,6 +25,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     /// <summary>Settings of the SNMP agent and its traps.</summary>
     public Snmp.SnmpOptions Snmp { get; init; } = new();
 
+    /// <summary>How the SCCP listeners answer.</summary>
+    public Sccp.SccpOptions Sccp { get; init; } = new();
+
     /// <summary>Certificates of the TLS listeners.</summary>
     public required CertificateService Certificates { get; init; }
 }

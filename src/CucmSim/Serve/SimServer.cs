@@ -49,6 +49,9 @@ public sealed record ServeOptions
     /// <summary>SNMP agent settings (communities, system group, v3 users, trap receivers).</summary>
     public Snmp.SnmpOptions Snmp { get; init; } = new();
 
+    /// <summary>SCCP (Skinny) registration, keepalive and call settings.</summary>
+    public Sccp.SccpOptions Sccp { get; init; } = new();
+
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
@@ -125,6 +128,7 @@ public sealed class SimServer : IAsyncDisposable
             Identity = options.Identity,
             ExternalAddress = options.Identity.Resolve(options.Bind),
             Snmp = options.Snmp,
+            Sccp = options.Sccp,
         };
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
         try
