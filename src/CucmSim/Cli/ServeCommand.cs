@@ -9,7 +9,7 @@ namespace CucmSim.Cli;
 
 internal static class ServeCommand
 {
-    public const string Usage = """
+    public static readonly string Usage = $"""
         usage: cucmsim serve [options]
 
         Binds every listener of a role of the profile and answers each: the universal echo
@@ -40,6 +40,8 @@ internal static class ServeCommand
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
 
+        {Serve.Sip.SipCli.Usage}
+
         Exit codes: 0 stopped by a signal, 1 bad profile or options, 2 --strict and a listener failed.
         """;
 
@@ -47,8 +49,8 @@ internal static class ServeCommand
     {
         var args = Args.Parse(argv,
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
-             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address"],
-            ["strict", "no-control", "mtls", "help"]);
+             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address", .. Serve.Sip.SipCli.ValueOptions],
+            ["strict", "no-control", "mtls", "help", .. Serve.Sip.SipCli.FlagOptions]);
         if (args.Flag("help"))
         {
             output.WriteLine(Usage);
@@ -94,6 +96,7 @@ internal static class ServeCommand
             errors.Add($"--cert {certFile}: no such file");
         }
 
+        var sip = Serve.Sip.SipCli.Parse(args, errors);
         var offset = ParseInt(args, "port-offset", 0, 0, 65535, errors);
         var idle = ParseInt(args, "idle-timeout", 120, 1, 86400, errors);
         var ledgerMb = ParseInt(args, "ledger-max-mb", 64, 1, 1 << 20, errors);
@@ -150,6 +153,7 @@ internal static class ServeCommand
                 Password = args.Value("cert-password"),
                 RequireClientCertificate = args.Flag("mtls"),
             },
+            Sip = sip,
         };
 
         using var loggers = LoggerFactory.Create(b => b

@@ -110,11 +110,14 @@ internal static class NativeProtocols
 {
     public static TcpNative CreateTcp(ListenerRuntime listener, ServeContext context) => listener.Spec.Protocol switch
     {
+        "sip" => new TcpNative { Handler = new Sip.SipStreamProtocol("TCP") },
+        "sip-tls" => new TcpNative { Handler = new Sip.SipStreamProtocol("TLS"), Tls = context.Certificates.TlsOptions("CallManager") },
         _ => new TcpNative(),
     };
 
     public static IUdpProtocol? CreateUdp(ListenerRuntime listener, ServeContext context) => listener.Spec.Protocol switch
     {
+        "sip" => new Sip.SipUdpProtocol(listener, context),
         _ => null,
     };
 }

@@ -22,6 +22,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     /// <summary>The address this node embeds in payloads (resolved once at start).</summary>
     public System.Net.IPAddress ExternalAddress { get; init; } = System.Net.IPAddress.Loopback;
 
+    /// <summary>How the SIP listeners answer.</summary>
+    public Sip.SipOptions Sip { get; init; } = new();
+
     /// <summary>Certificates of the TLS listeners.</summary>
     public required CertificateService Certificates { get; init; }
 }

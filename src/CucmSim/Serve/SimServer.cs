@@ -46,6 +46,8 @@ public sealed record ServeOptions
 
     public ServerIdentity Identity { get; init; } = new();
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public Sip.SipOptions Sip { get; init; } = new();
 }
 
 /// <summary>
@@ -120,6 +122,7 @@ public sealed class SimServer : IAsyncDisposable
             Devices = new DeviceRegistry(),
             Identity = options.Identity,
             ExternalAddress = options.Identity.Resolve(options.Bind),
+            Sip = options.Sip,
         };
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
         try
