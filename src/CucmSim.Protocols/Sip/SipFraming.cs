@@ -38,6 +38,12 @@ public static class SipFraming
             reader.Advance(2);
         }
 
+        // Not SIP at all (binary, another protocol): refuse at once instead of waiting for an empty line.
+        if (!LooksLikeStartLine(reader.UnreadSequence, maxSize))
+        {
+            return OperationStatus.InvalidData;
+        }
+
         var start = reader.Position;
         var probe = reader;
         if (!probe.TryReadTo(out ReadOnlySequence<byte> headers, HeaderEnd, advancePastDelimiter: true))
@@ -78,6 +84,48 @@ public static class SipFraming
         message = reader.Sequence.Slice(start, total);
         reader.Advance(total);
         return OperationStatus.Done;
+    }
+
+    /// <summary>
+    /// False when the bytes cannot begin a SIP message: a first byte that is no upper-case letter, or a whole
+    /// first line that is neither "METHOD URI SIP/x.y" nor "SIP/x.y CODE ..." (RFC 3261 §7.1, §7.2).
+    /// </summary>
+    public static bool LooksLikeStartLine(in ReadOnlySequence<byte> data, int maxSize)
+    {
+        if (data.IsEmpty)
+        {
+            return true;
+        }
+
+        Span<byte> head = stackalloc byte[512];
+        var n = (int)Math.Min(data.Length, head.Length);
+        data.Slice(0, n).CopyTo(head);
+        head = head[..n];
+        if (n == 1 && head[0] == '\r')
+        {
+            return true;
+        }
+
+        if (head[0] is < (byte)'A' or > (byte)'Z')
+        {
+            return false;
+        }
+
+        var eol = head.IndexOf("\r\n"u8);
+        if (eol < 0)
+        {
+            // A start line longer than the sample is allowed (long Request-URIs), not beyond the size limit.
+            return n < head.Length || data.Length < maxSize;
+        }
+
+        var line = head[..eol];
+        if (line.StartsWith("SIP/"u8))
+        {
+            return true;
+        }
+
+        var last = line.LastIndexOf((byte)' ');
+        return last > 0 && line[(last + 1)..].StartsWith("SIP/"u8);
     }
 
     public static bool IsKeepAlive(in ReadOnlySequence<byte> message) => message.Length == 4 && message.FirstSpan.Length >= 2 && message.FirstSpan[0] == '\r';

@@ -186,8 +186,9 @@ public sealed class SipMessage
             return SipParseError.NotSip;
         }
 
+        // Another SIP version still has its headers parsed, so that a 505 can be built (RFC 3261 §21.5.6).
         var error = ParseStartLine(span.Slice(pos, lineEnd), pos);
-        if (error != SipParseError.Ok)
+        if (error != SipParseError.Ok && error != SipParseError.BadVersion)
         {
             return error;
         }
@@ -271,7 +272,8 @@ public sealed class SipMessage
             return SipParseError.BadHeader;
         }
 
-        return Validate(bodyStart, length);
+        var valid = Validate(bodyStart, length);
+        return error == SipParseError.BadVersion ? error : valid;
     }
 
     private SipParseError ParseStartLine(ReadOnlySpan<byte> line, int offset)
@@ -322,12 +324,21 @@ public sealed class SipMessage
         }
 
         var version = line[(sp2 + 1)..];
+        var uri = line[(sp1 + 1)..sp2];
         if (!version.SequenceEqual("SIP/2.0"u8))
         {
-            return IsVersion(version) ? SipParseError.BadVersion : SipParseError.NotSip;
+            if (!IsVersion(version))
+            {
+                return SipParseError.NotSip;
+            }
+
+            IsRequest = true;
+            MethodRange = new SipRange(offset, sp1);
+            Method = SipNames.IdentifyMethod(line[..sp1]);
+            Uri = new SipRange(offset + sp1 + 1, sp2 - sp1 - 1);
+            return SipParseError.BadVersion;
         }
 
-        var uri = line[(sp1 + 1)..sp2];
         if (uri.Length == 0 || uri.IndexOfAny((byte)' ', (byte)'\t') >= 0 || uri.IndexOf((byte)':') <= 0 || uri[0] == '<')
         {
             // RFC 4475 §3.1.2.9/§3.1.2.10: no white space and no angle brackets around the Request-URI.

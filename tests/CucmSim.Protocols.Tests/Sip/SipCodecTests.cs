@@ -261,6 +261,10 @@ public sealed class SipCodecTests
         Assert.Equal(OperationStatus.InvalidData, SipFraming.TryRead(ref endless, SipMessage.DefaultMaxSize, out _));
         var huge = new SequenceReader<byte>(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes("OPTIONS sip:a SIP/2.0\r\nContent-Length: 99999999\r\n\r\n")));
         Assert.Equal(OperationStatus.InvalidData, SipFraming.TryRead(ref huge, SipMessage.DefaultMaxSize, out _));
+        var binary = new SequenceReader<byte>(new ReadOnlySequence<byte>(new byte[] { 0x80, 0, 0, 0x28, 0x72 }));
+        Assert.Equal(OperationStatus.InvalidData, SipFraming.TryRead(ref binary, SipMessage.DefaultMaxSize, out _));
+        var help = new SequenceReader<byte>(new ReadOnlySequence<byte>("HELP\r\n"u8.ToArray()));
+        Assert.Equal(OperationStatus.InvalidData, SipFraming.TryRead(ref help, SipMessage.DefaultMaxSize, out _));
         var bad = new SequenceReader<byte>(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes("OPTIONS sip:a SIP/2.0\r\nl: x\r\n\r\n")));
         Assert.Equal(OperationStatus.InvalidData, SipFraming.TryRead(ref bad, SipMessage.DefaultMaxSize, out _));
     }

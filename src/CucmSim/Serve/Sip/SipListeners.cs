@@ -25,6 +25,16 @@ internal sealed class SipUdpProtocol : IUdpProtocol
         _service = SipService.For(context);
         _message = new SipMessage(_service.Settings.MaxMessageSize, _service.Settings.MaxHeaders);
         _sink = new UdpSink(listener.Socket!, listener, new SocketAddress(listener.Socket!.AddressFamily));
+        try
+        {
+            // Bursts (a client sending per timer tick, a scheduling gap on a busy host) must not overflow the
+            // socket buffer: lost requests come back as retransmissions 500 ms later. Capped by net.core.rmem_max.
+            listener.Socket.ReceiveBufferSize = Math.Max(listener.Socket.ReceiveBufferSize, 4 * 1024 * 1024);
+            listener.Socket.SendBufferSize = Math.Max(listener.Socket.SendBufferSize, 1024 * 1024);
+        }
+        catch (SocketException)
+        {
+        }
     }
 
     public void OnDatagram(ref UdpRequest request)

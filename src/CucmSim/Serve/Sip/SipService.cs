@@ -21,6 +21,9 @@ internal sealed partial class SipService : IDisposable
     private const int MaxMirrorBody = 4096;
     private const int MaxRecentRecords = 50;
     private static readonly ConditionalWeakTable<ServeContext, SipService> Services = [];
+    [ThreadStatic]
+    private static byte[]? _tagBuffer;
+
     private static readonly byte[] Allow = "INVITE, OPTIONS, INFO, BYE, CANCEL, ACK, PRACK, UPDATE, REFER, SUBSCRIBE, NOTIFY"u8.ToArray();
 
     private readonly ServeContext _context;
@@ -34,6 +37,7 @@ internal sealed partial class SipService : IDisposable
     private readonly HashSet<string> _rewritesSeen = new(StringComparer.Ordinal);
     private readonly byte[] _nonceKey = RandomNumberGenerator.GetBytes(32);
     private readonly byte[] _serverHeader;
+    private readonly byte[] _externalHost;
     private readonly ITimer _sweeper;
     private long _windowStart;
     private int _windowRecords;
@@ -49,6 +53,8 @@ internal sealed partial class SipService : IDisposable
         var version = context.Identity.Version.Split('.');
         var server = _options.ServerHeader ?? $"Cisco-CUCM{string.Join('.', version.Take(2))}";
         _serverHeader = Encoding.ASCII.GetBytes(server);
+        var external = context.ExternalAddress;
+        _externalHost = Encoding.ASCII.GetBytes(external.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{external}]" : external.ToString());
         _sweeper = context.Time.CreateTimer(_ => Sweep(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         context.Stopping.Register(Dispose);
     }
@@ -262,6 +268,7 @@ internal sealed partial class SipService : IDisposable
     }
 
     /// <summary>Mirror, Content-Length and body; returns the bytes to send.</summary>
+    [SkipLocalsInit]
     private ReadOnlySpan<byte> End(scoped ref SipWriter w, SipMessage m, SipPeer peer, SipSink sink, ReadOnlySpan<byte> contentType, ReadOnlySpan<byte> body)
     {
         if (_options.Mirror)
@@ -352,7 +359,7 @@ internal sealed partial class SipService : IDisposable
             w.Write((byte)'@');
         }
 
-        WriteHost(ref w, _context.ExternalAddress);
+        w.Write(_externalHost);
         w.Write((byte)':');
         w.Write(listener.BoundEndPoint?.Port ?? listener.Port);
         if (sink.Transport != "UDP")
@@ -362,20 +369,6 @@ internal sealed partial class SipService : IDisposable
         }
 
         w.Write(">\r\n"u8);
-    }
-
-    private static void WriteHost(ref SipWriter w, IPAddress address)
-    {
-        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
-        {
-            w.Write((byte)'[');
-            w.Write(address.ToString());
-            w.Write((byte)']');
-        }
-        else
-        {
-            w.Write(address.ToString());
-        }
     }
 
     /// <summary>
@@ -389,7 +382,9 @@ internal sealed partial class SipService : IDisposable
         h.AddBytes(SipSyntax.Tag(m.Get(SipHeaderId.From)));
         h.AddBytes(m.Via(0));
         var value = (uint)h.ToHashCode();
-        var tag = new byte[8];
+
+        // Per thread: the caller copies it into the response at once.
+        var tag = _tagBuffer ??= new byte[8];
         for (var i = 7; i >= 0; i--)
         {
             tag[i] = (byte)"0123456789abcdef"[(int)(value & 15)];
