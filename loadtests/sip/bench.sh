@@ -3,6 +3,7 @@
 #   OPTIONS/s over UDP and TCP (SIPp UAC) against kamailio (stateless sl_send_reply) and CucmSim,
 #   max sustainable rate and server CPU per request at a fixed 10 000/s;
 #   calls/s (INVITE/100/180/200/ACK/BYE/200, SIPp UAC) against SIPp's own UAS and CucmSim.
+# CucmSim listens on 127.0.0.1:5060 (udp+tcp), its control API on 127.0.0.1:32999; kamailio on 15060, SIPp UAS on 15070.
 # Usage: loadtests/sip/bench.sh [REPS=3] [GROUP-REGEX=.]   groups: options-udp-fixed options-udp-max
 #        options-tcp-fixed options-tcp-max calls-max calls-fixed
 # Every run takes the shared lock (/tmp/cucmsim-build.lock) for its own duration only.
@@ -12,7 +13,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"; ROOT="$(cd "$HERE/../.." && pwd)"
 BENCH=${BENCH:-$(cd "$ROOT/../shared/bench" && pwd)}
 export RUNDIR=${RUNDIR:-/tmp/bench-run-sip}
 LOCK=/tmp/cucmsim-build.lock
-OFFSET=32000; SIM=127.0.0.1:$((5060 + OFFSET)); KAM=127.0.0.1:15060; UAS_PORT=15070; LPORT=32560
+OFFSET=0; SIM=127.0.0.1:5060; KAM=127.0.0.1:15060; UAS_PORT=15070; LPORT=32560
 STAMP=$(date -u +%Y%m%d-%H%M%S); OUT="$HERE/results/$STAMP"; mkdir -p "$OUT" "$RUNDIR"
 TSV="$OUT/results.tsv"; : > "$TSV"
 
@@ -21,9 +22,11 @@ command -v sipp >/dev/null || apt-get install -y sip-tester >/dev/null
 flock "$LOCK" dotnet build "$ROOT/CucmSim.sln" -c Release -v q 2>&1 | grep -E ' error ' && exit 1
 BIN="$ROOT/src/CucmSim/bin/Release/net10.0/cucmsim"
 
-# CucmSim: SIP on udp+tcp 37060 and a small media pool (42000-42999), no ledger file, quiet.
+# CucmSim: SIP on udp+tcp 127.0.0.1:5060 and a media pool of 14 000 ports (7 000 calls) below the ephemeral
+# range, no ledger file, quiet. The pool's sockets need the descriptor limit raised (hard limit here: 20000).
+ulimit -n "$(ulimit -Hn)"
 cat > "$RUNDIR/profile.json" <<JSON
-{"name":"sip-bench","extends":"cucm","rtp":{"cucm":"10000-10999"}}
+{"name":"sip-bench","extends":"cucm","rtp":{"cucm":"16400-30399"}}
 JSON
 DOTNET_gcServer=0 DOTNET_TieredPGO=1 "$BENCH/lib/incgroup.sh" cucmsim-sip "$BIN" serve --profile "$RUNDIR/profile.json" \
   --only t6.sip,t6.rtp-to-cucm --bind 127.0.0.1 --port-offset $OFFSET --control 127.0.0.1:32999 --ledger none \
@@ -67,8 +70,9 @@ for rep in $(seq 1 "$REPS"); do
     run "calls@2000 cucmsim" "$BENCH/sip-calls.sh" --target $SIM --rate 2000 --call-ms 1000 --duration 15 --server-pid $SIMPID --local-port $LPORT
   fi
   if [[ calls-max =~ $ONLY ]]; then
-    run "calls-max sipp-uas" "$BENCH/sip-calls.sh" --target 127.0.0.1:$UAS_PORT --start-rate 2000 --call-ms 1000 --duration 15 --server-pid $UASPID --local-port $LPORT
-    run "calls-max cucmsim" "$BENCH/sip-calls.sh" --target $SIM --start-rate 2000 --call-ms 1000 --duration 15 --server-pid $SIMPID --local-port $LPORT
+    # 100 ms calls: the max rate then needs rate*0.1 concurrent calls, well inside the media pool (SIPp's UAS holds no media).
+    run "calls-max sipp-uas" "$BENCH/sip-calls.sh" --target 127.0.0.1:$UAS_PORT --start-rate 2000 --call-ms 100 --duration 15 --server-pid $UASPID --local-port $LPORT
+    run "calls-max cucmsim" "$BENCH/sip-calls.sh" --target $SIM --start-rate 2000 --call-ms 100 --duration 15 --server-pid $SIMPID --local-port $LPORT
   fi
 done
 python3 "$BENCH/lib/summarize.py" "$TSV" | tee "$OUT/summary.txt"

@@ -410,7 +410,7 @@ internal sealed partial class SipService
                 return "sip-481";
             }
 
-            var answer = BuildAnswer(m, dialog.MediaPort, out _);
+            var answer = BuildAnswer(m.Body.IsEmpty ? null : SdpSession.Parse(m[m.Body], out _), dialog.MediaPort);
             var w = Begin(scratch, m, 200, "OK"u8, peer, sink, default);
             WriteContact(ref w, m, listener, sink);
             Send(sink, scratch, End(ref w, m, peer, sink, "application/sdp"u8, answer));
@@ -432,9 +432,10 @@ internal sealed partial class SipService
         var answerSdp = default(byte[]);
         string? offerAddress = null;
         var offerPort = 0;
+        SdpSession? offer = null;
         if (!m.Body.IsEmpty)
         {
-            var offer = SdpSession.Parse(m[m.Body], out var sdpError);
+            offer = SdpSession.Parse(m[m.Body], out var sdpError);
             if (offer is null || offer.Media.Count == 0)
             {
                 // RFC 3261 §13.3.1.3: an offer that cannot be answered.
@@ -464,7 +465,7 @@ internal sealed partial class SipService
             return "sip-503";
         }
 
-        answerSdp = BuildAnswer(m, port, out _);
+        answerSdp = BuildAnswer(offer, port);
         Span<byte> mirror = stackalloc byte[(MaxMirrorField * 4) + MaxMirrorBody + 256];
         var call = new SipCall
         {
@@ -511,17 +512,17 @@ internal sealed partial class SipService
         return "sip-invite";
     }
 
-    private byte[] BuildAnswer(SipMessage m, int port, out SdpSession? offer)
+    private byte[] BuildAnswer(SdpSession? offer, int port)
     {
-        offer = m.Body.IsEmpty ? null : SdpSession.Parse(m[m.Body], out _);
         var id = Interlocked.Read(ref _callsStarted) + 2000;
         return Encoding.ASCII.GetBytes(SdpSession.Answer(offer, "CiscoSystemsCCM-SIP", _context.ExternalAddress.ToString(), port, id).ToString());
     }
 
     private static byte[] NewTag()
     {
+        // Tags must be unique, not secret (RFC 3261 §19.3): the shared PRNG is enough.
         Span<byte> random = stackalloc byte[5];
-        RandomNumberGenerator.Fill(random);
+        Random.Shared.NextBytes(random);
         return Encoding.ASCII.GetBytes(Convert.ToHexStringLower(random));
     }
 
@@ -758,7 +759,7 @@ internal sealed partial class SipService
         long packets = 0, lost = 0;
         double jitter = 0;
         var rtp = _context.Rtp;
-        if (rtp is not null)
+        if (rtp is not null && rtp.Stats().ActiveStreams > 0)
         {
             foreach (var s in rtp.Streams(100_000))
             {
@@ -770,8 +771,9 @@ internal sealed partial class SipService
                 }
             }
 
-            rtp.Release(call.MediaPort);
         }
+
+        rtp?.Release(call.MediaPort);
 
         var duration = (long)_context.Time.GetElapsedTime(call.Started).TotalMilliseconds;
         LogCall(_log, call.Listener, call.CallId, call.Peer.Text, verdict, duration, call.MediaPort, packets);

@@ -559,10 +559,9 @@ internal sealed partial class SipService : IDisposable
             (differs ??= []).Add(("contact", Encoding.UTF8.GetString(host)));
         }
 
-        if (m.Method == SipMethod.Invite && !m.Body.IsEmpty && SdpSession.Parse(m[m.Body], out _) is { } sdp && sdp.ConnectionAddress is { } c
-            && !(IPAddress.TryParse(c, out var ca) && ca.Equals(peer.Address)))
+        if (m.Method == SipMethod.Invite && SdpConnection(m[m.Body]) is { IsEmpty: false } c && !HostMatches(c, peer))
         {
-            (differs ??= []).Add(("sdp-c", c));
+            (differs ??= []).Add(("sdp-c", Encoding.UTF8.GetString(c)));
         }
 
         if (differs is null)
@@ -602,6 +601,25 @@ internal sealed partial class SipService : IDisposable
             Verdict = "address-differs",
             Detail = detail,
         });
+    }
+
+    /// <summary>The address of the session-level (or first) c= line of an SDP body, without parsing the rest (RFC 4566 §5.7).</summary>
+    private static ReadOnlySpan<byte> SdpConnection(ReadOnlySpan<byte> body)
+    {
+        while (body.Length > 0)
+        {
+            var end = body.IndexOf((byte)'\n');
+            var line = (end < 0 ? body : body[..end]).TrimEnd("\r"u8);
+            body = end < 0 ? default : body[(end + 1)..];
+            if (line.StartsWith("c=IN IP"u8) && line.Length > 9)
+            {
+                var address = line[9..].Trim(" "u8);
+                var slash = address.IndexOf((byte)'/');
+                return slash < 0 ? address : address[..slash];
+            }
+        }
+
+        return default;
     }
 
     private static bool HostMatches(ReadOnlySpan<byte> host, SipPeer peer)
