@@ -43,6 +43,24 @@ public sealed class SipBehaviourTests
     }
 
     [Fact]
+    public async Task Cucm_identity_answers_unknown_peers_503_until_they_register()
+    {
+        await using var server = await StartAsync(new SipOptions { UnknownPeer503 = true });
+        var target = server.EndPoint("udp/5060");
+        using var udp = new RawUdp(target);
+        udp.Send(Request("OPTIONS", target, udp.Local, "z9hG4bKu1", "unknown-1", 1));
+        var unknown = await udp.ReceiveAsync();
+        Assert.Equal("SIP/2.0 503 Service Unavailable", StatusLine(unknown));
+        Assert.Equal($"399 cucm-test \"Unable to find a device handler for the request received on port {target.Port} from 127.0.0.1\"", Header(unknown, "Warning"));
+        Assert.Null(Header(unknown, "X-CucmSim-Mirror"));
+
+        udp.Send(Request("REGISTER", target, udp.Local, "z9hG4bKu2", "unknown-2", 1));
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(await udp.ReceiveAsync()));
+        udp.Send(Request("OPTIONS", target, udp.Local, "z9hG4bKu3", "unknown-3", 1));
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(await udp.ReceiveAsync()));
+    }
+
+    [Fact]
     public async Task Unknown_dialogs_methods_and_malformed_input_get_481_501_400_and_the_listener_survives()
     {
         await using var server = await StartAsync();

@@ -17,7 +17,7 @@ internal static class SipTestSupport
     public static Task<SimServer> StartAsync(SipOptions? sip = null, TimeProvider? time = null)
     {
         // Media pools of concurrent test servers must not overlap; below the ephemeral port range.
-        var low = 21000 + (Interlocked.Increment(ref _rtpBlock) % 150 * 20);
+        var low = 12000 + (Interlocked.Increment(ref _rtpBlock) % 100 * 20);
         var range = $"{low}-{low + 19}";
         var profile = SimHost.WriteProfile("{\"name\":\"sip-test\",\"extends\":\"cucm\",\"rtp\":{\"cucm\":\"" + range + "\"}}");
         return SimHost.StartAsync(new ServeOptions

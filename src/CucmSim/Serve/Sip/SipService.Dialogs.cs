@@ -123,7 +123,10 @@ internal sealed partial class SipService
             verdictText = "unregistered";
             lock (_lock)
             {
-                _registrations.Remove(aor, out current);
+                if (_registrations.Remove(aor, out current))
+                {
+                    PeerLeft(current.Peer.Address);
+                }
             }
         }
         else if (contactValue.IsEmpty)
@@ -148,7 +151,10 @@ internal sealed partial class SipService
                 verdictText = "unregistered";
                 lock (_lock)
                 {
-                    _registrations.Remove(aor, out current);
+                    if (_registrations.Remove(aor, out current))
+                    {
+                        PeerLeft(current.Peer.Address);
+                    }
                 }
             }
             else
@@ -163,16 +169,25 @@ internal sealed partial class SipService
                     else
                     {
                         verdictText = "registered";
-                        current ??= _registrations[aor] = new Registration
+                        if (current is null)
                         {
-                            Aor = aor,
-                            User = user,
-                            Contact = contact,
-                            Peer = peer,
-                            Expires = now,
-                            Listener = listener.Id,
-                            Transport = sink.Transport,
-                        };
+                            current = _registrations[aor] = new Registration
+                            {
+                                Aor = aor,
+                                User = user,
+                                Contact = contact,
+                                Peer = peer,
+                                Expires = now,
+                                Listener = listener.Id,
+                                Transport = sink.Transport,
+                            };
+                        }
+                        else
+                        {
+                            PeerLeft(current.Peer.Address);
+                        }
+
+                        PeerJoined(peer.Address);
                         current.Contact = contact;
                         current.Peer = peer;
                         current.Expires = now.AddSeconds(expires);

@@ -34,6 +34,7 @@ internal sealed partial class SipService : IDisposable
     private readonly Dictionary<string, SipCall> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _ended = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Registration> _registrations = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<IPAddress, int> _registeredPeers = [];
     private readonly HashSet<string> _rewritesSeen = new(StringComparer.Ordinal);
     private readonly byte[] _nonceKey = RandomNumberGenerator.GetBytes(32);
     private readonly byte[] _serverHeader;
@@ -408,16 +409,8 @@ internal sealed partial class SipService : IDisposable
 
         lock (_lock)
         {
-            foreach (var r in _registrations.Values)
-            {
-                if (r.Peer.Address.Equals(peer.Address))
-                {
-                    return true;
-                }
-            }
+            return _registeredPeers.ContainsKey(peer.Address);
         }
-
-        return false;
     }
 
     /// <summary>CUCM's answer to a request from a peer it has no device or trunk for: the exact header layout nmap fingerprints.</summary>
@@ -622,6 +615,24 @@ internal sealed partial class SipService : IDisposable
         return default;
     }
 
+    /// <summary>Counts registrations per source address (the known peers of the CUCM 503 identity). Under the lock.</summary>
+    private void PeerJoined(IPAddress address) => _registeredPeers[address] = _registeredPeers.GetValueOrDefault(address) + 1;
+
+    private void PeerLeft(IPAddress address)
+    {
+        if (_registeredPeers.TryGetValue(address, out var n))
+        {
+            if (n <= 1)
+            {
+                _registeredPeers.Remove(address);
+            }
+            else
+            {
+                _registeredPeers[address] = n - 1;
+            }
+        }
+    }
+
     private static bool HostMatches(ReadOnlySpan<byte> host, SipPeer peer)
     {
         if (host.SequenceEqual(peer.AddressText))
@@ -689,6 +700,7 @@ internal sealed partial class SipService : IDisposable
             foreach (var r in expired ?? [])
             {
                 _registrations.Remove(r.Aor);
+                PeerLeft(r.Peer.Address);
             }
         }
 
