@@ -579,10 +579,10 @@ internal sealed partial class SipService
         tx.FinalAt = _context.Time.GetTimestamp();
         if (tx.Sink.Reliable)
         {
-            if (tx.LastStatus >= 300)
+            // Reliable transports: nothing to repeat; the ACK completes the transaction, or it expires.
+            lock (_lock)
             {
-                // Reliable transports: the ACK still completes the transaction, nothing to repeat.
-                return;
+                Expire(tx, null);
             }
 
             return;
@@ -617,6 +617,7 @@ internal sealed partial class SipService
                 tx.Done = true;
                 tx.DoneAt = _context.Time.GetTimestamp();
                 tx.Timer?.Dispose();
+                Expire(tx, null);
                 response = null;
             }
             else
@@ -662,9 +663,14 @@ internal sealed partial class SipService
 
             if (tx is not null && tx.LastStatus >= 200)
             {
+                // The ACK ends the transaction (RFC 3261 §17.2.1); a late retransmitted ACK is absorbed anyway.
                 tx.Done = true;
                 tx.DoneAt = _context.Time.GetTimestamp();
                 tx.Timer?.Dispose();
+                if (_invites.TryGetValue(tx.Key, out var current) && ReferenceEquals(current, tx))
+                {
+                    _invites.Remove(tx.Key);
+                }
             }
         }
     }
@@ -761,12 +767,14 @@ internal sealed partial class SipService
             call.Ended = true;
             _calls.Remove(call.Key);
             _ended[call.Key] = _context.Time.GetTimestamp();
-            if (verdict != "cancelled")
+            Expire(null, call.Key);
+            if (verdict != "cancelled" && !call.Transaction.Done)
             {
                 // Not for CANCEL: its 487 still waits for the ACK.
                 call.Transaction.Done = true;
                 call.Transaction.DoneAt = _context.Time.GetTimestamp();
                 call.Transaction.Timer?.Dispose();
+                Expire(call.Transaction, null);
             }
         }
 

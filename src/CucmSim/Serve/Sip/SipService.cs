@@ -33,6 +33,9 @@ internal sealed partial class SipService : IDisposable
     private readonly Dictionary<string, InviteTransaction> _invites = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SipCall> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _ended = new(StringComparer.Ordinal);
+
+    /// <summary>Transactions and ended dialogs in the order they finished: the sweep pops only what expired.</summary>
+    private readonly Queue<(long At, InviteTransaction? Transaction, string? EndedKey)> _expiry = new();
     private readonly Dictionary<string, Registration> _registrations = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<IPAddress, int> _registeredPeers = [];
     private readonly HashSet<string> _rewritesSeen = new(StringComparer.Ordinal);
@@ -615,6 +618,9 @@ internal sealed partial class SipService : IDisposable
         return default;
     }
 
+    /// <summary>Schedules the removal of a finished transaction or ended dialog. Under the lock.</summary>
+    private void Expire(InviteTransaction? transaction, string? endedKey) => _expiry.Enqueue((_context.Time.GetTimestamp(), transaction, endedKey));
+
     /// <summary>Counts registrations per source address (the known peers of the CUCM 503 identity). Under the lock.</summary>
     private void PeerJoined(IPAddress address) => _registeredPeers[address] = _registeredPeers.GetValueOrDefault(address) + 1;
 
@@ -664,17 +670,16 @@ internal sealed partial class SipService : IDisposable
         List<Registration>? expired = null;
         lock (_lock)
         {
-            foreach (var (key, tx) in _invites)
+            // 64·T1 after they finished (timer H/J horizon), in finishing order: no scan of the tables.
+            while (_expiry.TryPeek(out var e) && _context.Time.GetElapsedTime(e.At, now) > _options.T1 * 64)
             {
-                if (tx.Done && _context.Time.GetElapsedTime(tx.DoneAt, now) > _options.T1 * 64)
+                _expiry.Dequeue();
+                if (e.Transaction is { } tx && _invites.TryGetValue(tx.Key, out var current) && ReferenceEquals(current, tx))
                 {
-                    _invites.Remove(key);
+                    _invites.Remove(tx.Key);
                 }
-            }
 
-            foreach (var (key, at) in _ended)
-            {
-                if (_context.Time.GetElapsedTime(at, now) > _options.T1 * 64)
+                if (e.EndedKey is { } key && _ended.TryGetValue(key, out var at) && at <= e.At)
                 {
                     _ended.Remove(key);
                 }
