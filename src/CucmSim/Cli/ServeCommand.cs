@@ -51,6 +51,8 @@ internal static class ServeCommand
           --sccp-fragment       write each SCCP message in two TCP segments (testing inspection)
         {Serve.Snmp.SnmpCli.Usage}
 
+        {Serve.Sip.SipCli.Usage}
+
         Exit codes: 0 stopped by a signal, 1 bad profile or options, 2 --strict and a listener failed.
         """;
 
@@ -59,8 +61,10 @@ internal static class ServeCommand
         var args = Args.Parse(argv,
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
              "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
-             "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension", .. Serve.Snmp.SnmpCli.ValueOptions],
-            ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment", .. Serve.Snmp.SnmpCli.FlagOptions]);
+             "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension",
+             .. Serve.Snmp.SnmpCli.ValueOptions, .. Serve.Sip.SipCli.ValueOptions],
+            ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment",
+             .. Serve.Snmp.SnmpCli.FlagOptions, .. Serve.Sip.SipCli.FlagOptions]);
         if (args.Flag("help"))
         {
             output.WriteLine(Usage);
@@ -83,6 +87,7 @@ internal static class ServeCommand
             errors.Add($"--cert {certFile}: no such file");
         }
 
+        var sip = Serve.Sip.SipCli.Parse(args, errors);
         var offset = ParseInt(args, "port-offset", 0, 0, 65535, errors);
         var idle = ParseInt(args, "idle-timeout", 120, 1, 86400, errors);
         var ledgerMb = ParseInt(args, "ledger-max-mb", 64, 1, 1 << 20, errors);
@@ -165,6 +170,7 @@ internal static class ServeCommand
                 Password = args.Value("cert-password"),
                 RequireClientCertificate = args.Flag("mtls"),
             },
+            Sip = sip,
         };
 
         using var loggers = LoggerFactory.Create(b => b

@@ -112,12 +112,15 @@ internal static class NativeProtocols
     {
         "sccp" => new TcpNative { Handler = new Sccp.SccpProtocol(context, tls: false) },
         "sccp-tls" => new TcpNative { Handler = new Sccp.SccpProtocol(context, tls: true), Tls = context.Certificates.TlsOptions("CallManager") },
+        "sip" => new TcpNative { Handler = new Sip.SipStreamProtocol("TCP") },
+        "sip-tls" => new TcpNative { Handler = new Sip.SipStreamProtocol("TLS"), Tls = context.Certificates.TlsOptions("CallManager") },
         _ => new TcpNative(),
     };
 
     public static IUdpProtocol? CreateUdp(ListenerRuntime listener, ServeContext context) => listener.Spec.Protocol switch
     {
         "snmp" => Snmp.SnmpAgent.For(context).CreateHandler(listener),
+        "sip" => new Sip.SipUdpProtocol(listener, context),
         _ => null,
     };
 }

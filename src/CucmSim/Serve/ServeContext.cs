@@ -28,6 +28,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     /// <summary>How the SCCP listeners answer.</summary>
     public Sccp.SccpOptions Sccp { get; init; } = new();
 
+    /// <summary>How the SIP listeners answer.</summary>
+    public Sip.SipOptions Sip { get; init; } = new();
+
     /// <summary>Certificates of the TLS listeners.</summary>
     public required CertificateService Certificates { get; init; }
 }

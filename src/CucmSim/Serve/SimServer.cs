@@ -53,6 +53,8 @@ public sealed record ServeOptions
     public Sccp.SccpOptions Sccp { get; init; } = new();
 
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public Sip.SipOptions Sip { get; init; } = new();
 }
 
 /// <summary>
@@ -129,6 +131,7 @@ public sealed class SimServer : IAsyncDisposable
             ExternalAddress = options.Identity.Resolve(options.Bind),
             Snmp = options.Snmp,
             Sccp = options.Sccp,
+            Sip = options.Sip,
         };
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
         try

@@ -48,26 +48,39 @@ internal sealed partial class UdpListenerLoop
 
     public long Untracked => Interlocked.Read(ref _untracked);
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Receives on a dedicated thread with blocking receives: one recvfrom per datagram, no async completion
+    /// hop through the thread pool (that hop cost more than the whole SIP exchange). Ends when the socket is
+    /// disposed (StopAsync) or the token is cancelled.
+    /// </summary>
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(() => Run(cancellationToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken cancellationToken)
     {
         var buffer = GC.AllocateArray<byte>(65536, pinned: true);
         var reply = GC.AllocateArray<byte>(EchoProbe.MaxEchoLength, pinned: true);
         var address = new SocketAddress(_socket.AddressFamily);
+        using var registration = cancellationToken.Register(() => _socket.Dispose());
         while (!cancellationToken.IsCancellationRequested)
         {
             int received;
             try
             {
-                received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, address, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
+                received = _socket.ReceiveFrom(buffer, SocketFlags.None, address);
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused or SocketError.MessageSize)
             {
                 // An ICMP error for an earlier reply, or an oversized datagram: the loop goes on.
                 continue;
+            }
+            catch (SocketException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.OperationAborted or SocketError.Interrupted or SocketError.Shutdown or SocketError.NotSocket)
+            {
+                break;
             }
             catch (ObjectDisposedException)
             {

@@ -1,0 +1,512 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using CucmSim.Protocols.Rtp;
+using CucmSim.Protocols.Sip;
+
+namespace CucmSim.Clients.Sip;
+
+/// <summary>A difference between what the client sent and what the server says it received: a middlebox rewrote it.</summary>
+public sealed record SipRewrite(string Field, string Sent, string Received);
+
+/// <summary>What the server reported receiving (the X-CucmSim-Mirror header, decoded).</summary>
+public sealed record SipMirror(string Source, string Transport, string RequestLine, string Via, string Contact, int ContentLength, string Sdp)
+{
+    public static SipMirror? Parse(string? base64)
+    {
+        if (string.IsNullOrEmpty(base64))
+        {
+            return null;
+        }
+
+        string text;
+        try
+        {
+            text = Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+
+        var sdpAt = text.IndexOf("\nsdp=", StringComparison.Ordinal);
+        var head = sdpAt < 0 ? text : text[..sdpAt];
+        var fields = head.Split('\n').Select(l => l.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+        return new SipMirror(
+            fields.GetValueOrDefault("src", string.Empty),
+            fields.GetValueOrDefault("transport", string.Empty),
+            fields.GetValueOrDefault("rl", string.Empty),
+            fields.GetValueOrDefault("via", string.Empty),
+            fields.GetValueOrDefault("contact", string.Empty),
+            int.TryParse(fields.GetValueOrDefault("cl"), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var cl) ? cl : -1,
+            sdpAt < 0 ? string.Empty : text[(sdpAt + 5)..]);
+    }
+}
+
+/// <summary>One transaction's outcome: the final response, what the server saw, and what differs from what was sent.</summary>
+public sealed record SipExchange(
+    int Status,
+    string Reason,
+    string? Response,
+    SipMirror? Mirror,
+    IReadOnlyList<SipRewrite> Rewrites,
+    IReadOnlyList<int> Provisional,
+    string? Error,
+    TimeSpan Elapsed)
+{
+    public bool Ok => Error is null && Status is >= 200 and < 300;
+
+    /// <summary>A header of the final response (first one, any case, long form only).</summary>
+    public string? Header(string name)
+    {
+        if (Response is null)
+        {
+            return null;
+        }
+
+        foreach (var line in Response.Split("\r\n"))
+        {
+            if (line.Length == 0)
+            {
+                break;
+            }
+
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0 && line[..colon].Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return line[(colon + 1)..].Trim();
+            }
+        }
+
+        return null;
+    }
+
+    public string Body => Response is null ? string.Empty : Response[(Response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+}
+
+/// <summary>A call: the INVITE exchange, the media that flowed through the answered port, and the BYE.</summary>
+public sealed record SipCallResult(SipExchange Invite, string? MediaTarget, int PacketsSent, int PacketsReceived, SipExchange? Bye)
+{
+    public bool Ok => Invite.Ok && (Bye?.Ok ?? false) && PacketsReceived > 0;
+}
+
+public sealed record SipClientOptions
+{
+    public required IPEndPoint Target { get; init; }
+
+    /// <summary>udp, tcp or tls.</summary>
+    public string Transport { get; init; } = "udp";
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(3);
+    public IPEndPoint? Source { get; init; }
+
+    /// <summary>Host put in Via, Contact, SDP o= and c= (default: the local address); a test sets another to play an ALG.</summary>
+    public string? AdvertisedHost { get; init; }
+    public string Domain { get; init; } = "cucmsim";
+}
+
+/// <summary>
+/// A SIP user agent client for probes, load and tests: OPTIONS, REGISTER (with digest), INVITE with SDP and RTP
+/// both ways, BYE. Every result carries the rewrite diff from the server's mirror. One request at a time.
+/// </summary>
+public sealed class SipClient : IAsyncDisposable
+{
+    private readonly SipClientOptions _options;
+    private readonly Socket _socket;
+    private readonly byte[] _buffer = new byte[SipMessage.DefaultMaxSize];
+    private Stream? _stream;
+    private int _buffered;
+    private int _cseq;
+    private readonly string _callId = Guid.NewGuid().ToString("N");
+    private readonly string _fromTag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+
+    private SipClient(SipClientOptions options, Socket socket)
+    {
+        _options = options;
+        _socket = socket;
+    }
+
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+    private string Host => _options.AdvertisedHost ?? LocalEndPoint.Address.ToString();
+    private string ViaTransport => _options.Transport.ToUpperInvariant();
+    private string Target => $"{(_options.Target.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{_options.Target.Address}]" : _options.Target.Address.ToString())}:{_options.Target.Port}";
+
+    public static async Task<SipClient> ConnectAsync(SipClientOptions options, CancellationToken cancellationToken = default)
+    {
+        var udp = options.Transport == "udp";
+        var socket = udp
+            ? new Socket(options.Target.AddressFamily, SocketType.Dgram, ProtocolType.Udp)
+            : new Socket(options.Target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var client = new SipClient(options, socket);
+        try
+        {
+            socket.Bind(options.Source ?? new IPEndPoint(options.Target.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(options.Timeout);
+            await socket.ConnectAsync(options.Target, cts.Token).ConfigureAwait(false);
+            if (!udp)
+            {
+                Stream stream = new NetworkStream(socket, ownsSocket: false);
+                if (options.Transport == "tls")
+                {
+                    var ssl = new SslStream(stream, false, (_, _, _, _) => true);
+                    await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "cucmsim" }, cts.Token).ConfigureAwait(false);
+                    stream = ssl;
+                }
+
+                client._stream = stream;
+            }
+
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stream is not null)
+        {
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _socket.Dispose();
+    }
+
+    public Task<SipExchange> OptionsAsync(string user = "ping", CancellationToken cancellationToken = default) =>
+        TransactionAsync("OPTIONS", $"sip:{user}@{Target}", $"<sip:{user}@{Target}>", null, null, null, cancellationToken);
+
+    /// <summary>REGISTER; answers a 401 challenge with digest credentials (RFC 3261 §22.2, RFC 2617 qop=auth).</summary>
+    public async Task<SipExchange> RegisterAsync(string user, string? password, int expires = 3600, CancellationToken cancellationToken = default)
+    {
+        var uri = $"sip:{Target}";
+        var to = $"<sip:{user}@{Target}>";
+        var extra = $"Expires: {expires}\r\n";
+        var first = await TransactionAsync("REGISTER", uri, to, extra, null, null, cancellationToken, contactUser: user, fromUser: user).ConfigureAwait(false);
+        if (first.Status != 401 || password is null || first.Header("WWW-Authenticate") is not { } challenge
+            || SipDigest.ParseChallengeOrCredentials(Encoding.UTF8.GetBytes(challenge)) is not { } c)
+        {
+            return first;
+        }
+
+        var realm = c.GetValueOrDefault("realm", string.Empty);
+        var nonce = c.GetValueOrDefault("nonce", string.Empty);
+        var qop = c.TryGetValue("qop", out var q) && q.Split(',').Any(x => x.Trim() == "auth") ? "auth" : null;
+        var cnonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        const string nc = "00000001";
+        var response = SipDigest.Response(user, realm, password, "REGISTER", uri, nonce, qop, nc, cnonce);
+        var auth = $"Authorization: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5"
+                   + (qop is null ? string.Empty : $", qop={qop}, nc={nc}, cnonce=\"{cnonce}\"") + "\r\n";
+        return await TransactionAsync("REGISTER", uri, to, extra + auth, null, null, cancellationToken, contactUser: user, fromUser: user).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// INVITE with an SDP offer for a local RTP socket, ACK, then <paramref name="packets"/> RTP packets to the
+    /// answered address and port (the server's pool echoes them back), then BYE.
+    /// </summary>
+    public async Task<SipCallResult> CallAsync(string number, int packets = 10, TimeSpan? hold = null, string? sdpAddress = null, CancellationToken cancellationToken = default)
+    {
+        var local = LocalEndPoint.Address;
+        using var rtp = new Socket(local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        rtp.Bind(new IPEndPoint(local, 0));
+        var rtpPort = ((IPEndPoint)rtp.LocalEndPoint!).Port;
+        var mediaHost = sdpAddress ?? _options.AdvertisedHost ?? local.ToString();
+        var offer = new SdpSession
+        {
+            OriginUser = "cucmsim-probe",
+            SessionId = "1",
+            SessionVersion = "1",
+            OriginAddressType = SdpSession.AddressType(mediaHost),
+            OriginAddress = mediaHost,
+            ConnectionAddressType = SdpSession.AddressType(mediaHost),
+            ConnectionAddress = mediaHost,
+        };
+        var media = new SdpMedia { Port = rtpPort, Ptime = 20 };
+        media.Formats.AddRange([0, 101]);
+        media.RtpMaps[0] = "PCMU/8000";
+        media.RtpMaps[101] = "telephone-event/8000";
+        media.Fmtp[101] = "0-15";
+        offer.Media.Add(media);
+        var uri = $"sip:{number}@{Target}";
+        var to = $"<sip:{number}@{Target}>";
+        var invite = await TransactionAsync("INVITE", uri, to, null, "application/sdp", offer.ToString(), cancellationToken).ConfigureAwait(false);
+        if (!invite.Ok)
+        {
+            return new SipCallResult(invite, null, 0, 0, null);
+        }
+
+        var toTagged = invite.Header("To") ?? to;
+        await SendAsync(Request("ACK", uri, toTagged, _cseq, NewBranch(), null, null, null, "ACK"), cancellationToken).ConfigureAwait(false);
+
+        var answer = SdpSession.Parse(Encoding.UTF8.GetBytes(invite.Body), out _);
+        string? target = null;
+        int sent = 0, received = 0;
+        if (answer is { Media.Count: > 0 } && answer.AddressFor(answer.Media[0]) is { } address && IPAddress.TryParse(address, out var ip))
+        {
+            var endPoint = new IPEndPoint(ip, answer.Media[0].Port);
+            target = endPoint.ToString();
+            (sent, received) = await ExchangeRtpAsync(rtp, endPoint, packets, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (hold is { } h)
+        {
+            await Task.Delay(h, cancellationToken).ConfigureAwait(false);
+        }
+
+        var bye = await TransactionAsync("BYE", uri, toTagged, null, null, null, cancellationToken).ConfigureAwait(false);
+        return new SipCallResult(invite, target, sent, received, bye);
+    }
+
+    private async Task<(int Sent, int Received)> ExchangeRtpAsync(Socket rtp, IPEndPoint target, int packets, CancellationToken cancellationToken)
+    {
+        var packet = new byte[RtpHeader.FixedLength + 160];
+        var reply = new byte[2048];
+        var ssrc = (uint)Random.Shared.Next();
+        var received = 0;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(_options.Timeout);
+        var receiving = Task.Run(async () =>
+        {
+            try
+            {
+                while (received < packets)
+                {
+                    var n = await rtp.ReceiveAsync(reply, SocketFlags.None, cts.Token).ConfigureAwait(false);
+                    if (RtpHeader.TryParse(reply.AsSpan(0, n), out var h) && h.Ssrc == ssrc)
+                    {
+                        received++;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (SocketException)
+            {
+            }
+        }, CancellationToken.None);
+        for (var i = 0; i < packets; i++)
+        {
+            RtpHeader.Write(packet, i == 0, 0, (ushort)i, (uint)(i * 160), ssrc);
+            packet.AsSpan(RtpHeader.FixedLength).Fill(0xFF);
+            await rtp.SendToAsync(packet, SocketFlags.None, target, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(2, cancellationToken).ConfigureAwait(false);
+        }
+
+        await receiving.ConfigureAwait(false);
+        return (packets, received);
+    }
+
+    private static string NewBranch() => "z9hG4bK" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
+    private string Request(string method, string uri, string to, int cseq, string branch, string? extra, string? contentType, string? body, string cseqMethod, string? contactUser = null, string? fromUser = null)
+    {
+        var host = Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host;
+        var sb = new StringBuilder(512);
+        sb.Append(method).Append(' ').Append(uri).Append(" SIP/2.0\r\n");
+        sb.Append("Via: SIP/2.0/").Append(ViaTransport).Append(' ').Append(host).Append(':').Append(LocalEndPoint.Port).Append(";branch=").Append(branch).Append(";rport\r\n");
+        sb.Append("Max-Forwards: 70\r\n");
+        sb.Append("From: <sip:").Append(fromUser ?? "probe").Append('@').Append(_options.Domain).Append(">;tag=").Append(_fromTag).Append("\r\n");
+        sb.Append("To: ").Append(to).Append("\r\n");
+        sb.Append("Call-ID: ").Append(_callId).Append("\r\n");
+        sb.Append("CSeq: ").Append(cseq).Append(' ').Append(cseqMethod).Append("\r\n");
+        sb.Append("Contact: <sip:").Append(contactUser ?? "probe").Append('@').Append(host).Append(':').Append(LocalEndPoint.Port);
+        if (_options.Transport != "udp")
+        {
+            sb.Append(";transport=").Append(_options.Transport);
+        }
+
+        sb.Append(">\r\n");
+        sb.Append("User-Agent: cucmsim-client\r\n");
+        sb.Append(extra);
+        if (contentType is not null)
+        {
+            sb.Append("Content-Type: ").Append(contentType).Append("\r\n");
+        }
+
+        sb.Append("Content-Length: ").Append(body is null ? 0 : Encoding.UTF8.GetByteCount(body)).Append("\r\n\r\n").Append(body);
+        return sb.ToString();
+    }
+
+    private async Task<SipExchange> TransactionAsync(string method, string uri, string to, string? extra, string? contentType, string? body,
+        CancellationToken cancellationToken, string? contactUser = null, string? fromUser = null)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var cseq = ++_cseq;
+        var text = Request(method, uri, to, cseq, NewBranch(), extra, contentType, body, method, contactUser, fromUser);
+        var provisional = new List<int>();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(_options.Timeout);
+        try
+        {
+            await SendAsync(text, cts.Token).ConfigureAwait(false);
+            var retransmit = TimeSpan.FromMilliseconds(500);
+            while (true)
+            {
+                string? response;
+                if (_stream is null)
+                {
+                    // RFC 3261 §17.1.1.2 timer A/E: repeat the request on UDP until a response arrives.
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
+                    wait.CancelAfter(retransmit);
+                    try
+                    {
+                        response = await ReceiveAsync(wait.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cts.IsCancellationRequested)
+                    {
+                        if (provisional.Count == 0)
+                        {
+                            await SendAsync(text, cts.Token).ConfigureAwait(false);
+                        }
+
+                        retransmit = TimeSpan.FromMilliseconds(Math.Min(retransmit.TotalMilliseconds * 2, 4000));
+                        continue;
+                    }
+                }
+                else
+                {
+                    response = await ReceiveAsync(cts.Token).ConfigureAwait(false);
+                }
+
+                if (response is null)
+                {
+                    return Failed("connection closed", provisional, started);
+                }
+
+                var m = new SipMessage();
+                if (m.Parse(Encoding.UTF8.GetBytes(response)) != SipParseError.Ok || m.IsRequest || m.CSeqNumber != cseq
+                    || !Encoding.ASCII.GetString(m[m.CSeqMethod]).Equals(method, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                if (m.StatusCode < 200)
+                {
+                    provisional.Add(m.StatusCode);
+                    continue;
+                }
+
+                var mirror = SipMirror.Parse(Encoding.ASCII.GetString(m.Get("x-cucmsim-mirror"u8)));
+                return new SipExchange(m.StatusCode, Encoding.UTF8.GetString(m[m.Reason]), response, mirror, Diff(text, mirror), provisional, null,
+                    Stopwatch.GetElapsedTime(started));
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return Failed("timeout", provisional, started);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException)
+        {
+            return Failed(ex.Message, provisional, started);
+        }
+    }
+
+    private static SipExchange Failed(string error, List<int> provisional, long started) =>
+        new(0, string.Empty, null, null, [], provisional, error, Stopwatch.GetElapsedTime(started));
+
+    /// <summary>What was sent against what the server received: request line, top Via, Contact, Content-Length, SDP lines, source.</summary>
+    public IReadOnlyList<SipRewrite> Diff(string sent, SipMirror? mirror)
+    {
+        if (mirror is null)
+        {
+            return [];
+        }
+
+        var result = new List<SipRewrite>();
+        var m = new SipMessage();
+        if (m.Parse(Encoding.UTF8.GetBytes(sent)) != SipParseError.Ok)
+        {
+            return result;
+        }
+
+        void Compare(string field, string a, string b)
+        {
+            if (!string.Equals(a, b, StringComparison.Ordinal))
+            {
+                result.Add(new SipRewrite(field, a, b));
+            }
+        }
+
+        Compare("request-line", Encoding.UTF8.GetString(m[m.StartLine]), mirror.RequestLine);
+        Compare("via", Encoding.UTF8.GetString(m.Via(0)), mirror.Via);
+        Compare("contact", Encoding.UTF8.GetString(m.Get(SipHeaderId.Contact)), mirror.Contact);
+        Compare("content-length", m.ContentLength.ToString(CultureInfo.InvariantCulture), mirror.ContentLength.ToString(CultureInfo.InvariantCulture));
+        var sentSdp = Encoding.UTF8.GetString(m[m.Body]).Split("\r\n");
+        var gotSdp = mirror.Sdp.Split("\r\n");
+        for (var i = 0; i < Math.Max(sentSdp.Length, gotSdp.Length); i++)
+        {
+            var a = i < sentSdp.Length ? sentSdp[i] : string.Empty;
+            var b = i < gotSdp.Length ? gotSdp[i] : string.Empty;
+            Compare(a.Length > 1 ? "sdp " + a[..2] : b.Length > 1 ? "sdp " + b[..2] : "sdp", a, b);
+        }
+
+        var local = LocalEndPoint;
+        var localText = local.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{local.Address}]:{local.Port}" : $"{local.Address}:{local.Port}";
+        Compare("source", localText, mirror.Source);
+        return result;
+    }
+
+    private async Task SendAsync(string text, CancellationToken cancellationToken)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        if (_stream is null)
+        {
+            await _socket.SendAsync(bytes, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await _stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<string?> ReceiveAsync(CancellationToken cancellationToken)
+    {
+        if (_stream is null)
+        {
+            var n = await _socket.ReceiveAsync(_buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            return Encoding.UTF8.GetString(_buffer, 0, n);
+        }
+
+        while (true)
+        {
+            var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_buffer, 0, _buffered));
+            var status = SipFraming.TryRead(ref reader, _buffer.Length, out var message);
+            if (status == OperationStatus.Done)
+            {
+                var text = SipFraming.IsKeepAlive(message) ? null : Encoding.UTF8.GetString(message);
+                var used = (int)reader.Consumed;
+                Buffer.BlockCopy(_buffer, used, _buffer, 0, _buffered - used);
+                _buffered -= used;
+                if (text is null)
+                {
+                    continue;
+                }
+
+                return text;
+            }
+
+            if (status == OperationStatus.InvalidData || _buffered == _buffer.Length)
+            {
+                throw new IOException("unframeable SIP stream from the server");
+            }
+
+            var read = await _stream.ReadAsync(_buffer.AsMemory(_buffered), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return null;
+            }
+
+            _buffered += read;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace CucmSim.Serve.Sip;
+
+/// <summary>The source of a request as the server saw it at the transport layer.</summary>
+internal sealed class SipPeer(IPAddress address, int port)
+{
+    public IPAddress Address { get; } = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+    public int Port { get; } = port;
+    public byte[] AddressText { get; } = Encoding.ASCII.GetBytes((address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString());
+    public string Text => Serve.Text.EndPoint(new IPEndPoint(Address, Port));
+}
+
+/// <summary>Where responses of a request go: the UDP source address, or the TCP/TLS connection it came on (RFC 3261 §18.2.2).</summary>
+internal abstract class SipSink
+{
+    /// <summary>"UDP", "TCP" or "TLS" (as in a Via).</summary>
+    public abstract string Transport { get; }
+
+    public bool Reliable => Transport != "UDP";
+
+    public abstract void Send(ReadOnlySpan<byte> message);
+}
+
+/// <summary>Sends from the listener's own socket to one peer address (kept for retransmissions).</summary>
+internal sealed class UdpSink : SipSink
+{
+    private readonly Socket _socket;
+    private readonly ListenerRuntime _listener;
+
+    public UdpSink(Socket socket, ListenerRuntime listener, SocketAddress address)
+    {
+        _socket = socket;
+        _listener = listener;
+        Address = address;
+    }
+
+    public SocketAddress Address { get; set; }
+
+    public override string Transport => "UDP";
+
+    public override void Send(ReadOnlySpan<byte> message)
+    {
+        try
+        {
+            _listener.Sent(_socket.SendTo(message, SocketFlags.None, Address));
+        }
+        catch (SocketException)
+        {
+            // ICMP unreachable from an earlier datagram or a full buffer: the transaction layer retransmits.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>A sink with its own copy of the address, for sends after the receive call returns.</summary>
+    public UdpSink Detach()
+    {
+        var copy = new SocketAddress(Address.Family, Address.Size);
+        Address.Buffer.Span[..Address.Size].CopyTo(copy.Buffer.Span);
+        return new UdpSink(_socket, _listener, copy);
+    }
+}
+
+/// <summary>Writes responses to a connection's pipe. Sends from timers flush at once; the read loop flushes after each batch.</summary>
+internal sealed class StreamSink(PipeWriter output, string transport, TcpSessionFeature session) : SipSink
+{
+    private readonly Lock _lock = new();
+    private bool _closed;
+
+    public override string Transport { get; } = transport;
+
+    /// <summary>True while the connection's read loop is processing a batch (it flushes after).</summary>
+    public bool InBatch { get; set; }
+
+    public override void Send(ReadOnlySpan<byte> message)
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            output.Write(message);
+            session.BytesOut += message.Length;
+            if (!InBatch)
+            {
+                FlushLocked();
+            }
+        }
+    }
+
+    public void Flush()
+    {
+        lock (_lock)
+        {
+            if (!_closed)
+            {
+                FlushLocked();
+            }
+        }
+    }
+
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+        }
+    }
+
+    private void FlushLocked()
+    {
+        if (output.UnflushedBytes == 0)
+        {
+            return;
+        }
+
+#pragma warning disable CA2012 // Checked once for synchronous completion, else converted once to a task.
+        var flush = output.FlushAsync();
+        if (!flush.IsCompleted)
+        {
+            // Back-pressure from a slow reader: wait, bounded, for the pipe (responses are small).
+            if (!flush.AsTask().Wait(TimeSpan.FromSeconds(5)))
+            {
+                _closed = true;
+            }
+        }
+        else if (flush.Result.IsCompleted || flush.Result.IsCanceled)
+        {
+            _closed = true;
+        }
+#pragma warning restore CA2012
+    }
+}

@@ -1,0 +1,316 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using CucmSim.Clients.Sip;
+using CucmSim.Serve.Sip;
+using CucmSim.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
+using static CucmSim.Tests.Sip.SipTestSupport;
+
+namespace CucmSim.Tests.Sip;
+
+/// <summary>Transaction behaviour, the mirror, malformed input and our own client, over real sockets.</summary>
+public sealed class SipBehaviourTests
+{
+    [Fact]
+    public async Task Responses_copy_the_request_add_received_rport_and_a_to_tag()
+    {
+        await using var server = await StartAsync();
+        var target = server.EndPoint("udp/5060");
+        using var udp = new RawUdp(target);
+        // The Via names another host and port (as behind NAT): received and rport carry what the server saw.
+        var request = Request("OPTIONS", target, udp.Local, "z9hG4bKnat1", "nat-1", 7).Replace($"Via: SIP/2.0/UDP {udp.Local}", "Via: SIP/2.0/UDP 192.0.2.10:5062", StringComparison.Ordinal);
+        udp.Send(request.Replace("Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKnat1;rport\r\n", "v: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKnat1;rport, SIP/2.0/UDP proxy.example;branch=z9hG4bKp\r\n", StringComparison.Ordinal));
+        var response = await udp.ReceiveAsync();
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(response));
+        Assert.Contains($"Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKnat1;rport={udp.Local.Port};received=127.0.0.1\r\nVia: SIP/2.0/UDP proxy.example;branch=z9hG4bKp\r\n", response, StringComparison.Ordinal);
+        Assert.Matches("To: <sip:1001@127.0.0.1>;tag=[0-9a-f]{8}\r\n", response);
+        Assert.Contains("CSeq: 7 OPTIONS\r\n", response, StringComparison.Ordinal);
+        Assert.Contains("Call-ID: nat-1\r\n", response, StringComparison.Ordinal);
+        Assert.Contains("Allow: INVITE, OPTIONS", response, StringComparison.Ordinal);
+        Assert.Contains("Accept: application/sdp", response, StringComparison.Ordinal);
+        Assert.Contains("Supported: ", response, StringComparison.Ordinal);
+        var mirror = SipMirror.Parse(Header(response, "X-CucmSim-Mirror"))!;
+        Assert.Equal(udp.Local.ToString(), mirror.Source);
+        Assert.Equal("SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKnat1;rport", mirror.Via);
+        Assert.Equal($"OPTIONS sip:1001@{target} SIP/2.0", mirror.RequestLine);
+
+        // A retransmission gets the same tag (stateless but stable).
+        udp.Send(request);
+        var again = await udp.ReceiveAsync();
+        Assert.Equal(Header(response, "To"), Header(again, "To"));
+        await server.WaitForRecordAsync(r => r.Kind == "sip-rewrite" && r.Detail!["via"] == "192.0.2.10");
+    }
+
+    [Fact]
+    public async Task Cucm_identity_answers_unknown_peers_503_until_they_register()
+    {
+        await using var server = await StartAsync(new SipOptions { UnknownPeer503 = true });
+        var target = server.EndPoint("udp/5060");
+        using var udp = new RawUdp(target);
+        udp.Send(Request("OPTIONS", target, udp.Local, "z9hG4bKu1", "unknown-1", 1));
+        var unknown = await udp.ReceiveAsync();
+        Assert.Equal("SIP/2.0 503 Service Unavailable", StatusLine(unknown));
+        Assert.Equal($"399 cucm-test \"Unable to find a device handler for the request received on port {target.Port} from 127.0.0.1\"", Header(unknown, "Warning"));
+        Assert.Null(Header(unknown, "X-CucmSim-Mirror"));
+
+        udp.Send(Request("REGISTER", target, udp.Local, "z9hG4bKu2", "unknown-2", 1));
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(await udp.ReceiveAsync()));
+        udp.Send(Request("OPTIONS", target, udp.Local, "z9hG4bKu3", "unknown-3", 1));
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(await udp.ReceiveAsync()));
+    }
+
+    [Fact]
+    public async Task Unknown_dialogs_methods_and_malformed_input_get_481_501_400_and_the_listener_survives()
+    {
+        await using var server = await StartAsync();
+        var target = server.EndPoint("udp/5060");
+        using var udp = new RawUdp(target);
+        udp.Send(Request("BYE", target, udp.Local, "z9hG4bKb1", "none", 2, toTag: "x"));
+        Assert.Equal("SIP/2.0 481 Call/Transaction Does Not Exist", StatusLine(await udp.ReceiveAsync()));
+        udp.Send(Request("MESSAGE", target, udp.Local, "z9hG4bKm1", "m", 1));
+        Assert.Equal("SIP/2.0 501 Not Implemented", StatusLine(await udp.ReceiveAsync()));
+        udp.Send(Request("CANCEL", target, udp.Local, "z9hG4bKnone", "c", 1));
+        Assert.Equal("SIP/2.0 481 Call/Transaction Does Not Exist", StatusLine(await udp.ReceiveAsync()));
+        udp.Send(Request("OPTIONS", target, udp.Local, "z9hG4bKo1", "o", 1, cseqMethod: "INVITE"));
+        Assert.StartsWith("SIP/2.0 400 Bad Request", StatusLine(await udp.ReceiveAsync()), StringComparison.Ordinal);
+        udp.Send(Request("OPTIONS", target, udp.Local, "z9hG4bKo2", "o", 1).Replace("SIP/2.0\r\n", "SIP/3.0\r\n", StringComparison.Ordinal));
+        Assert.StartsWith("SIP/2.0 505", StatusLine(await udp.ReceiveAsync()), StringComparison.Ordinal);
+
+        // Truncated, oversized and random datagrams: counted, recorded, no answer, service continues.
+        var valid = Encoding.UTF8.GetBytes(Request("INVITE", target, udp.Local, "z9hG4bKt", "t", 1, body: Offer));
+        var random = new Random(3261);
+        for (var i = 0; i < 200; i++)
+        {
+            var junk = new byte[random.Next(1, 1400)];
+            random.NextBytes(junk);
+            udp.Send(i % 2 == 0 ? junk : valid[..random.Next(1, valid.Length - 1)]);
+        }
+
+        udp.Send(new byte[65000]);
+        udp.Send(Request("OPTIONS", target, udp.Local, "z9hG4bKafter", "after", 1));
+        string response;
+        do
+        {
+            response = await udp.ReceiveAsync();
+        }
+        while (!response.Contains("Call-ID: after", StringComparison.Ordinal));
+
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(response));
+        Assert.True(server.Listeners.Single(l => l.Id == "udp/5060").Malformed >= 100);
+        await server.WaitForRecordAsync(r => r.Kind == "sip-malformed");
+
+        // A stream with an endless header section is closed; the listener goes on.
+        var tcp = server.EndPoint("tcp/5060");
+        using (var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await s.ConnectAsync(tcp).DefaultTimeout();
+            var big = Encoding.ASCII.GetBytes("OPTIONS sip:a@b SIP/2.0\r\n" + new string('X', 70_000));
+            try
+            {
+                await s.SendAsync(big).DefaultTimeout();
+            }
+            catch (SocketException)
+            {
+            }
+
+            var buffer = new byte[4096];
+            int n;
+            try
+            {
+                while ((n = await s.ReceiveAsync(buffer).DefaultTimeout()) > 0)
+                {
+                }
+            }
+            catch (SocketException)
+            {
+            }
+        }
+
+        await using var client = await SipClient.ConnectAsync(new SipClientOptions { Target = tcp, Transport = "tcp" }).DefaultTimeout();
+        Assert.True((await client.OptionsAsync().DefaultTimeout()).Ok);
+    }
+
+    [Fact]
+    public async Task Invite_final_response_is_retransmitted_until_ack_and_retransmitted_invites_are_absorbed()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await StartAsync(time: time);
+        var target = server.EndPoint("udp/5060");
+        using var udp = new RawUdp(target);
+        var invite = Request("INVITE", target, udp.Local, "z9hG4bKinv1", "retrans-1", 1, body: Offer);
+        udp.Send(invite);
+        Assert.Equal("SIP/2.0 100 Trying", StatusLine(await udp.ReceiveAsync()));
+        var ringing = await udp.ReceiveAsync();
+        Assert.Equal("SIP/2.0 180 Ringing", StatusLine(ringing));
+        var ok = await udp.ReceiveAsync();
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(ok));
+        Assert.Equal(Header(ringing, "To"), Header(ok, "To"));
+        Assert.Contains("m=audio ", ok, StringComparison.Ordinal);
+        Assert.Contains("o=CiscoSystemsCCM-SIP ", ok, StringComparison.Ordinal);
+
+        // The INVITE again (a retransmission): the 200 again, no second call.
+        udp.Send(invite);
+        Assert.Equal(ok, await udp.ReceiveAsync());
+
+        // Timer G / §13.3.1.4: 200 again after T1, then after 2·T1.
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(ok, await udp.ReceiveAsync());
+        time.Advance(TimeSpan.FromMilliseconds(1000));
+        Assert.Equal(ok, await udp.ReceiveAsync());
+
+        var toTag = Header(ok, "To")![(Header(ok, "To")!.IndexOf("tag=", StringComparison.Ordinal) + 4)..];
+        udp.Send(Request("ACK", target, udp.Local, "z9hG4bKack1", "retrans-1", 1, toTag: toTag));
+        time.Advance(TimeSpan.FromSeconds(8));
+
+        // Nothing more of the INVITE: the next datagram is the answer to the BYE.
+        udp.Send(Request("BYE", target, udp.Local, "z9hG4bKbye1", "retrans-1", 2, toTag: toTag));
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(await udp.ReceiveAsync()) is var s && s == "SIP/2.0 200 OK" ? s : s);
+        var call = await server.WaitForRecordAsync(r => r.Kind == "sip-call" && r.Detail!["callId"] == "retrans-1");
+        Assert.Equal("completed", call.Verdict);
+        Assert.Equal("true", call.Detail!["confirmed"]);
+
+        // A retransmitted BYE still gets 200 (the dialog ended moments ago).
+        udp.Send(Request("BYE", target, udp.Local, "z9hG4bKbye1", "retrans-1", 2, toTag: toTag));
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(await udp.ReceiveAsync()));
+
+        // Without an ACK the 200 is repeated until timer H, then the call ends and its port is freed.
+        var invite2 = Request("INVITE", target, udp.Local, "z9hG4bKinv2", "retrans-2", 1, body: Offer);
+        udp.Send(invite2);
+        for (var i = 0; i < 3; i++)
+        {
+            await udp.ReceiveAsync();
+        }
+
+        for (var i = 0; i < 40; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        var noAck = await server.WaitForRecordAsync(r => r.Kind == "sip-call" && r.Detail!["callId"] == "retrans-2");
+        Assert.Equal("no-ack", noAck.Verdict);
+        Assert.Equal(0, server.Rtp!.Stats().Allocated);
+    }
+
+    [Fact]
+    public async Task Cancel_gets_200_and_the_invite_487()
+    {
+        await using var server = await StartAsync(new SipOptions { RingDelay = TimeSpan.FromHours(1) });
+        var target = server.EndPoint("udp/5060");
+        using var udp = new RawUdp(target);
+        udp.Send(Request("INVITE", target, udp.Local, "z9hG4bKc1", "cancel-1", 5, body: Offer));
+        Assert.Equal("SIP/2.0 100 Trying", StatusLine(await udp.ReceiveAsync()));
+        Assert.Equal("SIP/2.0 180 Ringing", StatusLine(await udp.ReceiveAsync()));
+        udp.Send(Request("CANCEL", target, udp.Local, "z9hG4bKc1", "cancel-1", 5));
+        var responses = new[] { await udp.ReceiveAsync(), await udp.ReceiveAsync() };
+        var cancelOk = responses.Single(r => r.Contains("CSeq: 5 CANCEL", StringComparison.Ordinal));
+        var terminated = responses.Single(r => r.Contains("CSeq: 5 INVITE", StringComparison.Ordinal));
+        Assert.Equal("SIP/2.0 200 OK", StatusLine(cancelOk));
+        Assert.Equal("SIP/2.0 487 Request Terminated", StatusLine(terminated));
+        udp.Send(Request("ACK", target, udp.Local, "z9hG4bKc1", "cancel-1", 5));
+        var call = await server.WaitForRecordAsync(r => r.Kind == "sip-call" && r.Detail!["callId"] == "cancel-1");
+        Assert.Equal("cancelled", call.Verdict);
+        Assert.Equal(0, server.Rtp!.Stats().Allocated);
+    }
+
+    [Theory]
+    [InlineData("udp", "udp/5060")]
+    [InlineData("tcp", "tcp/5060")]
+    [InlineData("tls", "tcp/5061")]
+    public async Task Our_client_pings_registers_and_calls_with_media_both_ways(string transport, string listener)
+    {
+        await using var server = await StartAsync(new SipOptions { Password = "pw" });
+        await using var client = await SipClient.ConnectAsync(new SipClientOptions { Target = server.EndPoint(listener), Transport = transport }).DefaultTimeout();
+        var options = await client.OptionsAsync().DefaultTimeout();
+        Assert.True(options.Ok, options.Error);
+        Assert.Empty(options.Rewrites);
+        Assert.Equal(transport.ToUpperInvariant(), options.Mirror!.Transport);
+
+        var denied = await client.RegisterAsync("3001", "nope").DefaultTimeout();
+        Assert.Equal(403, denied.Status);
+        var register = await client.RegisterAsync("3001", "pw", 120).DefaultTimeout();
+        Assert.True(register.Ok, $"{register.Status} {register.Error}");
+        Assert.Contains("expires=120", register.Header("Contact"), StringComparison.Ordinal);
+        Assert.True(server.Context.Devices.TryGet("3001", out _));
+
+        var call = await client.CallAsync("1001", packets: 20).DefaultTimeout();
+        Assert.True(call.Invite.Ok, call.Invite.Error);
+        Assert.Equal([100, 180], call.Invite.Provisional);
+        Assert.Empty(call.Invite.Rewrites);
+        Assert.Equal(20, call.PacketsSent);
+        Assert.Equal(20, call.PacketsReceived);
+        Assert.True(call.Bye!.Ok);
+        var record = await server.WaitForRecordAsync(r => r.Kind == "sip-call" && r.Verdict == "completed");
+        Assert.Equal(call.MediaTarget!.Split(':')[^1], record.Detail!["mediaPort"]);
+        Assert.True(long.Parse(record.Detail["rtpPackets"], System.Globalization.CultureInfo.InvariantCulture) >= 20);
+
+        var unregister = await client.RegisterAsync("3001", "pw", 0).DefaultTimeout();
+        Assert.True(unregister.Ok);
+        Assert.False(server.Context.Devices.TryGet("3001", out _));
+    }
+
+    [Fact]
+    public async Task The_mirror_diff_shows_a_rewritten_sdp_connection_line()
+    {
+        await using var server = await StartAsync();
+        using var alg = new RewritingRelay(server.EndPoint("udp/5060"), "c=IN IP4 127.0.0.1", "c=IN IP4 10.99.8.7");
+        await using var client = await SipClient.ConnectAsync(new SipClientOptions { Target = alg.EndPoint, Transport = "udp" }).DefaultTimeout();
+        var call = await client.CallAsync("1001", packets: 5).DefaultTimeout();
+        Assert.True(call.Invite.Ok, call.Invite.Error);
+        var rewrite = Assert.Single(call.Invite.Rewrites, r => r.Field == "sdp c=");
+        Assert.Equal("c=IN IP4 127.0.0.1", rewrite.Sent);
+        Assert.Equal("c=IN IP4 10.99.8.7", rewrite.Received);
+        Assert.Contains(call.Invite.Rewrites, r => r.Field == "source");
+        var seen = await server.WaitForRecordAsync(r => r.Kind == "sip-rewrite" && r.Detail!.ContainsKey("sdp-c"));
+        Assert.Equal("10.99.8.7", seen.Detail!["sdp-c"]);
+    }
+
+    /// <summary>Plays an ALG: relays UDP both ways and replaces a string in what goes to the server.</summary>
+    private sealed class RewritingRelay : IDisposable
+    {
+        private readonly Socket _front = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        private readonly Socket _back = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        private readonly CancellationTokenSource _stop = new();
+        private EndPoint? _client;
+
+        public RewritingRelay(IPEndPoint server, string from, string to)
+        {
+            _front.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _back.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _back.Connect(server);
+            _ = Task.Run(async () =>
+            {
+                var buffer = new byte[65536];
+                while (!_stop.IsCancellationRequested)
+                {
+                    var r = await _front.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
+                    _client = r.RemoteEndPoint;
+                    var text = Encoding.UTF8.GetString(buffer, 0, r.ReceivedBytes).Replace(from, to, StringComparison.Ordinal);
+                    await _back.SendAsync(Encoding.UTF8.GetBytes(text), SocketFlags.None, _stop.Token);
+                }
+            });
+            _ = Task.Run(async () =>
+            {
+                var buffer = new byte[65536];
+                while (!_stop.IsCancellationRequested)
+                {
+                    var n = await _back.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+                    if (_client is not null)
+                    {
+                        await _front.SendToAsync(buffer.AsMemory(0, n), SocketFlags.None, _client, _stop.Token);
+                    }
+                }
+            });
+        }
+
+        public IPEndPoint EndPoint => (IPEndPoint)_front.LocalEndPoint!;
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _front.Dispose();
+            _back.Dispose();
+            _stop.Dispose();
+        }
+    }
+}
