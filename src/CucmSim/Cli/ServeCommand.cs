@@ -37,6 +37,12 @@ internal static class ServeCommand
           --cert-key FILE       private key of a PEM certificate
           --cert-password PW    password of a PFX certificate
           --mtls                ask TLS clients for a certificate (mutual TLS)
+          --tftp-root DIR       files served by TFTP 69/6969, HTTP 6970, HTTPS 6971/6972 (names matched in any case);
+                                SEP<MAC>.cnf.xml, XMLDefault.cnf.xml, ConfigFileCacheList.txt are generated otherwise
+          --tftp-data-ports L-H send each TFTP transfer from a port of this range (default: a fresh ephemeral port)
+          --tftp-single-port    send every TFTP transfer from the listener's own port (not RFC behaviour; for NAT)
+          --tftp-max-transfers N  concurrent TFTP transfers (default 2048)
+          --tftp-config P       flavour of generated SEP<MAC>.cnf.xml: sip (default) or sccp
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
 
@@ -47,8 +53,9 @@ internal static class ServeCommand
     {
         var args = Args.Parse(argv,
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
-             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address"],
-            ["strict", "no-control", "mtls", "help"]);
+             "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
+             "tftp-root", "tftp-data-ports", "tftp-max-transfers", "tftp-config"],
+            ["strict", "no-control", "mtls", "help", "tftp-single-port"]);
         if (args.Flag("help"))
         {
             output.WriteLine(Usage);
@@ -94,6 +101,7 @@ internal static class ServeCommand
             errors.Add($"--cert {certFile}: no such file");
         }
 
+        var tftp = ParseTftp(args, errors);
         var offset = ParseInt(args, "port-offset", 0, 0, 65535, errors);
         var idle = ParseInt(args, "idle-timeout", 120, 1, 86400, errors);
         var ledgerMb = ParseInt(args, "ledger-max-mb", 64, 1, 1 << 20, errors);
@@ -141,6 +149,7 @@ internal static class ServeCommand
                 HostName = args.Values("hostname").FirstOrDefault() ?? Environment.MachineName.ToLowerInvariant(),
                 ExternalAddress = external,
             },
+            Tftp = tftp,
             Certificates = new CertificateOptions
             {
                 HostNames = args.Values("hostname"),
@@ -230,6 +239,47 @@ internal static class ServeCommand
         var control = server.ControlEndPoint is null ? "no control api" : $"control http://{server.ControlEndPoint}";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"ready: {server.BoundCount}/{server.Listeners.Count} listeners up ({tcp.Count(l => l.Status == ListenerStatus.Bound)}/{tcp.Count} tcp, {udp.Count(l => l.Status == ListenerStatus.Bound)}/{udp.Count} udp), {rtpText}; profile {server.Profile.Name}, role {server.Plan.Role}; {control}; ledger {server.Ledger.Path ?? "in memory"}; {server.StartupTime.TotalSeconds:0.000} s"));
+    }
+
+    private static Serve.Tftp.TftpOptions ParseTftp(Args args, List<string> errors)
+    {
+        var options = new Serve.Tftp.TftpOptions
+        {
+            Root = args.Value("tftp-root"),
+            MaxTransfers = ParseInt(args, "tftp-max-transfers", 2048, 1, 100_000, errors),
+            DeviceProtocol = args.Value("tftp-config") ?? "sip",
+        };
+        if (options.Root is { } root && !Directory.Exists(root))
+        {
+            errors.Add($"--tftp-root {root}: no such directory");
+        }
+
+        if (options.DeviceProtocol is not ("sip" or "sccp"))
+        {
+            errors.Add($"--tftp-config {options.DeviceProtocol}: sip or sccp");
+        }
+
+        if (args.Value("tftp-data-ports") is { } ports)
+        {
+            if (!PortRange.TryParse(ports, out var range, out var error))
+            {
+                errors.Add($"--tftp-data-ports {ports}: {error}");
+            }
+
+            options = options with { PortMode = Serve.Tftp.TftpPortMode.Range, DataPorts = range };
+        }
+
+        if (args.Flag("tftp-single-port"))
+        {
+            if (options.PortMode == Serve.Tftp.TftpPortMode.Range)
+            {
+                errors.Add("--tftp-single-port and --tftp-data-ports exclude each other");
+            }
+
+            options = options with { PortMode = Serve.Tftp.TftpPortMode.Single };
+        }
+
+        return options;
     }
 
     private static int ParseInt(Args args, string name, int fallback, int min, int max, List<string> errors)

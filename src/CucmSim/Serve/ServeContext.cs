@@ -22,6 +22,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     /// <summary>The address this node embeds in payloads (resolved once at start).</summary>
     public System.Net.IPAddress ExternalAddress { get; init; } = System.Net.IPAddress.Loopback;
 
+    /// <summary>Phone provisioning content and transfers (TFTP, HTTP 6970, HTTPS 6971/6972).</summary>
+    public Tftp.ProvisioningService? Provisioning { get; internal set; }
+
     /// <summary>Certificates of the TLS listeners.</summary>
     public required CertificateService Certificates { get; init; }
 }
