@@ -232,7 +232,30 @@ internal sealed partial class TftpServer : IUdpProtocol
 
     private void Refuse(ref UdpRequest request, TftpErrorCode code, string message, string file, string? reason = null, TftpRequest? rrq = null)
     {
-        ReplyError(ref request, code, message);
+        if (code is TftpErrorCode.FileNotFound or TftpErrorCode.AccessViolation && _service.Options.PortMode != TftpPortMode.Single &&
+            TftpSockets.TryBind(_listener.Address, 0) is { } socket)
+        {
+            // The refusal of a well-formed request is the first (and last) packet of its transfer: it comes
+            // from a new transfer ID, as tftpd does, so a client's trailing ACK finds a closed port and no
+            // second error from the request port.
+            using (socket)
+            {
+                Span<byte> buffer = stackalloc byte[TftpPacket.HeaderLength + TftpPacket.MaxErrorMessageLength + 1];
+                var n = TftpPacket.WriteError(buffer, code, message);
+                try
+                {
+                    _listener.Sent(socket.SendTo(buffer[..n], SocketFlags.None, request.PeerAddress));
+                }
+                catch (SocketException)
+                {
+                }
+            }
+        }
+        else
+        {
+            ReplyError(ref request, code, message);
+        }
+
         var peer = Text.EndPoint(request.Peer);
         LogRefused(_log, _listener.Id, peer, file, code, message);
         _service.Record(new ProvisioningEvent
