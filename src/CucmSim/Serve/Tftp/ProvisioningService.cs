@@ -34,6 +34,7 @@ public sealed class ProvisioningService
 {
     private readonly ServeContext _context;
     private readonly DataPortPool? _pool;
+    private readonly Lazy<TftpIoLoop> _io;
     private int _active;
 
     public ProvisioningService(TftpOptions options, ProvisioningPorts ports, ServeContext context)
@@ -41,6 +42,12 @@ public sealed class ProvisioningService
         Options = options;
         _context = context;
         Content = new ProvisioningContent(options, ports, context);
+        _io = new Lazy<TftpIoLoop>(() =>
+        {
+            var loop = new TftpIoLoop();
+            context.Stopping.Register(loop.Dispose);
+            return loop;
+        });
         if (options.PortMode == TftpPortMode.Range)
         {
             var range = options.DataPorts ?? throw new ArgumentException("TFTP data-port range mode needs a port range");
@@ -59,6 +66,8 @@ public sealed class ProvisioningService
     public int ActiveTransfers => Volatile.Read(ref _active);
 
     internal DataPortPool? Pool => _pool;
+
+    internal TftpIoLoop IoLoop => _io.Value;
 
     internal bool TryEnter()
     {

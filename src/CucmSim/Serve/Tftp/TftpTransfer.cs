@@ -39,6 +39,7 @@ internal sealed partial class TftpTransfer
     private long _duplicates;
     private long _foreign;
     private int _done;
+    private int _closed;
 
     public TftpTransfer(TftpServer server, TftpRequest request, ProvisioningFile file, Negotiated negotiated, SocketAddress peer, string peerText, Socket socket, bool sharesListenerSocket)
     {
@@ -81,9 +82,23 @@ internal sealed partial class TftpTransfer
             _timer = _time.CreateTimer(static s => ((TftpTransfer)s!).OnTick(), this, tick, tick);
         }
 
-        if (!SharesListenerSocket)
+        if (!SharesListenerSocket && !_server.Service.IoLoop.Add(_socket, this))
         {
             _ = ReceiveLoopAsync();
+        }
+    }
+
+    /// <summary>A datagram read by the I/O loop from this transfer's socket.</summary>
+    public void OnDatagram(ReadOnlySpan<byte> data, SocketAddress from)
+    {
+        try
+        {
+            OnPacket(data, from);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogFailed(_server.Log, _server.Listener.Id, _peerText, ex);
+            Finish("error", "internal error", sendError: TftpErrorCode.NotDefined);
         }
     }
 
@@ -122,7 +137,8 @@ internal sealed partial class TftpTransfer
     /// <summary>A datagram for this transfer: from its own socket, or from the listener in single-port mode.</summary>
     public void OnPacket(ReadOnlySpan<byte> data, SocketAddress from)
     {
-        if (!from.Equals(PeerAddress))
+        // Compared by the address bytes: SocketAddress.Equals also compares the capacity of the buffers.
+        if (from.Size != PeerAddress.Size || !from.Buffer.Span[..from.Size].SequenceEqual(PeerAddress.Buffer.Span[..PeerAddress.Size]))
         {
             // RFC 1350 §4: a packet from a foreign transfer ID gets ERROR 5, and the transfer goes on.
             Interlocked.Increment(ref _foreign);
@@ -259,8 +275,28 @@ internal sealed partial class TftpTransfer
         _sent = Math.Max(_sent, last);
     }
 
-    private void Send(ReadOnlySpan<byte> datagram, SocketAddress to)
+    private unsafe void Send(ReadOnlySpan<byte> datagram, SocketAddress to)
     {
+        if (Volatile.Read(ref _closed) == 0)
+        {
+            // One system call, no pinning or address conversion of the managed wrapper.
+            long sent;
+            var sa = to.Buffer.Span[..to.Size];
+            fixed (byte* d = datagram)
+            fixed (byte* s = sa)
+            {
+                sent = (long)Tmds.Linux.LibC.sendto((int)_socket.Handle, d, datagram.Length, 0, (Tmds.Linux.sockaddr*)s, (uint)sa.Length);
+            }
+
+            if (sent >= 0)
+            {
+                _server.Listener.Sent(sent);
+                Interlocked.Increment(ref _packetsOut);
+            }
+
+            return;
+        }
+
         try
         {
             var sent = _socket.SendTo(datagram, SocketFlags.None, to);
@@ -298,8 +334,10 @@ internal sealed partial class TftpTransfer
         _server.Remove(this);
         if (!SharesListenerSocket)
         {
-            _socket.Dispose();
-            _server.Service.Pool?.Release(_dataPort);
+            Volatile.Write(ref _closed, 1);
+            var pool = _server.Service.Pool;
+            var port = _dataPort;
+            _server.Service.IoLoop.Close(_socket, pool is null ? null : () => pool.Release(port));
         }
 
         var delivered = Math.Min(_acked * _negotiated.BlockSize, _file.Length);
