@@ -34,19 +34,25 @@ public sealed class ProvisioningService
 {
     private readonly ServeContext _context;
     private readonly DataPortPool? _pool;
-    private readonly Lazy<TftpIoLoop> _io;
+    private readonly Lazy<TftpIoLoop[]> _io;
     private int _active;
+    private int _nextLoop;
 
     public ProvisioningService(TftpOptions options, ProvisioningPorts ports, ServeContext context)
     {
         Options = options;
         _context = context;
         Content = new ProvisioningContent(options, ports, context);
-        _io = new Lazy<TftpIoLoop>(() =>
+        _io = new Lazy<TftpIoLoop[]>(() =>
         {
-            var loop = new TftpIoLoop();
-            context.Stopping.Register(loop.Dispose);
-            return loop;
+            // One receive thread per core (at most four): transfers are spread over them round robin.
+            var loops = Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 4)).Select(_ => new TftpIoLoop()).ToArray();
+            foreach (var loop in loops)
+            {
+                context.Stopping.Register(loop.Dispose);
+            }
+
+            return loops;
         });
         if (options.PortMode == TftpPortMode.Range)
         {
@@ -67,7 +73,11 @@ public sealed class ProvisioningService
 
     internal DataPortPool? Pool => _pool;
 
-    internal TftpIoLoop IoLoop => _io.Value;
+    internal TftpIoLoop NextIoLoop()
+    {
+        var loops = _io.Value;
+        return loops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)loops.Length)];
+    }
 
     internal bool TryEnter()
     {

@@ -70,7 +70,7 @@ internal sealed partial class TftpServer : IUdpProtocol
 
         if (existing is not null)
         {
-            if (opcode == TftpOpcode.ReadRequest)
+            if (opcode == TftpOpcode.ReadRequest && !existing.HasHeardFromPeer)
             {
                 // The client repeated its RRQ before our first packet reached it: the transfer's own
                 // retransmission answers; a second transfer would double the traffic.
@@ -78,7 +78,9 @@ internal sealed partial class TftpServer : IUdpProtocol
                 return;
             }
 
-            if (existing.SharesListenerSocket)
+            // A read request from the same address and port after the client acknowledged data is a new
+            // transfer from a reused port (the old one's last ACK may still be on its way): it replaces the entry.
+            if (opcode != TftpOpcode.ReadRequest && existing.SharesListenerSocket)
             {
                 existing.OnPacket(data, request.PeerAddress);
                 return;

@@ -27,6 +27,7 @@ internal sealed partial class TftpTransfer
     private readonly int _dataPort;
     private readonly TimeProvider _time;
     private ITimer? _timer;
+    private TftpIoLoop? _loop;
     private bool _oackPending;
     private long _acked;
     private long _sent;
@@ -62,6 +63,9 @@ internal sealed partial class TftpTransfer
 
     public bool SharesListenerSocket { get; }
 
+    /// <summary>True once the client has sent anything to this transfer (so a new RRQ is not a repeat).</summary>
+    public bool HasHeardFromPeer => Interlocked.Read(ref _packetsIn) > 0;
+
     public void Start()
     {
         lock (_lock)
@@ -82,7 +86,7 @@ internal sealed partial class TftpTransfer
             _timer = _time.CreateTimer(static s => ((TftpTransfer)s!).OnTick(), this, tick, tick);
         }
 
-        if (!SharesListenerSocket && !_server.Service.IoLoop.Add(_socket, this))
+        if (!SharesListenerSocket && !(_loop = _server.Service.NextIoLoop()).Add(_socket, this))
         {
             _ = ReceiveLoopAsync();
         }
@@ -337,7 +341,15 @@ internal sealed partial class TftpTransfer
             Volatile.Write(ref _closed, 1);
             var pool = _server.Service.Pool;
             var port = _dataPort;
-            _server.Service.IoLoop.Close(_socket, pool is null ? null : () => pool.Release(port));
+            if (_loop is not null)
+            {
+                _loop.Close(_socket, pool is null ? null : () => pool.Release(port));
+            }
+            else
+            {
+                _socket.Dispose();
+                pool?.Release(port);
+            }
         }
 
         var delivered = Math.Min(_acked * _negotiated.BlockSize, _file.Length);
