@@ -108,11 +108,17 @@ public sealed class ProvisioningContent
     private const int MaxDepth = 8;
     private static readonly TimeSpan IndexMaxAge = TimeSpan.FromSeconds(2);
 
+    /// <summary>A root file found in memory is served again without looking at the disk for this long.</summary>
+    private static readonly TimeSpan FreshFor = TimeSpan.FromSeconds(1);
+
+    private const int MaxFresh = 10_000;
+
     private readonly TftpOptions _options;
     private readonly ProvisioningPorts _ports;
     private readonly ServeContext _context;
     private readonly string? _root;
     private readonly ConcurrentDictionary<string, CachedFile> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, FreshHit> _fresh = new(StringComparer.Ordinal);
     private readonly Lock _indexLock = new();
     private long _cached;
     private Dictionary<string, string>? _index;
@@ -178,11 +184,28 @@ public sealed class ProvisioningContent
             return LookupStatus.Refused;
         }
 
+        if (_fresh.TryGetValue(name, out var hit) && _context.Time.GetElapsedTime(hit.At) < FreshFor)
+        {
+            // The same name was found moments ago: no stat, no link check (changes show within a second).
+            file = new MemoryFile(hit.Name, hit.Data, generated: false);
+            return LookupStatus.Found;
+        }
+
         if (_root is not null && FindInRoot(name) is { } path)
         {
             file = Open(path, out reason);
             if (file is not null)
             {
+                if (file is MemoryFile memory)
+                {
+                    if (_fresh.Count >= MaxFresh)
+                    {
+                        _fresh.Clear();
+                    }
+
+                    _fresh[name] = new FreshHit(memory.Name, memory.Data, _context.Time.GetTimestamp());
+                }
+
                 return LookupStatus.Found;
             }
 
@@ -340,4 +363,6 @@ public sealed class ProvisioningContent
     }
 
     private sealed record CachedFile(byte[] Data, long Length, long Stamp);
+
+    private sealed record FreshHit(string Name, ReadOnlyMemory<byte> Data, long At);
 }
