@@ -70,7 +70,12 @@ internal sealed partial class TftpTransfer
     {
         lock (_lock)
         {
+            // The clock starts before the first packet leaves: whoever sees that packet may already be
+            // counting on the retransmission. Checked four times per timeout, so a retransmission leaves
+            // between 1 and 1.25 timeouts after the last progress.
             _lastProgress = _time.GetTimestamp();
+            var tick = TimeSpan.FromTicks(Math.Max(_negotiated.Timeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks));
+            _timer = _time.CreateTimer(static s => ((TftpTransfer)s!).OnTick(), this, tick, tick);
             if (_negotiated.Granted.Any)
             {
                 _oackPending = true;
@@ -80,10 +85,6 @@ internal sealed partial class TftpTransfer
             {
                 SendWindow(1);
             }
-
-            // Checked four times per timeout, so a retransmission leaves between 1 and 1.25 timeouts after the last progress.
-            var tick = TimeSpan.FromTicks(Math.Max(_negotiated.Timeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks));
-            _timer = _time.CreateTimer(static s => ((TftpTransfer)s!).OnTick(), this, tick, tick);
         }
 
         if (!SharesListenerSocket && !(_loop = _server.Service.NextIoLoop()).Add(_socket, this))
