@@ -38,6 +38,12 @@ internal static class ServeCommand
           --cert-password PW    password of a PFX certificate
           --mtls                ask TLS clients for a certificate (mutual TLS)
           --ephemeral-ports     bind every listener on a port the system picks (tests; /api/listeners shows them)
+          --tftp-root DIR       files served by TFTP 69/6969, HTTP 6970, HTTPS 6971/6972 (names matched in any case);
+                                SEP<MAC>.cnf.xml, XMLDefault.cnf.xml, ConfigFileCacheList.txt are generated otherwise
+          --tftp-data-ports L-H send each TFTP transfer from a port of this range (default: a fresh ephemeral port)
+          --tftp-single-port    send every TFTP transfer from the listener's own port (not RFC behaviour; for NAT)
+          --tftp-max-transfers N  concurrent TFTP transfers (default 2048)
+          --tftp-config P       flavour of generated SEP<MAC>.cnf.xml: sip (default) or sccp
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
           --sccp-keepalive S    SCCP keepalive interval in RegisterAck (default 30)
@@ -62,8 +68,9 @@ internal static class ServeCommand
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
              "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
              "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension",
+             "tftp-root", "tftp-data-ports", "tftp-max-transfers", "tftp-config",
              .. Serve.Snmp.SnmpCli.ValueOptions, .. Serve.Sip.SipCli.ValueOptions],
-            ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment",
+            ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment", "tftp-single-port",
              .. Serve.Snmp.SnmpCli.FlagOptions, .. Serve.Sip.SipCli.FlagOptions]);
         if (args.Flag("help"))
         {
@@ -88,6 +95,7 @@ internal static class ServeCommand
         }
 
         var sip = Serve.Sip.SipCli.Parse(args, errors);
+        var tftp = ParseTftp(args, errors);
         var offset = ParseInt(args, "port-offset", 0, 0, 65535, errors);
         var idle = ParseInt(args, "idle-timeout", 120, 1, 86400, errors);
         var ledgerMb = ParseInt(args, "ledger-max-mb", 64, 1, 1 << 20, errors);
@@ -161,6 +169,7 @@ internal static class ServeCommand
                 ExternalAddress = external,
             },
             Snmp = snmp,
+            Tftp = tftp,
             Certificates = new CertificateOptions
             {
                 HostNames = args.Values("hostname"),
@@ -282,6 +291,47 @@ internal static class ServeCommand
         {
             return false;
         }
+    }
+
+    private static Serve.Tftp.TftpOptions ParseTftp(Args args, List<string> errors)
+    {
+        var options = new Serve.Tftp.TftpOptions
+        {
+            Root = args.Value("tftp-root"),
+            MaxTransfers = ParseInt(args, "tftp-max-transfers", 2048, 1, 100_000, errors),
+            DeviceProtocol = args.Value("tftp-config") ?? "sip",
+        };
+        if (options.Root is { } root && !Directory.Exists(root))
+        {
+            errors.Add($"--tftp-root {root}: no such directory");
+        }
+
+        if (options.DeviceProtocol is not ("sip" or "sccp"))
+        {
+            errors.Add($"--tftp-config {options.DeviceProtocol}: sip or sccp");
+        }
+
+        if (args.Value("tftp-data-ports") is { } ports)
+        {
+            if (!PortRange.TryParse(ports, out var range, out var error))
+            {
+                errors.Add($"--tftp-data-ports {ports}: {error}");
+            }
+
+            options = options with { PortMode = Serve.Tftp.TftpPortMode.Range, DataPorts = range };
+        }
+
+        if (args.Flag("tftp-single-port"))
+        {
+            if (options.PortMode == Serve.Tftp.TftpPortMode.Range)
+            {
+                errors.Add("--tftp-single-port and --tftp-data-ports exclude each other");
+            }
+
+            options = options with { PortMode = Serve.Tftp.TftpPortMode.Single };
+        }
+
+        return options;
     }
 
     private static int ParseInt(Args args, string name, int fallback, int min, int max, List<string> errors)

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using CucmSim.Serve.Tftp;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 
 namespace CucmSim.Serve;
@@ -25,6 +27,9 @@ public sealed record TcpNative
     /// <summary>Kestrel's HTTP server answers (minimal APIs; see <see cref="IHttpProtocol"/>).</summary>
     public bool Http { get; init; }
 
+    /// <summary>What answers HTTP requests on this listener; null with <see cref="Http"/>: a plain 404.</summary>
+    public IHttpProtocol? HttpHandler { get; init; }
+
     /// <summary>TLS is terminated before the handler or HTTP (after the clear-text echo sniff).</summary>
     public HttpsConnectionAdapterOptions? Tls { get; init; }
 
@@ -33,6 +38,15 @@ public sealed record TcpNative
     /// bytes. Null waits for the client's first bytes.
     /// </summary>
     public TimeSpan? ServerSpeaksFirstAfter { get; init; }
+}
+
+/// <summary>
+/// What an HTTP listener of the profile answers. The control API answers only on the control port; every
+/// other HTTP listener is dispatched by its local port to its handler (or a plain 404).
+/// </summary>
+public interface IHttpProtocol
+{
+    Task HandleAsync(HttpContext http, ListenerRuntime listener, ServeContext context);
 }
 
 /// <summary>Per-connection results a native handler fills for the ledger's tcp-close record.</summary>
@@ -114,6 +128,8 @@ internal static class NativeProtocols
         "sccp-tls" => new TcpNative { Handler = new Sccp.SccpProtocol(context, tls: true), Tls = context.Certificates.TlsOptions("CallManager") },
         "sip" => new TcpNative { Handler = new Sip.SipStreamProtocol("TCP") },
         "sip-tls" => new TcpNative { Handler = new Sip.SipStreamProtocol("TLS"), Tls = context.Certificates.TlsOptions("CallManager") },
+        "http" => Http(listener, context, tls: false),
+        "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
     };
 
@@ -121,6 +137,17 @@ internal static class NativeProtocols
     {
         "snmp" => Snmp.SnmpAgent.For(context).CreateHandler(listener),
         "sip" => new Sip.SipUdpProtocol(listener, context),
+        "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
+    };
+
+    /// <summary>Provisioning (6970-6972) serves files; the profile's other HTTP listeners answer a plain 404.</summary>
+    private static TcpNative Http(ListenerRuntime listener, ServeContext context, bool tls) => new()
+    {
+        Http = true,
+        HttpHandler = context.Provisioning is { } provisioning && listener.Spec.Flows.Any(ProvisioningPorts.IsProvisioningFlow)
+            ? new ProvisioningHttp(provisioning)
+            : null,
+        Tls = tls ? context.Certificates.TlsOptions("tomcat") : null,
     };
 }

@@ -31,6 +31,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     /// <summary>How the SIP listeners answer.</summary>
     public Sip.SipOptions Sip { get; init; } = new();
 
+    /// <summary>Phone provisioning content and transfers (TFTP, HTTP 6970, HTTPS 6971/6972).</summary>
+    public Tftp.ProvisioningService? Provisioning { get; internal set; }
+
     /// <summary>Certificates of the TLS listeners.</summary>
     public required CertificateService Certificates { get; init; }
 }

@@ -52,6 +52,9 @@ public sealed record ServeOptions
     /// <summary>SCCP (Skinny) registration, keepalive and call settings.</summary>
     public Sccp.SccpOptions Sccp { get; init; } = new();
 
+    /// <summary>Phone provisioning: TFTP, HTTP and HTTPS content and transfer settings.</summary>
+    public Tftp.TftpOptions Tftp { get; init; } = new();
+
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     public Sip.SipOptions Sip { get; init; } = new();
@@ -70,6 +73,7 @@ public sealed class SimServer : IAsyncDisposable
     private readonly List<UdpListenerLoop> _udpLoops = [];
     private readonly List<Task> _udpTasks = [];
     private readonly Dictionary<IPEndPoint, Socket> _prebound = [];
+    private readonly Dictionary<int, (ListenerRuntime Listener, IHttpProtocol? Handler)> _http = [];
     private WebApplication? _app;
     private ITimer? _sweeper;
     private int _stopped;
@@ -133,6 +137,7 @@ public sealed class SimServer : IAsyncDisposable
             Sccp = options.Sccp,
             Sip = options.Sip,
         };
+        context.Provisioning = Tftp.ProvisioningService.Create(options.Tftp, profile, plan.Role, options.PortOffset, options.EphemeralPorts, context);
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
         try
         {
@@ -289,6 +294,11 @@ public sealed class SimServer : IAsyncDisposable
                 _prebound[endPoint] = listener.Socket!;
                 var native = NativeProtocols.CreateTcp(listener, Context);
                 var pipeline = new TcpPipeline(listener, Context, native);
+                if (native.Http && native.Handler is null)
+                {
+                    _http[endPoint.Port] = (listener, native.HttpHandler);
+                }
+
                 kestrel.Listen(endPoint, lo =>
                 {
                     // Echo sniff first (clear text, before TLS), then TLS, then the native handler or HTTP.
@@ -312,8 +322,21 @@ public sealed class SimServer : IAsyncDisposable
         });
 
         _app = builder.Build();
+
+        // HTTP listeners of the profile answer by local port; only the control port reaches the control API.
+        _app.Use(next => http => _http.TryGetValue(http.Connection.LocalPort, out var target)
+            ? target.Handler is { } handler ? handler.HandleAsync(http, target.Listener, Context) : NotServedAsync(http, target.Listener)
+            : next(http));
         ControlApi.Map(_app, this);
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Task NotServedAsync(Microsoft.AspNetCore.Http.HttpContext http, ListenerRuntime listener)
+    {
+        http.Response.StatusCode = 404;
+        http.Response.ContentType = "text/plain";
+        return Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(http.Response,
+            $"cucmsim: {listener.Id} ({listener.Spec.Protocol}) is a listener of the emulator with no content at this path\n", http.RequestAborted);
     }
 
     private void SweepFlows(bool all)
