@@ -141,7 +141,7 @@ public static class SocketBinder
             {
                 // Lets a restarted server bind while old connections sit in TIME_WAIT; on Linux it does not
                 // let two listeners share a TCP port.
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                SetReuseAddressOnly(socket);
                 socket.NoDelay = true;
             }
 
@@ -154,6 +154,17 @@ public static class SocketBinder
             var (error, fix) = Explain(ex.SocketErrorCode, listener.Transport, listener.Port, ex.Message);
             listener.MarkFailed(error, fix);
         }
+    }
+
+    /// <summary>
+    /// SO_REUSEADDR alone. .NET's ReuseAddress on Linux also sets SO_REUSEPORT, which would let a second
+    /// server (another cucmsim, say) bind the same TCP port silently and take half of its connections.
+    /// </summary>
+    public static void SetReuseAddressOnly(Socket socket)
+    {
+        const int SolSocket = 1;
+        const int SoReuseAddr = 2;
+        socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
     }
 
     public static (string Error, string? Fix) Explain(SocketError code, string transport, int port, string message) => code switch

@@ -271,7 +271,7 @@ public sealed class SimServer : IAsyncDisposable
             var socket = new Socket(control.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             try
             {
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                SocketBinder.SetReuseAddressOnly(socket);
                 socket.Bind(control);
                 ControlEndPoint = (IPEndPoint)socket.LocalEndPoint!;
                 _prebound[ControlEndPoint] = socket;

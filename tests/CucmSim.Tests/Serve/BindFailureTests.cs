@@ -65,6 +65,27 @@ public sealed class BindFailureTests
     }
 
     [Fact]
+    public async Task A_second_server_cannot_share_a_tcp_port_with_the_first()
+    {
+        int port;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+        }
+
+        var profile = SimHost.WriteProfile($$"""
+            { "name": "one-port", "extends": "cucm", "select": { "flows": ["t6.sccp"] }, "override": { "t6.sccp": { "ports": "{{port}}" } } }
+            """);
+        await using var first = await SimHost.StartAsync(new ServeOptions { Profile = profile });
+        Assert.Equal(ListenerStatus.Bound, first.Listeners.Single().Status);
+        await using var second = await SimHost.StartAsync(new ServeOptions { Profile = profile });
+        var failed = second.Listeners.Single();
+        Assert.Equal(ListenerStatus.Failed, failed.Status);
+        Assert.Contains("already in use", failed.Error);
+    }
+
+    [Fact]
     public async Task Strict_exits_with_2_and_names_the_port()
     {
         var (profile, busy, _, _, holder) = ProfileWithOneBusyPort();
