@@ -41,8 +41,10 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
 
         // Not ConnectionClosed: Kestrel fires it on the peer's FIN, and a half-closed peer ("send, then
         // shut down writing") still gets its answer. Input completes on FIN, or faults on a reset.
-        using var idle = new CancellationTokenSource(native.ServerSpeaksFirstAfter ?? context.Limits.IdleTimeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping);
+        // Both sources (and the idle timer) live only while the pipeline reads: a native protocol that takes
+        // over keeps its own deadlines, and a long-lived connection should not carry these.
+        var idle = new CancellationTokenSource(native.ServerSpeaksFirstAfter ?? context.Limits.IdleTimeout, time);
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping);
         try
         {
             while (!state.HandOff)
@@ -78,6 +80,8 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
                 }
             }
 
+            linked.Dispose();
+            idle.Dispose();
             if (state.HandOff && next is not null)
             {
                 await next(connection).ConfigureAwait(false);
@@ -100,6 +104,8 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
         }
         finally
         {
+            linked.Dispose();
+            idle.Dispose();
             var bytesIn = state.BytesIn + session.BytesIn;
             var bytesOut = state.BytesOut + session.BytesOut;
             listener.Sent(bytesOut);
