@@ -16,6 +16,22 @@ public sealed class SnmpAgentTests : IAsyncLifetime
     private SimServer _server = null!;
     private string _target = null!;
 
+    [Fact]
+    public async Task Without_the_floor_an_unauthenticated_answer_is_strictly_bounded_by_three_times_the_request()
+    {
+        await using var strict = await SimHost.StartAsync(new ServeOptions
+        {
+            Only = ["t2.snmp"],
+            EphemeralPorts = true,
+            Snmp = new SnmpOptions { AmplificationFloor = 0 },
+        });
+        var target = $"udp:127.0.0.1:{strict.EndPoint("udp/161").Port}";
+        var result = await ExternalTool.RunAsync("snmpget", ["-v2c", "-c", "public", "-r", "0", "-t", "2", "-On", target, "1.3.6.1.2.1.1.1.0"], TimeSpan.FromSeconds(20));
+        Assert.Contains("tooBig", result.All, StringComparison.Ordinal);
+        var small = await ExternalTool.RunAsync("snmpget", ["-v2c", "-c", "public", "-r", "0", "-t", "2", "-On", target, "1.3.6.1.2.1.1.7.0"], TimeSpan.FromSeconds(20));
+        Assert.Contains(".1.3.6.1.2.1.1.7.0 = INTEGER: 72", small.Stdout, StringComparison.Ordinal);
+    }
+
     public async Task InitializeAsync()
     {
         _server = await SimHost.StartAsync(new ServeOptions

@@ -18,12 +18,13 @@ internal static class SnmpCli
           --snmp-trap-community C   community of the traps (default public)
           --snmp-phone-traps    send ccmPhoneStatusUpdate when devices register or unregister
           --snmp-no-coldstart   do not send coldStart at start
-          --snmp-max-amplification N  unauthenticated answers at most N times the request or 256 bytes (default 3; 0 = off)
+          --snmp-max-amplification N  unauthenticated answers at most N times the request or the floor (default 3; 0 = off)
+          --snmp-amplification-floor B  bytes an unauthenticated answer may always use (default 256; 0 = strictly N times)
         """;
 
     public static readonly string[] ValueOptions =
         ["snmp-community", "snmp-sys-descr", "snmp-sys-contact", "snmp-sys-name", "snmp-sys-location", "snmp-sys-services", "snmp-user",
-         "snmp-engine-id", "snmp-trap", "snmp-trap-community", "snmp-max-amplification"];
+         "snmp-engine-id", "snmp-trap", "snmp-trap-community", "snmp-max-amplification", "snmp-amplification-floor"];
 
     public static readonly string[] FlagOptions = ["snmp-phone-traps", "snmp-no-coldstart"];
 
@@ -74,6 +75,7 @@ internal static class SnmpCli
             PhoneStatusTraps = args.Flag("snmp-phone-traps"),
             ColdStartTrap = !args.Flag("snmp-no-coldstart"),
             MaxAmplification = Int(args, "snmp-max-amplification", d.MaxAmplification, 0, 1000, errors),
+            AmplificationFloor = Int(args, "snmp-amplification-floor", d.AmplificationFloor, 0, 65507, errors),
         };
     }
 
