@@ -25,6 +25,12 @@ trap cleanup EXIT
 python3 "$BENCH/lib/mkfixtures.py" "$FIXTURES" >/dev/null
 [ -x "$CUCMSIM" ] || { echo "build first: dotnet build -c Release src/CucmSim" >&2; exit 1; }
 
+# Peers from Debian on a fresh machine. atftpd conflicts with tftpd-hpa as a package, so it is unpacked beside it.
+missing=(); for p in tftpd-hpa nginx-light wrk; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+[ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ! command -v atftpd >/dev/null && [ ! -x /tmp/atftpd-pkg/root/usr/sbin/atftpd ]; then
+  mkdir -p /tmp/atftpd-pkg && (cd /tmp/atftpd-pkg && apt-get download -qq atftpd >/dev/null && dpkg -x atftpd_*.deb root)
+fi
 # Servers, each in its own cpuacct group so server CPU is measured (children included).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 "$BENCH/lib/incgroup.sh" cucmsim-tftp "$CUCMSIM" serve --bind 127.0.0.1 --port-offset $OFFSET --control $CONTROL \
@@ -32,12 +38,6 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 SIM=$!; PIDS+=($SIM)
 "$BENCH/lib/incgroup.sh" tftpd in.tftpd -L -a 127.0.0.1:10069 -s "$FIXTURES" -u tftp >"$RUNDIR/tftpd.log" 2>&1 &
 HPA=$!; PIDS+=($HPA)
-# Peers from Debian on a fresh machine. atftpd conflicts with tftpd-hpa as a package, so it is unpacked beside it.
-missing=(); for p in tftpd-hpa nginx-light wrk; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
-[ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-if ! command -v atftpd >/dev/null && [ ! -x /tmp/atftpd-pkg/root/usr/sbin/atftpd ]; then
-  mkdir -p /tmp/atftpd-pkg && (cd /tmp/atftpd-pkg && apt-get download -qq atftpd >/dev/null && dpkg -x atftpd_*.deb root)
-fi
 ATFTPD_BIN=${ATFTPD_BIN:-$(command -v atftpd || echo /tmp/atftpd-pkg/root/usr/sbin/atftpd)}
 "$BENCH/lib/incgroup.sh" atftpd "$ATFTPD_BIN" --daemon --no-fork --port 10070 --bind-address 127.0.0.1 --logfile /dev/null --user nobody --group nogroup "$FIXTURES" &
 ATFTPD=$!; PIDS+=($ATFTPD)
