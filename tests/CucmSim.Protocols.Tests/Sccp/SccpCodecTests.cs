@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using CucmSim.Protocols.Sccp;
+using CucmSim.Protocols.Tests.Infrastructure;
 
 namespace CucmSim.Protocols.Tests.Sccp;
 
@@ -267,28 +268,4 @@ internal static class SampleMessages
         new SccpSoftKeyTemplateRes([new SccpSoftKey("Redial", 1), new SccpSoftKey("NewCall", 2)]),
         new SccpSoftKeySetRes([[1, 2, 3], [4]]),
     ];
-}
-
-/// <summary>Builds multi-segment sequences.</summary>
-internal sealed class Segments : ReadOnlySequenceSegment<byte>
-{
-    private Segments(ReadOnlyMemory<byte> memory, long index)
-    {
-        Memory = memory;
-        RunningIndex = index;
-    }
-
-    public static ReadOnlySequence<byte> Of(params byte[][] parts)
-    {
-        var first = new Segments(parts[0], 0);
-        var last = first;
-        foreach (var p in parts.Skip(1))
-        {
-            var next = new Segments(p, last.RunningIndex + last.Memory.Length);
-            last.Next = next;
-            last = next;
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using CucmSim.Protocols.Sip;
+using CucmSim.Protocols.Tests.Infrastructure;
 
 namespace CucmSim.Protocols.Tests.Sip;
 
@@ -304,29 +305,5 @@ public sealed class SipCodecTests
         Assert.Equal("Mufasa", p!["username"]);
         Assert.Equal("auth", p["qop"]);
         Assert.Equal("00000001", p["nc"]);
-    }
-}
-
-/// <summary>Builds multi-segment sequences for split-point tests.</summary>
-internal sealed class Segments : ReadOnlySequenceSegment<byte>
-{
-    private Segments(ReadOnlyMemory<byte> memory, long index)
-    {
-        Memory = memory;
-        RunningIndex = index;
-    }
-
-    public static ReadOnlySequence<byte> Of(params byte[][] parts)
-    {
-        var first = new Segments(parts[0], 0);
-        var last = first;
-        foreach (var p in parts.Skip(1))
-        {
-            var next = new Segments(p, last.RunningIndex + last.Memory.Length);
-            last.Next = next;
-            last = next;
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
     }
 }
