@@ -83,6 +83,10 @@ public sealed class ListenerRuntime
         Peer = peer,
     };
 
+    /// <summary>The same, with the listener's bound endpoint as the local side.</summary>
+    public LedgerRecord Record(string kind, string peer) =>
+        Record(kind, BoundEndPoint is null ? string.Empty : Text.EndPoint(BoundEndPoint), peer);
+
     public void MarkBound(Socket socket)
     {
         Socket = socket;

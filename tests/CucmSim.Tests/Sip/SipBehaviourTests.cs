@@ -98,7 +98,10 @@ public sealed class SipBehaviourTests
 
         Assert.Equal("SIP/2.0 200 OK", StatusLine(response));
         Assert.True(server.Listeners.Single(l => l.Id == "udp/5060").Malformed >= 100);
-        await server.WaitForRecordAsync(r => r.Kind == "sip-malformed");
+        var malformed = await server.WaitForRecordAsync(r => r.Kind == "sip-malformed");
+        Assert.Equal("cucm", malformed.Role);
+        Assert.Contains("t6.sip", malformed.Flows!);
+        Assert.NotNull(malformed.Local);
 
         // A stream with an endless header section is closed; the listener goes on.
         var tcp = server.EndPoint("tcp/5060");

@@ -638,18 +638,12 @@ internal sealed class SccpSession
         _context.Ledger.Append(Base("sccp-media-close", "media-close", detail));
     }
 
-    private LedgerRecord Base(string kind, string verdict, Dictionary<string, string> detail) => new()
-    {
-        Kind = kind,
-        Listener = _listener.Id,
-        Role = _listener.Spec.Role,
-        Protocol = _listener.Spec.Protocol,
-        Transport = "tcp",
-        Local = _connection.LocalEndPoint is IPEndPoint local ? Text.EndPoint(local) : null,
-        Peer = _peerText,
-        Verdict = verdict,
-        Detail = detail,
-    };
+    private LedgerRecord Base(string kind, string verdict, Dictionary<string, string> detail) =>
+        (_connection.LocalEndPoint is IPEndPoint local ? _listener.Record(kind, Text.EndPoint(local), _peerText) : _listener.Record(kind, _peerText)) with
+        {
+            Verdict = verdict,
+            Detail = detail,
+        };
 
     private void Record(string kind, string verdict, Dictionary<string, string>? extra)
     {

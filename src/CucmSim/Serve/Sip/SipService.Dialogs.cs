@@ -249,13 +249,9 @@ internal sealed partial class SipService
             detail["mirror"] = Convert.ToBase64String(mirror[..WriteMirror(mirror, m, peer, sink)]);
         }
 
-        _context.Ledger.Append(new LedgerRecord
+        _context.Ledger.Append(listener.Record("sip-register", peer.Text) with
         {
-            Kind = "sip-register",
-            Listener = listener.Id,
-            Protocol = "sip",
             Transport = sink.Transport.ToLowerInvariant(),
-            Peer = peer.Text,
             Verdict = verdict,
             Detail = detail,
         });

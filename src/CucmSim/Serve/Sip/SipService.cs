@@ -482,13 +482,9 @@ internal sealed partial class SipService : IDisposable
         {
             var raw = m.Raw;
             LogMalformed(_log, listener.Id, peer.Text, Describe(error), answered);
-            _context.Ledger.Append(new LedgerRecord
+            _context.Ledger.Append(listener.Record("sip-malformed", peer.Text) with
             {
-                Kind = "sip-malformed",
-                Listener = listener.Id,
-                Protocol = "sip",
                 Transport = sink.Transport.ToLowerInvariant(),
-                Peer = peer.Text,
                 Verdict = answered,
                 First = Serve.Text.Escape(raw[..Math.Min(raw.Length, 200)]),
                 Detail = new() { ["reason"] = Describe(error) },
@@ -587,13 +583,9 @@ internal sealed partial class SipService : IDisposable
             detail[field] = value;
         }
 
-        _context.Ledger.Append(new LedgerRecord
+        _context.Ledger.Append(listener.Record("sip-rewrite", peer.Text) with
         {
-            Kind = "sip-rewrite",
-            Listener = listener.Id,
-            Protocol = "sip",
             Transport = sink.Transport.ToLowerInvariant(),
-            Peer = peer.Text,
             Verdict = "address-differs",
             Detail = detail,
         });

@@ -281,13 +281,8 @@ internal sealed partial class SnmpAgent : IDisposable
             return;
         }
 
-        _context.Ledger.Append(new LedgerRecord
+        _context.Ledger.Append(listener.Record("event", Text.EndPoint(peer)) with
         {
-            Kind = "event",
-            Listener = listener.Id,
-            Protocol = "snmp",
-            Transport = "udp",
-            Peer = Text.EndPoint(peer),
             Verdict = verdict,
             Detail = detail,
         });
@@ -306,13 +301,8 @@ internal sealed partial class SnmpAgent : IDisposable
             return;
         }
 
-        _context.Ledger.Append(new LedgerRecord
+        _context.Ledger.Append(listener.Record("event", Text.EndPoint(peer)) with
         {
-            Kind = "event",
-            Listener = listener.Id,
-            Protocol = "snmp",
-            Transport = "udp",
-            Peer = Text.EndPoint(peer),
             Verdict = "snmp-v3-user",
             Detail = new() { ["version"] = "v3", ["user"] = user, ["level"] = level },
         });
