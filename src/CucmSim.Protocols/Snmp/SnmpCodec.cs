@@ -362,17 +362,23 @@ public static class SnmpCodec
         w.WriteInteger(requestId);
         w.WriteInteger(errorStatus);
         w.WriteInteger(errorIndex);
-        var l = w.Begin(BerTag.Sequence);
+        WriteVarBinds(ref w, varBinds);
+        w.End(p);
+    }
+
+    /// <summary>The VarBindList: a SEQUENCE of SEQUENCE { name, value } (RFC 3416 §3).</summary>
+    private static void WriteVarBinds(ref BerWriter w, scoped ReadOnlySpan<SnmpVarBind> varBinds)
+    {
+        var list = w.Begin(BerTag.Sequence);
         foreach (var vb in varBinds)
         {
-            var s = w.Begin(BerTag.Sequence);
+            var binding = w.Begin(BerTag.Sequence);
             w.WriteOid(vb.Oid);
             vb.Value.Write(ref w);
-            w.End(s);
+            w.End(binding);
         }
 
-        w.End(l);
-        w.End(p);
+        w.End(list);
     }
 
     /// <summary>Writes an SNMPv1 Trap message (RFC 1157 §4.1.6).</summary>
@@ -388,16 +394,7 @@ public static class SnmpCodec
         w.WriteInteger(generic);
         w.WriteInteger(specific);
         w.WriteUnsigned(BerTag.TimeTicks, timeStamp);
-        var l = w.Begin(BerTag.Sequence);
-        foreach (var vb in varBinds)
-        {
-            var s = w.Begin(BerTag.Sequence);
-            w.WriteOid(vb.Oid);
-            vb.Value.Write(ref w);
-            w.End(s);
-        }
-
-        w.End(l);
+        WriteVarBinds(ref w, varBinds);
         w.End(p);
         w.End(m);
         return w.Overflow ? -1 : w.Length;
