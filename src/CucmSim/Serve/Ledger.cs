@@ -1,7 +1,7 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Threading.Channels;
 
 namespace CucmSim.Serve;
 
@@ -78,23 +78,31 @@ public sealed record LedgerOptions
 }
 
 /// <summary>
-/// The durable record of every hit. Appends are cheap and never block; a single writer serialises to
-/// JSON Lines, flushing to the kernel when the queue drains and at least once per flush interval, so a
-/// kill -9 loses at most that interval. Disposal drains, flushes and syncs the file.
+/// The durable record of every hit. Appends are cheap and never block: a record goes into the in-memory
+/// window and a lock-free queue. A single writer thread serialises to JSON Lines; it is woken only when it
+/// sleeps (never once per record), lingers a few milliseconds after each batch so a busy server costs a
+/// handful of wake-ups per second, and hands what it wrote to the kernel after every batch and at least once
+/// per flush interval, so a kill -9 loses at most that interval. Disposal drains, flushes and syncs the file.
 /// </summary>
 public sealed class Ledger : IAsyncDisposable
 {
+    /// <summary>Pause after a batch, so records that arrive meanwhile are written together.</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(10);
+
     private readonly LedgerOptions _options;
     private readonly TimeProvider _time;
-    private readonly Channel<LedgerRecord> _queue;
+    private readonly ConcurrentQueue<LedgerRecord>? _queue;
     private readonly LedgerRecord?[] _window;
     private readonly Lock _windowLock = new();
-    private readonly Task _writer;
-    private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ManualResetEventSlim _wake = new(false);
+    private readonly TaskCompletionSource _writer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _appended;
     private long _seq;
     private long _dropped;
     private long _written;
     private long _rotations;
+    private int _queued;
+    private int _sleeping;
     private string? _writeError;
     private int _disposed;
 
@@ -103,21 +111,21 @@ public sealed class Ledger : IAsyncDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _window = new LedgerRecord?[Math.Max(16, options.WindowSize)];
-        _queue = Channel.CreateBounded<LedgerRecord>(new BoundedChannelOptions(options.QueueCapacity)
+        if (options.Path is null)
         {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.DropWrite,
-        });
-        if (options.Path is not null)
-        {
-            var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(options.Path));
-            if (dir is not null)
-            {
-                Directory.CreateDirectory(dir);
-            }
+            // In memory only: the window is the whole ledger, nothing waits for a writer.
+            _writer.SetResult();
+            return;
         }
 
-        _writer = options.Path is null ? DrainAsync() : Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(options.Path));
+        if (dir is not null)
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        _queue = new ConcurrentQueue<LedgerRecord>();
+        new Thread(WriteLoop) { IsBackground = true, Name = "cucmsim ledger" }.Start();
     }
 
     public string? Path => _options.Path;
@@ -141,12 +149,32 @@ public sealed class Ledger : IAsyncDisposable
             _window[record.Seq % _window.Length] = record;
         }
 
-        if (Volatile.Read(ref _disposed) != 0 || !_queue.Writer.TryWrite(record))
+        if (Volatile.Read(ref _disposed) != 0)
         {
             Interlocked.Increment(ref _dropped);
         }
+        else if (_queue is not null)
+        {
+            if (Interlocked.Increment(ref _queued) > _options.QueueCapacity)
+            {
+                Interlocked.Decrement(ref _queued);
+                Interlocked.Increment(ref _dropped);
+            }
+            else
+            {
+                _queue.Enqueue(record);
+                if (Volatile.Read(ref _sleeping) != 0 && Interlocked.Exchange(ref _sleeping, 0) != 0)
+                {
+                    _wake.Set();
+                }
+            }
+        }
 
-        Interlocked.Exchange(ref _appended, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        // Wake the control API's followers, if any wait (no allocation when none does).
+        if (Volatile.Read(ref _appended) is not null)
+        {
+            Interlocked.Exchange(ref _appended, null)?.TrySetResult();
+        }
     }
 
     /// <summary>Records with a sequence number above <paramref name="since"/> still in the window, oldest first.</summary>
@@ -173,32 +201,42 @@ public sealed class Ledger : IAsyncDisposable
     {
         while (LastSeq <= since)
         {
-            await Volatile.Read(ref _appended).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var signal = Volatile.Read(ref _appended);
+            if (signal is null)
+            {
+                var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                signal = Interlocked.CompareExchange(ref _appended, fresh, null) ?? fresh;
+            }
+
+            // Appends publish the sequence number before they look for a signal: check again after installing it.
+            if (LastSeq > since)
+            {
+                return;
+            }
+
+            await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task DrainAsync()
-    {
-        await foreach (var _ in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
-        {
-        }
-    }
-
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var path = _options.Path!;
-        var stream = OpenAppend(path);
-        var length = stream.Length;
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        using var json = new Utf8JsonWriter(buffer);
-        var lastFlush = _time.GetTimestamp();
-        var reader = _queue.Reader;
+        var queue = _queue!;
+        FileStream? stream = null;
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            stream = OpenAppend(path);
+            var length = stream.Length;
+            var buffer = new ArrayBufferWriter<byte>(4096);
+            using var json = new Utf8JsonWriter(buffer);
+            while (true)
             {
-                while (reader.TryRead(out var record))
+                var wrote = false;
+                var started = _time.GetTimestamp();
+                while (queue.TryDequeue(out var record))
                 {
+                    Interlocked.Decrement(ref _queued);
+                    wrote = true;
                     buffer.ResetWrittenCount();
                     json.Reset(buffer);
                     JsonSerializer.Serialize(json, record, LedgerJsonContext.Default.LedgerRecord);
@@ -206,9 +244,8 @@ public sealed class Ledger : IAsyncDisposable
                     buffer.Write("\n"u8);
                     if (length > 0 && length + buffer.WrittenCount > _options.MaxBytes)
                     {
-                        await stream.FlushAsync().ConfigureAwait(false);
                         stream.Flush(flushToDisk: true);
-                        await stream.DisposeAsync().ConfigureAwait(false);
+                        stream.Dispose();
                         Rotate(path);
                         stream = OpenAppend(path);
                         length = 0;
@@ -227,23 +264,59 @@ public sealed class Ledger : IAsyncDisposable
                         Interlocked.Increment(ref _dropped);
                     }
 
-                    if (_time.GetElapsedTime(lastFlush) >= _options.FlushInterval)
+                    if (_time.GetElapsedTime(started) >= _options.FlushInterval)
                     {
-                        await stream.FlushAsync().ConfigureAwait(false);
-                        lastFlush = _time.GetTimestamp();
+                        // A backlog longer than the interval still reaches the kernel every interval.
+                        stream.Flush();
+                        started = _time.GetTimestamp();
                     }
                 }
 
                 // The queue is empty: everything written so far reaches the kernel now.
-                await stream.FlushAsync().ConfigureAwait(false);
-                lastFlush = _time.GetTimestamp();
+                stream.Flush();
+                if (Volatile.Read(ref _disposed) != 0 && queue.IsEmpty)
+                {
+                    break;
+                }
+
+                if (wrote)
+                {
+                    // Linger: appends do not signal while the writer is awake, so this costs no wake-up per record.
+                    _wake.Reset();
+                    _wake.Wait(Linger);
+                    continue;
+                }
+
+                _wake.Reset();
+                Interlocked.Exchange(ref _sleeping, 1);
+                if (queue.IsEmpty && Volatile.Read(ref _disposed) == 0)
+                {
+                    _wake.Wait(_options.FlushInterval);
+                }
+
+                Volatile.Write(ref _sleeping, 0);
             }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _writeError = ex.Message;
         }
         finally
         {
-            await stream.FlushAsync().ConfigureAwait(false);
-            stream.Flush(flushToDisk: true);
-            await stream.DisposeAsync().ConfigureAwait(false);
+            if (stream is not null)
+            {
+                try
+                {
+                    stream.Flush(flushToDisk: true);
+                    stream.Dispose();
+                }
+                catch (IOException ex)
+                {
+                    _writeError = ex.Message;
+                }
+            }
+
+            _writer.TrySetResult();
         }
     }
 
@@ -277,7 +350,8 @@ public sealed class Ledger : IAsyncDisposable
             return;
         }
 
-        _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        _wake.Set();
+        await _writer.Task.ConfigureAwait(false);
+        _wake.Dispose();
     }
 }
