@@ -126,7 +126,7 @@ internal sealed class SipStreamProtocol(string transport) : ITcpProtocol
                 session.BytesIn -= buffer.Slice(consumed).Length;
                 input.AdvanceTo(consumed, buffer.End);
                 sink.InBatch = false;
-                sink.Flush();
+                await sink.FlushAsync().ConfigureAwait(false);
                 idle.CancelAfter(context.Limits.IdleTimeout);
                 if (fatal || result.IsCompleted || result.IsCanceled)
                 {

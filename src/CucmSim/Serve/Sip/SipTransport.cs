@@ -67,11 +67,16 @@ internal sealed class UdpSink : SipSink
     }
 }
 
-/// <summary>Writes responses to a connection's pipe. Sends from timers flush at once; the read loop flushes after each batch.</summary>
+/// <summary>
+/// Writes responses to a connection's pipe. Sends from timers flush at once; the read loop flushes after each
+/// batch. A flush never blocks the calling thread (it may be a socket I/O thread): when the peer reads slowly,
+/// the flush completes later and the read loop waits for it before it reads more requests.
+/// </summary>
 internal sealed class StreamSink(PipeWriter output, string transport, TcpSessionFeature session) : SipSink
 {
     private readonly Lock _lock = new();
     private bool _closed;
+    private Task? _pending;
 
     public override string Transport { get; } = transport;
 
@@ -96,7 +101,8 @@ internal sealed class StreamSink(PipeWriter output, string transport, TcpSession
         }
     }
 
-    public void Flush()
+    /// <summary>Starts a flush of what the batch wrote; completes when the pipe has taken it (back-pressure).</summary>
+    public Task FlushAsync()
     {
         lock (_lock)
         {
@@ -104,6 +110,8 @@ internal sealed class StreamSink(PipeWriter output, string transport, TcpSession
             {
                 FlushLocked();
             }
+
+            return _pending ?? Task.CompletedTask;
         }
     }
 
@@ -117,25 +125,44 @@ internal sealed class StreamSink(PipeWriter output, string transport, TcpSession
 
     private void FlushLocked()
     {
-        if (output.UnflushedBytes == 0)
+        if (output.UnflushedBytes == 0 || _pending is not null)
         {
+            // Nothing new, or a flush is under way: its completion flushes what was written since.
             return;
         }
 
 #pragma warning disable CA2012 // Checked once for synchronous completion, else converted once to a task.
         var flush = output.FlushAsync();
-        if (!flush.IsCompleted)
+        if (flush.IsCompletedSuccessfully)
         {
-            // Back-pressure from a slow reader: wait, bounded, for the pipe (responses are small).
-            if (!flush.AsTask().Wait(TimeSpan.FromSeconds(5)))
+            if (flush.Result.IsCompleted || flush.Result.IsCanceled)
             {
                 _closed = true;
             }
+
+            return;
         }
-        else if (flush.Result.IsCompleted || flush.Result.IsCanceled)
-        {
-            _closed = true;
-        }
+
+        _pending = flush.AsTask().ContinueWith(static (task, state) => ((StreamSink)state!).Flushed(task), this,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 #pragma warning restore CA2012
+    }
+
+    private void Flushed(Task<FlushResult> task)
+    {
+        lock (_lock)
+        {
+            _pending = null;
+            if (!task.IsCompletedSuccessfully || task.Result.IsCompleted || task.Result.IsCanceled)
+            {
+                _closed = true;
+                return;
+            }
+
+            if (!_closed)
+            {
+                FlushLocked();
+            }
+        }
     }
 }
