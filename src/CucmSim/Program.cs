@@ -1,3 +1,4 @@
 using CucmSim.Cli;
 
+ServeCommand.ConfigureRuntime(args);
 return await CliMain.RunAsync(args, Console.Out, Console.Error);

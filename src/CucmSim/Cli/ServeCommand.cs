@@ -9,6 +9,50 @@ namespace CucmSim.Cli;
 
 internal static class ServeCommand
 {
+    private const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+    private const string SocketThreadsVariable = "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT";
+
+    private static int DefaultIoThreads => Math.Max(1, Environment.ProcessorCount / 2);
+
+    /// <summary>
+    /// Sets the runtime's socket engine up for --io and --io-threads. Called by the executable's entry point before
+    /// any socket exists: the runtime reads both settings once, when its socket engine starts. Inline completions run
+    /// socket continuations on the engine threads instead of hopping to the thread pool. An explicit option wins over
+    /// the environment; the environment wins over the defaults.
+    /// </summary>
+    public static void ConfigureRuntime(IReadOnlyList<string> argv)
+    {
+        if (argv.Count == 0 || argv[0] != "serve")
+        {
+            return;
+        }
+
+        string? Option(string name)
+        {
+            var at = argv.ToList().LastIndexOf("--" + name);
+            return at > 0 && at + 1 < argv.Count ? argv[at + 1] : null;
+        }
+
+        var io = Option("io");
+        if (io == "pool")
+        {
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, null);
+        }
+        else if (io == "inline" || Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
+        {
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
+        }
+
+        if (int.TryParse(Option("io-threads"), NumberStyles.None, CultureInfo.InvariantCulture, out var threads) && threads is >= 1 and <= 256)
+        {
+            Environment.SetEnvironmentVariable(SocketThreadsVariable, threads.ToString(CultureInfo.InvariantCulture));
+        }
+        else if (Environment.GetEnvironmentVariable(SocketThreadsVariable) is null)
+        {
+            Environment.SetEnvironmentVariable(SocketThreadsVariable, DefaultIoThreads.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
     public static readonly string Usage = $"""
         usage: cucmsim serve [options]
 
@@ -46,6 +90,10 @@ internal static class ServeCommand
           --tftp-config P       flavour of generated SEP<MAC>.cnf.xml: sip (default) or sccp
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
+          --io MODE             where TCP handlers run: 'inline' on the socket threads (default: fewest thread
+                                hand-offs per request), or 'pool' on the .NET thread pool
+          --io-threads N        socket threads (default: half the cores, at least 1; the other half is left to
+                                the UDP loops and to a probe or load generator on the same host)
           --sccp-keepalive S    SCCP keepalive interval in RegisterAck (default 30)
           --sccp-misses N       unregister a phone after N intervals without keepalive (default 3)
           --sccp-max-protocol N highest SCCP protocol version offered (default 22)
@@ -65,7 +113,7 @@ internal static class ServeCommand
     public static async Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error)
     {
         var args = Args.Parse(argv,
-            ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level",
+            ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level", "io", "io-threads",
              "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
              "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension",
              "tftp-root", "tftp-data-ports", "tftp-max-transfers", "tftp-config",
@@ -128,6 +176,13 @@ internal static class ServeCommand
             errors.Add($"--sccp-extension {sccp.TestExtension}: 1 to 24 digits");
         }
 
+        var io = args.Value("io") ?? "inline";
+        if (io is not ("inline" or "pool"))
+        {
+            errors.Add($"--io {io}: inline or pool");
+        }
+
+        _ = ParseInt(args, "io-threads", DefaultIoThreads, 1, 256, errors);
         var level = LogLevel.Information;
         if (args.Value("log-level") is { } lv && !Enum.TryParse(lv, ignoreCase: true, out level))
         {
@@ -180,7 +235,9 @@ internal static class ServeCommand
                 RequireClientCertificate = args.Flag("mtls"),
             },
             Sip = sip,
+            InlineIo = io == "inline",
         };
+
 
         using var loggers = LoggerFactory.Create(b => b
             .AddSimpleConsole(o =>

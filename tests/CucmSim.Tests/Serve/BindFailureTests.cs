@@ -144,6 +144,11 @@ public sealed class BindFailureTests
         Assert.Contains("--port-offset x", error.ToString());
 
         error = new StringWriter();
+        Assert.Equal(1, await CliMain.RunAsync(["serve", "--io", "sideways", "--io-threads", "0"], TextWriter.Null, error));
+        Assert.Contains("--io sideways: inline or pool", error.ToString());
+        Assert.Contains("--io-threads 0", error.ToString());
+
+        error = new StringWriter();
         Assert.Equal(1, await CliMain.RunAsync(["serve", "--only", "table:42", "--ledger", "none", "--no-control"], TextWriter.Null, error));
         Assert.Contains("no flows in table 42", error.ToString());
     }
