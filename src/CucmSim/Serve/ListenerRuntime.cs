@@ -38,6 +38,7 @@ public sealed class ListenerRuntime
     public string[] FlowIds => _flowIds ??= Spec.Flows.Select(f => f.Id).ToArray();
 
     private string[]? _flowIds;
+    private string? _localText;
 
     /// <summary>Listener id as the echo and the ledger name it: "tcp/2000", or "tcp/2000@ADDR" when several addresses are bound.</summary>
     public string Id { get; }
@@ -48,6 +49,9 @@ public sealed class ListenerRuntime
     public int Port { get; }
 
     public IPEndPoint? BoundEndPoint { get; private set; }
+
+    /// <summary>The bound endpoint as the ledger writes it (empty while unbound).</summary>
+    public string LocalText => _localText ??= BoundEndPoint is null ? string.Empty : Text.EndPoint(BoundEndPoint);
 
     public Socket? Socket { get; private set; }
 
@@ -85,12 +89,13 @@ public sealed class ListenerRuntime
 
     /// <summary>The same, with the listener's bound endpoint as the local side.</summary>
     public LedgerRecord Record(string kind, string peer) =>
-        Record(kind, BoundEndPoint is null ? string.Empty : Text.EndPoint(BoundEndPoint), peer);
+        Record(kind, LocalText, peer);
 
     public void MarkBound(Socket socket)
     {
         Socket = socket;
         BoundEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        _localText = null;
         Status = ListenerStatus.Bound;
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 
 namespace CucmSim.Serve.Tftp;
@@ -10,6 +11,27 @@ namespace CucmSim.Serve.Tftp;
 internal sealed class ProvisioningHttp(ProvisioningService service) : IHttpProtocol
 {
     private const int ChunkSize = 64 * 1024;
+    private static readonly object PeerKey = new();
+
+    /// <summary>The client's address as the ledger writes it, formatted once per connection (keep-alive requests share it).</summary>
+    private static string Peer(HttpContext http)
+    {
+        var items = http.Features.Get<IConnectionItemsFeature>()?.Items;
+        if (items is not null && items.TryGetValue(PeerKey, out var cached) && cached is string text)
+        {
+            return text;
+        }
+
+        text = http.Connection.RemoteIpAddress is { } address
+            ? Text.EndPoint(new System.Net.IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, http.Connection.RemotePort))
+            : "unknown";
+        if (items is not null)
+        {
+            items[PeerKey] = text;
+        }
+
+        return text;
+    }
 
     public async Task HandleAsync(HttpContext http, ListenerRuntime listener, ServeContext context)
     {
@@ -17,9 +39,7 @@ internal sealed class ProvisioningHttp(ProvisioningService service) : IHttpProto
         var request = http.Request;
         var response = http.Response;
         var channel = request.IsHttps ? "https" : "http";
-        var peer = http.Connection.RemoteIpAddress is { } address
-            ? Text.EndPoint(new System.Net.IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, http.Connection.RemotePort))
-            : "unknown";
+        var peer = Peer(http);
         var path = request.Path.Value ?? "/";
         var name = path.Length > 0 && path[0] == '/' ? path[1..] : path;
         var head = HttpMethods.IsHead(request.Method);
@@ -100,7 +120,7 @@ internal sealed class ProvisioningHttp(ProvisioningService service) : IHttpProto
             Listener = listener.Id,
             Channel = channel,
             Peer = peer,
-            Local = listener.BoundEndPoint is null ? null : Text.EndPoint(listener.BoundEndPoint),
+            Local = listener.BoundEndPoint is null ? null : listener.LocalText,
             File = name,
             Outcome = outcome,
             Bytes = bytes,
