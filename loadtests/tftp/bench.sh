@@ -10,7 +10,7 @@ REPS=${1:-3}; shift || true
 WHAT=${*:-small large storm http}
 export RUNDIR=${RUNDIR:-/tmp/bench-run-tftp} FIXTURES=${FIXTURES:-/tmp/bench-tftp}
 OFFSET=33000; CONTROL=127.0.0.1:33900
-CUCMSIM=$REPO/src/CucmSim/bin/Release/net10.0/cucmsim
+CUCMSIM=${CUCMSIM_BIN:-$REPO/src/CucmSim/bin/Release/net10.0/cucmsim}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$REPO/loadtests/tftp/results" "$RUNDIR"
 OUT=${OUT:-$REPO/loadtests/tftp/results/$STAMP.tsv}
