@@ -63,7 +63,7 @@ internal static class Metrics
 
     /// <summary>
     /// Process memory split into managed and the rest: resident set, the GC heap as of the last collection
-    /// (live objects plus fragmentation), what the GC has committed, and the gen0 budget, so a cost per
+    /// (live objects plus fragmentation), what the GC has committed, and the largest gen0 budget, so a cost per
     /// connection can be told apart into objects, GC headroom and native memory.
     /// </summary>
     private static void Process(StringBuilder sb)
@@ -90,9 +90,9 @@ internal static class Metrics
             sb.Append("cucmsim_gc_generation_bytes{generation=\"").Append(names[g]).Append("\"} ").Append(generations[g].SizeAfterBytes).Append('\n');
         }
 
-        if (GC.GetConfigurationVariables().TryGetValue("GCgen0size", out var gen0) && gen0 is IConvertible c)
+        if (GC.GetConfigurationVariables().TryGetValue("GCGen0MaxBudget", out var gen0) && gen0 is IConvertible c)
         {
-            Single(sb, "cucmsim_gc_gen0_budget_bytes", "gauge", "Configured or computed gen0 allocation budget", c.ToInt64(CultureInfo.InvariantCulture));
+            Single(sb, "cucmsim_gc_gen0_max_budget_bytes", "gauge", "Largest gen0 allocation budget (System.GC.Gen0MaxBudget)", c.ToInt64(CultureInfo.InvariantCulture));
         }
     }
 
