@@ -17,6 +17,7 @@ namespace CucmSim.Serve;
 internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext context, TcpNative native)
 {
     private readonly ILogger _log = context.Loggers.CreateLogger("CucmSim.Tcp");
+    private LocalEndPointText? _local;
 
     public bool HandsOff => native.Handler is not null || native.Http;
 
@@ -26,7 +27,7 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
         // taken over: the sniff runs in its own method, so its buffers, timers and cancellation sources are
         // gone after the hand-off and only the record of the connection (state) stays.
         var state = new ConnectionState(
-            Text.EndPoint(connection.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0)),
+            LocalText(connection.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0)),
             Text.EndPoint(connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0)),
             context.Time.GetTimestamp());
         listener.ConnectionOpened();
@@ -86,6 +87,24 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
             await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// The local end point as text, one string for every connection to the same address (a listener bound to
+    /// one address has one; bound to any address, the last one seen is reused while it repeats).
+    /// </summary>
+    private string LocalText(IPEndPoint local)
+    {
+        if (Volatile.Read(ref _local) is { } last && last.EndPoint.Equals(local))
+        {
+            return last.Text;
+        }
+
+        var text = Text.EndPoint(local);
+        Volatile.Write(ref _local, new LocalEndPointText(local, text));
+        return text;
+    }
+
+    private sealed record LocalEndPointText(IPEndPoint EndPoint, string Text);
 
     /// <summary>
     /// Reads until the first byte that is not part of a probe line (then marks the hand-off when a native
