@@ -47,6 +47,7 @@ internal static class Metrics
         Single(sb, "cucmsim_ledger_records_total", "counter", "Ledger records appended", server.Ledger.LastSeq);
         Single(sb, "cucmsim_ledger_written_total", "counter", "Ledger records written to the file", server.Ledger.Written);
         Single(sb, "cucmsim_ledger_dropped_total", "counter", "Ledger records dropped (queue full or write error)", server.Ledger.Dropped);
+        Process(sb);
         return sb.ToString();
     }
 
@@ -57,6 +58,41 @@ internal static class Metrics
         {
             sb.Append(name).Append("{listener=\"").Append(l.Id).Append("\",protocol=\"").Append(l.Spec.Protocol)
               .Append("\",transport=\"").Append(l.Transport).Append("\"} ").Append(value(l).ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
+    }
+
+    /// <summary>
+    /// Process memory split into managed and the rest: resident set, the GC heap as of the last collection
+    /// (live objects plus fragmentation), what the GC has committed, and the largest gen0 budget, so a cost per
+    /// connection can be told apart into objects, GC headroom and native memory.
+    /// </summary>
+    private static void Process(StringBuilder sb)
+    {
+        var gc = GC.GetGCMemoryInfo();
+        Single(sb, "cucmsim_process_resident_bytes", "gauge", "Resident set size of the process", Environment.WorkingSet);
+        Single(sb, "cucmsim_gc_heap_bytes", "gauge", "Managed heap size at the end of the last collection (live objects and fragmentation)", gc.HeapSizeBytes);
+        Single(sb, "cucmsim_gc_fragmented_bytes", "gauge", "Free space inside the managed heap at the end of the last collection", gc.FragmentedBytes);
+        Single(sb, "cucmsim_gc_committed_bytes", "gauge", "Memory the GC has committed", gc.TotalCommittedBytes);
+        Single(sb, "cucmsim_gc_promoted_bytes", "gauge", "Bytes that survived the last collection", gc.PromotedBytes);
+        Single(sb, "cucmsim_gc_pinned_objects", "gauge", "Pinned objects seen by the last collection", gc.PinnedObjectsCount);
+        Single(sb, "cucmsim_gc_allocated_bytes_total", "counter", "Bytes allocated on the managed heap", GC.GetTotalAllocatedBytes());
+        sb.Append("# HELP cucmsim_gc_collections_total Garbage collections per generation\n# TYPE cucmsim_gc_collections_total counter\n");
+        for (var g = 0; g <= GC.MaxGeneration; g++)
+        {
+            sb.Append("cucmsim_gc_collections_total{generation=\"").Append(g).Append("\"} ").Append(GC.CollectionCount(g)).Append('\n');
+        }
+
+        sb.Append("# HELP cucmsim_gc_generation_bytes Size of each generation at the end of the last collection\n# TYPE cucmsim_gc_generation_bytes gauge\n");
+        var generations = gc.GenerationInfo;
+        string[] names = ["0", "1", "2", "loh", "poh"];
+        for (var g = 0; g < generations.Length && g < names.Length; g++)
+        {
+            sb.Append("cucmsim_gc_generation_bytes{generation=\"").Append(names[g]).Append("\"} ").Append(generations[g].SizeAfterBytes).Append('\n');
+        }
+
+        if (GC.GetConfigurationVariables().TryGetValue("GCGen0MaxBudget", out var gen0) && gen0 is IConvertible c)
+        {
+            Single(sb, "cucmsim_gc_gen0_max_budget_bytes", "gauge", "Largest gen0 allocation budget (System.GC.Gen0MaxBudget)", c.ToInt64(CultureInfo.InvariantCulture));
         }
     }
 

@@ -53,6 +53,10 @@ public interface IHttpProtocol
 public sealed class TcpSessionFeature
 {
     public string Verdict { get; set; } = "data";
+
+    /// <summary>The peer as the ledger writes it (ip:port, IPv4-mapped shown as IPv4), for handlers to reuse.</summary>
+    public string? PeerText { get; init; }
+
     public long BytesIn { get; set; }
     public long BytesOut { get; set; }
     public Dictionary<string, string>? Detail { get; set; }

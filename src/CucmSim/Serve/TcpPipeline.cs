@@ -17,119 +17,143 @@ namespace CucmSim.Serve;
 internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext context, TcpNative native)
 {
     private readonly ILogger _log = context.Loggers.CreateLogger("CucmSim.Tcp");
+    private LocalEndPointText? _local;
 
     public bool HandsOff => native.Handler is not null || native.Http;
 
     public async Task OnConnectedAsync(ConnectionContext connection, ConnectionDelegate? next)
     {
-        var time = context.Time;
-        var peer = connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0);
-        var local = connection.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0);
-        var peerText = Text.EndPoint(peer);
-        var localText = Text.EndPoint(local);
-        var started = time.GetTimestamp();
+        // What this frame keeps is what a connection costs for its whole life once a native protocol has
+        // taken over: the sniff runs in its own method, so its buffers, timers and cancellation sources are
+        // gone after the hand-off and only the record of the connection (state) stays.
+        var state = new ConnectionState(
+            LocalText(connection.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0)),
+            Text.EndPoint(connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0)),
+            context.Time.GetTimestamp());
         listener.ConnectionOpened();
-        listener.Hit(peerText, time.GetUtcNow());
-        context.Ledger.Append(listener.Record("tcp-open", localText, peerText));
+        listener.Hit(state.PeerText, context.Time.GetUtcNow());
+        context.Ledger.Append(listener.Record("tcp-open", state.LocalText, state.PeerText));
 
-        var input = connection.Transport.Input;
-        var output = connection.Transport.Output;
-        var state = new EchoState(local, peer, next is not null);
-        var session = new TcpSessionFeature();
+        var session = new TcpSessionFeature { PeerText = state.PeerText };
         connection.Features.Set(session);
-        var closed = "peer";
-
-        // Not ConnectionClosed: Kestrel fires it on the peer's FIN, and a half-closed peer ("send, then
-        // shut down writing") still gets its answer. Input completes on FIN, or faults on a reset.
-        // Both sources (and the idle timer) live only while the pipeline reads: a native protocol that takes
-        // over keeps its own deadlines, and a long-lived connection should not carry these.
-        var idle = new CancellationTokenSource(native.ServerSpeaksFirstAfter ?? context.Limits.IdleTimeout, time);
-        var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping);
         try
         {
-            while (!state.HandOff)
-            {
-                ReadResult result;
-                try
-                {
-                    result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (idle.IsCancellationRequested && native.ServerSpeaksFirstAfter is not null && state.BytesIn == 0 && next is not null)
-                {
-                    // The client waits for the server to speak first.
-                    state.HandOff = true;
-                    break;
-                }
-                catch (OperationCanceledException)
-                {
-                    closed = idle.IsCancellationRequested ? "idle-timeout" : context.Stopping.IsCancellationRequested ? "shutdown" : "aborted";
-                    break;
-                }
-
-                var consumed = Process(result.Buffer, result.IsCompleted, state, output);
-                input.AdvanceTo(consumed, state.HandOff ? consumed : result.Buffer.End);
-                if (output.UnflushedBytes > 0)
-                {
-                    await output.FlushAsync(linked.Token).ConfigureAwait(false);
-                }
-
-                idle.CancelAfter(context.Limits.IdleTimeout);
-                if (!state.HandOff && (result.IsCompleted || result.IsCanceled))
-                {
-                    break;
-                }
-            }
-
-            linked.Dispose();
-            idle.Dispose();
+            await SniffAsync(connection, state, next is not null).ConfigureAwait(false);
             if (state.HandOff && next is not null)
             {
                 await next(connection).ConfigureAwait(false);
-                closed = context.Stopping.IsCancellationRequested ? "shutdown" : "peer";
+                state.Closed = context.Stopping.IsCancellationRequested ? "shutdown" : "peer";
             }
         }
         catch (Exception ex) when (ex is ConnectionResetException or IOException or ConnectionAbortedException)
         {
-            closed = "reset";
+            state.Closed = "reset";
         }
         catch (OperationCanceledException)
         {
-            closed = context.Stopping.IsCancellationRequested ? "shutdown" : "aborted";
+            state.Closed = context.Stopping.IsCancellationRequested ? "shutdown" : "aborted";
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            closed = "error";
+            state.Closed = "error";
             listener.MalformedInput();
-            LogHandlerFailed(_log, listener.Id, peerText, ex);
+            LogHandlerFailed(_log, listener.Id, state.PeerText, ex);
         }
         finally
         {
-            linked.Dispose();
-            idle.Dispose();
             var bytesIn = state.BytesIn + session.BytesIn;
             var bytesOut = state.BytesOut + session.BytesOut;
             listener.Sent(bytesOut);
             listener.Received(session.BytesIn);
             listener.ConnectionClosed();
             var verdict = state.HandOff ? session.Verdict : state.First is not null ? "data" : state.Echoes > 0 ? "echo" : "silent";
-            context.Ledger.Append(listener.Record("tcp-close", localText, peerText) with
+            context.Ledger.Append(listener.Record("tcp-close", state.LocalText, state.PeerText) with
             {
                 Verdict = verdict,
                 Nonce = state.LastNonce,
                 First = state.First,
                 BytesIn = bytesIn,
                 BytesOut = bytesOut,
-                DurationMs = (long)time.GetElapsedTime(started).TotalMilliseconds,
-                Closed = closed,
+                DurationMs = (long)context.Time.GetElapsedTime(state.Started).TotalMilliseconds,
+                Closed = state.Closed,
                 Detail = session.Detail,
             });
-            LogClosed(_log, listener.Id, peerText, verdict, bytesIn, closed);
+            LogClosed(_log, listener.Id, state.PeerText, verdict, bytesIn, state.Closed);
         }
 
         if (!state.HandOff)
         {
-            await input.CompleteAsync().ConfigureAwait(false);
-            await output.CompleteAsync().ConfigureAwait(false);
+            await connection.Transport.Input.CompleteAsync().ConfigureAwait(false);
+            await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The local end point as text, one string for every connection to the same address (a listener bound to
+    /// one address has one; bound to any address, the last one seen is reused while it repeats).
+    /// </summary>
+    private string LocalText(IPEndPoint local)
+    {
+        if (Volatile.Read(ref _local) is { } last && last.EndPoint.Equals(local))
+        {
+            return last.Text;
+        }
+
+        var text = Text.EndPoint(local);
+        Volatile.Write(ref _local, new LocalEndPointText(local, text));
+        return text;
+    }
+
+    private sealed record LocalEndPointText(IPEndPoint EndPoint, string Text);
+
+    /// <summary>
+    /// Reads until the first byte that is not part of a probe line (then marks the hand-off when a native
+    /// protocol follows), or until the peer closes, the idle timeout passes or the server stops.
+    /// </summary>
+    private async Task SniffAsync(ConnectionContext connection, ConnectionState state, bool canHandOff)
+    {
+        var input = connection.Transport.Input;
+        var output = connection.Transport.Output;
+        var local = connection.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0);
+        var peer = connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0);
+
+        // Not ConnectionClosed: Kestrel fires it on the peer's FIN, and a half-closed peer ("send, then
+        // shut down writing") still gets its answer. Input completes on FIN, or faults on a reset.
+        // Both sources (and the idle timer) live only while the sniff reads: a native protocol that takes
+        // over keeps its own deadlines, and a long-lived connection should not carry these.
+        using var idle = new CancellationTokenSource(native.ServerSpeaksFirstAfter ?? context.Limits.IdleTimeout, context.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping);
+        while (!state.HandOff)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (idle.IsCancellationRequested && native.ServerSpeaksFirstAfter is not null && state.BytesIn == 0 && canHandOff)
+            {
+                // The client waits for the server to speak first.
+                state.HandOff = true;
+                break;
+            }
+            catch (OperationCanceledException)
+            {
+                state.Closed = idle.IsCancellationRequested ? "idle-timeout" : context.Stopping.IsCancellationRequested ? "shutdown" : "aborted";
+                break;
+            }
+
+            var consumed = Process(result.Buffer, result.IsCompleted, state, canHandOff, local, peer, output);
+            input.AdvanceTo(consumed, state.HandOff ? consumed : result.Buffer.End);
+            if (output.UnflushedBytes > 0)
+            {
+                await output.FlushAsync(linked.Token).ConfigureAwait(false);
+            }
+
+            idle.CancelAfter(context.Limits.IdleTimeout);
+            if (!state.HandOff && (result.IsCompleted || result.IsCanceled))
+            {
+                break;
+            }
         }
     }
 
@@ -138,20 +162,22 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
     /// other byte: with a native protocol, stops there (nothing of it consumed) and marks the hand-off;
     /// without one, records the first bytes and consumes the rest. Returns how far the buffer was consumed.
     /// </summary>
-    private SequencePosition Process(in ReadOnlySequence<byte> buffer, bool completed, EchoState state, PipeWriter output)
+    private SequencePosition Process(in ReadOnlySequence<byte> buffer, bool completed, ConnectionState state, bool canHandOff, IPEndPoint local, IPEndPoint peer, PipeWriter output)
     {
+        // Transient (the reader's scope rules out stack memory): nothing of the sniff outlives it.
+        var nonce = state.Sniffing ? new byte[EchoProbe.MaxNonceLength] : [];
         var reader = new SequenceReader<byte>(buffer);
         while (!reader.End)
         {
             if (state.Sniffing)
             {
-                var status = EchoProbe.TryReadProbeLine(ref reader, state.Nonce, out var nonceLength);
+                var status = EchoProbe.TryReadProbeLine(ref reader, nonce, out var nonceLength);
                 if (status == OperationStatus.Done)
                 {
                     state.Echoes++;
-                    state.LastNonce = System.Text.Encoding.ASCII.GetString(state.Nonce, 0, nonceLength);
+                    state.LastNonce = System.Text.Encoding.ASCII.GetString(nonce, 0, nonceLength);
                     var span = output.GetSpan(EchoProbe.MaxEchoLength);
-                    var n = EchoProbe.FormatEcho(span, state.Nonce.AsSpan(0, nonceLength), listener.Id, state.Local, state.Peer);
+                    var n = EchoProbe.FormatEcho(span, nonce.AsSpan(0, nonceLength), listener.Id, local, peer);
                     output.Advance(n);
                     state.BytesOut += n;
                     listener.Echoed();
@@ -164,7 +190,7 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
                 }
 
                 state.Sniffing = false;
-                if (state.CanHandOff)
+                if (canHandOff)
                 {
                     state.HandOff = true;
                     break;
@@ -180,12 +206,12 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
         return reader.Position;
     }
 
-    private sealed class EchoState(IPEndPoint local, IPEndPoint peer, bool canHandOff)
+    /// <summary>What the tcp-close record needs, kept for the connection's life (so: small).</summary>
+    private sealed class ConnectionState(string localText, string peerText, long started)
     {
-        public IPEndPoint Local { get; } = local;
-        public IPEndPoint Peer { get; } = peer;
-        public bool CanHandOff { get; } = canHandOff;
-        public byte[] Nonce { get; } = new byte[EchoProbe.MaxNonceLength];
+        public string LocalText { get; } = localText;
+        public string PeerText { get; } = peerText;
+        public long Started { get; } = started;
         public bool Sniffing { get; set; } = true;
         public bool HandOff { get; set; }
         public int Echoes { get; set; }
@@ -193,6 +219,7 @@ internal sealed partial class TcpPipeline(ListenerRuntime listener, ServeContext
         public long BytesOut { get; set; }
         public string? First { get; set; }
         public string? LastNonce { get; set; }
+        public string Closed { get; set; } = "peer";
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Debug, Message = "{Listener} {Peer}: {Verdict}, {BytesIn} bytes in, closed by {Closed}")]

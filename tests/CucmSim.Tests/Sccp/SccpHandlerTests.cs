@@ -20,25 +20,32 @@ public sealed class SccpHandlerTests
         private readonly Pipe _toServer = new();
         private readonly Pipe _toPhone = new();
 
-        public Harness(SccpOptions options)
+        private readonly bool _ownsLedger;
+
+        /// <summary>A phone connection; with <paramref name="sameListener"/>, a second connection to that harness's listener.</summary>
+        public Harness(SccpOptions options, Harness? sameListener = null, int peerPort = 40000)
         {
-            Ledger = new Ledger(new LedgerOptions(), Time);
-            Context = new ServeContext(Ledger, Time, NullLoggerFactory.Instance, new ServeLimits(), CancellationToken.None)
+            _ownsLedger = sameListener is null;
+            Time = sameListener?.Time ?? new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
+            Ledger = sameListener?.Ledger ?? new Ledger(new LedgerOptions(), Time);
+            Context = sameListener?.Context ?? new ServeContext(Ledger, Time, NullLoggerFactory.Instance, new ServeLimits(), CancellationToken.None)
             {
                 Certificates = new CertificateService(new CertificateOptions { StateDirectory = SimHost.TempDirectory() }),
                 Sccp = options,
             };
-            Listener = new ListenerRuntime(new ListenerSpec("tcp/2000", "cucm", Transport.Tcp, 2000, "sccp", []), "tcp/2000", IPAddress.Loopback, 2000);
-            Connection = new DefaultConnectionContext("c1", new Duplex(_toServer.Reader, _toPhone.Writer), new Duplex(_toPhone.Reader, _toServer.Writer))
+            Listener = sameListener?.Listener ?? new ListenerRuntime(new ListenerSpec("tcp/2000", "cucm", Transport.Tcp, 2000, "sccp", []), "tcp/2000", IPAddress.Loopback, 2000);
+            Protocol = sameListener?.Protocol ?? new SccpProtocol(Context, tls: false);
+            Connection = new DefaultConnectionContext("c" + peerPort, new Duplex(_toServer.Reader, _toPhone.Writer), new Duplex(_toPhone.Reader, _toServer.Writer))
             {
-                RemoteEndPoint = new IPEndPoint(IPAddress.Parse("198.51.100.7"), 40000),
+                RemoteEndPoint = new IPEndPoint(IPAddress.Parse("198.51.100.7"), peerPort),
                 LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 2000),
             };
             Connection.Features.Set(Session);
-            Run = Task.Run(() => new SccpProtocol(Context, tls: false).RunAsync(Connection, Listener, Context));
+            Run = Task.Run(() => Protocol.RunAsync(Connection, Listener, Context));
         }
 
-        public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
+        public FakeTimeProvider Time { get; }
+        public SccpProtocol Protocol { get; }
         public Ledger Ledger { get; }
         public ServeContext Context { get; }
         public ListenerRuntime Listener { get; }
@@ -80,7 +87,10 @@ public sealed class SccpHandlerTests
         {
             await _toServer.Writer.CompleteAsync();
             await Run.DefaultTimeout();
-            await Ledger.DisposeAsync();
+            if (_ownsLedger)
+            {
+                await Ledger.DisposeAsync();
+            }
         }
     }
 
@@ -170,5 +180,38 @@ public sealed class SccpHandlerTests
         h.Time.Advance(TimeSpan.FromSeconds(1));
         await h.Run.DefaultTimeout();
         Assert.Single(h.Ledger.Since(0), r => r.Kind == "sccp-keepalive-timeout" && r.Detail!["registered"] == "False");
+    }
+
+    [Fact]
+    public async Task One_sweep_per_listener_closes_only_the_phone_that_went_silent()
+    {
+        await using var quiet = new Harness(new SccpOptions { KeepAliveSeconds = 10, KeepAliveMisses = 2, Mirror = false });
+        await using var alive = new Harness(quiet.Context.Sccp, sameListener: quiet, peerPort: 40001);
+        await quiet.SendByteByByteAsync(new SccpRegister { DeviceName = "SEP0000000000B1", ProtocolVersion = 17 }, 0);
+        Assert.IsType<SccpRegisterAck>(await quiet.ReceiveAsync());
+        await alive.SendByteByByteAsync(new SccpRegister { DeviceName = "SEP0000000000B2", ProtocolVersion = 17 }, 0);
+        Assert.IsType<SccpRegisterAck>(await alive.ReceiveAsync());
+        Assert.Equal(2, quiet.Protocol.Sweep.Count);
+
+        for (var i = 0; i < 3; i++)
+        {
+            quiet.Time.Advance(TimeSpan.FromSeconds(10));
+            await alive.SendByteByByteAsync(SccpEmpty.KeepAliveReq, 0x11);
+            while ((await alive.ReceiveAsync()).Id != SccpMessageId.KeepAliveAck)
+            {
+            }
+        }
+
+        // 30 s without a keepalive (deadline 20 s): the quiet phone is gone, the other one stays registered.
+        await quiet.Run.DefaultTimeout();
+        Assert.False(alive.Run.IsCompleted);
+        Assert.False(quiet.Context.Devices.TryGet("SEP0000000000B1", out _));
+        Assert.True(quiet.Context.Devices.TryGet("SEP0000000000B2", out _));
+        Assert.Equal(1, quiet.Protocol.Sweep.Count);
+        Assert.Single(quiet.Ledger.Since(0), r => r.Kind == "sccp-keepalive-timeout" && r.Detail!["device"] == "SEP0000000000B1");
+
+        await alive.CloseAsync();
+        await alive.Run.DefaultTimeout();
+        Assert.Equal(0, quiet.Protocol.Sweep.Count);
     }
 }

@@ -25,6 +25,7 @@ internal sealed partial class SccpProtocol : ITcpProtocol
         Tls = tls;
         Log = context.Loggers.CreateLogger("CucmSim.Sccp");
         NamePattern = Options.DeviceNamePattern is { } p ? new Regex(p, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100)) : null;
+        Sweep = new KeepAliveSweep(context.Time, KeepAliveDeadline, context.Stopping);
     }
 
     public SccpOptions Options { get; }
@@ -34,6 +35,9 @@ internal sealed partial class SccpProtocol : ITcpProtocol
     public ILogger Log { get; }
 
     public Regex? NamePattern { get; }
+
+    /// <summary>The keepalive deadlines of every session of this listener, checked by one timer.</summary>
+    public KeepAliveSweep Sweep { get; }
 
     public TimeSpan KeepAliveDeadline => TimeSpan.FromSeconds((double)Options.KeepAliveSeconds * Options.KeepAliveMisses);
 
@@ -72,7 +76,6 @@ internal sealed class SccpSession
     private readonly TcpSessionFeature _feature;
     private readonly IPEndPoint _peer;
     private readonly string _peerText;
-    private readonly List<(SccpHeader Header, SccpMessage Message)> _batch = new(4);
     private DeviceRecord? _device;
     // Only what later messages need is kept of the RegisterReq: memory per registered phone counts.
     private string? _deviceName;
@@ -85,6 +88,8 @@ internal sealed class SccpSession
     private string? _closeReason;
     private Call? _call;
     private uint _nextCallReference;
+    private long _lastKeepAlive;
+    private volatile bool _expired;
 
     public SccpSession(SccpProtocol protocol, ConnectionContext connection, ListenerRuntime listener, ServeContext context)
     {
@@ -101,50 +106,64 @@ internal sealed class SccpSession
             _peer = new IPEndPoint(_peer.Address.MapToIPv4(), _peer.Port);
         }
 
-        _peerText = Text.EndPoint(_peer);
+        _peerText = _feature.PeerText ?? Text.EndPoint(_peer);
     }
+
+    /// <summary>Links of the sweep's list of sessions (guarded by the sweep's lock).</summary>
+    internal SccpSession? SweepPrevious { get; set; }
+
+    internal SccpSession? SweepNext { get; set; }
+
+    /// <summary>When the deadline last restarted (registration or keepalive), in <see cref="TimeProvider"/> ticks.</summary>
+    internal long LastKeepAlive => Volatile.Read(ref _lastKeepAlive);
+
+    /// <summary>Called by the sweep when the deadline passed: the pending read returns cancelled.</summary>
+    internal void Expire()
+    {
+        _expired = true;
+        _connection.Transport.Input.CancelPendingRead();
+    }
+
+    /// <summary>Called by the sweep when the server stops.</summary>
+    internal void Stop() => _connection.Transport.Input.CancelPendingRead();
+
+    private void RestartDeadline() => Volatile.Write(ref _lastKeepAlive, _context.Time.GetTimestamp());
 
     private string DeviceName => _deviceName ?? "-";
 
     public async Task RunAsync()
     {
         var input = _connection.Transport.Input;
-        using var deadline = new CancellationTokenSource(_protocol.KeepAliveDeadline, _context.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _context.Stopping);
+        RestartDeadline();
+        _protocol.Sweep.Add(this);
         try
         {
             while (_closeReason is null)
             {
-                ReadResult result;
-                try
-                {
-                    result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !_context.Stopping.IsCancellationRequested)
-                {
-                    KeepAliveTimeout();
-                    break;
-                }
-                catch (OperationCanceledException)
-                {
-                    _closeReason = "shutdown";
-                    break;
-                }
-
+                // No token: a token per read would register a callback per connection; the sweep and
+                // shutdown cancel the pending read instead (CancelPendingRead).
+                var result = await input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
-                var consumed = Parse(buffer, out var malformed);
-                _feature.BytesIn += buffer.Slice(0, consumed).Length;
-                input.AdvanceTo(consumed, buffer.End);
-                foreach (var (header, message) in _batch)
+                var position = buffer.Start;
+                string? malformed = null;
+                while (_closeReason is null)
                 {
-                    await HandleAsync(header, message, deadline).ConfigureAwait(false);
-                    if (_closeReason is not null)
+                    // One message at a time, handled while the rest of the buffer stays in the pipe.
+                    var status = Next(buffer, ref position, out var header, out var message, out malformed);
+                    if (status != OperationStatus.Done)
                     {
                         break;
                     }
+
+                    if (message is not null)
+                    {
+                        await HandleAsync(header, message).ConfigureAwait(false);
+                    }
                 }
 
-                _batch.Clear();
+                _feature.BytesIn += buffer.Slice(buffer.Start, position).Length;
+                var rest = buffer.Slice(position).Length;
+                input.AdvanceTo(position, buffer.End);
                 if (malformed is not null && _closeReason is null)
                 {
                     _listener.MalformedInput();
@@ -154,10 +173,29 @@ internal sealed class SccpSession
                     (_feature.Detail ??= [])["error"] = malformed;
                 }
 
-                if (result.IsCompleted || result.IsCanceled)
+                if (result.IsCanceled && _closeReason is null)
+                {
+                    if (_context.Stopping.IsCancellationRequested)
+                    {
+                        _closeReason = "shutdown";
+                    }
+                    else if (_expired)
+                    {
+                        // A keepalive may have arrived with the cancelled read or since the sweep looked.
+                        _expired = false;
+                        if (_context.Time.GetElapsedTime(LastKeepAlive) >= _protocol.KeepAliveDeadline)
+                        {
+                            KeepAliveTimeout();
+                        }
+                    }
+
+                    continue;
+                }
+
+                if (result.IsCompleted)
                 {
                     _closeReason ??= "peer";
-                    if (!buffer.Slice(consumed).IsEmpty && malformed is null)
+                    if (rest > 0 && malformed is null)
                     {
                         (_feature.Detail ??= [])["error"] = "truncated frame at close";
                         _listener.MalformedInput();
@@ -171,6 +209,7 @@ internal sealed class SccpSession
         }
         finally
         {
+            _protocol.Sweep.Remove(this);
             EndCall("connection closed", send: false);
             if (_device is not null && _context.Devices.TryGet(_device.Name, out var current) && ReferenceEquals(current, _device))
             {
@@ -198,39 +237,37 @@ internal sealed class SccpSession
         }
     }
 
-    /// <summary>Frames and decodes every whole message of the buffer into the batch; stops at a framing error.</summary>
-    private SequencePosition Parse(in ReadOnlySequence<byte> buffer, out string? malformed)
+    /// <summary>
+    /// Frames and decodes the next whole message after <paramref name="position"/>. Done with a message,
+    /// or with none when a sound frame's body does not decode (skipped, the stream stays in step);
+    /// NeedMoreData at the end of the whole frames; InvalidData with the reason at a framing error.
+    /// </summary>
+    private OperationStatus Next(in ReadOnlySequence<byte> buffer, ref SequencePosition position, out SccpHeader header, out SccpMessage? message, out string? malformed)
     {
+        message = null;
         malformed = null;
-        var reader = new SequenceReader<byte>(buffer);
-        while (true)
+        var reader = new SequenceReader<byte>(buffer.Slice(position));
+        var status = SccpFraming.TryReadFrame(ref reader, _options.MaxDataLength, out header, out var body);
+        if (status == OperationStatus.InvalidData)
         {
-            var status = SccpFraming.TryReadFrame(ref reader, _options.MaxDataLength, out var header, out var body);
-            if (status == OperationStatus.NeedMoreData)
-            {
-                break;
-            }
-
-            if (status == OperationStatus.InvalidData)
-            {
-                malformed = Describe(reader.UnreadSequence);
-                break;
-            }
-
-            if (SccpCodec.TryDecode(header, body, out var message) == OperationStatus.Done)
-            {
-                _batch.Add((header, message!));
-            }
-            else
-            {
-                // The frame is sound, its body is not: skip it, the stream stays in step.
-                _ignored++;
-                _listener.MalformedInput();
-                SccpProtocol.LogIgnored(_protocol.Log, _listener.Id, _peerText, header.MessageId, $"body of {header.BodyLength} bytes does not decode");
-            }
+            malformed = Describe(reader.UnreadSequence);
         }
 
-        return reader.Position;
+        if (status != OperationStatus.Done)
+        {
+            return status;
+        }
+
+        position = reader.Position;
+        if (SccpCodec.TryDecode(header, body, out message) != OperationStatus.Done)
+        {
+            message = null;
+            _ignored++;
+            _listener.MalformedInput();
+            SccpProtocol.LogIgnored(_protocol.Log, _listener.Id, _peerText, header.MessageId, $"body of {header.BodyLength} bytes does not decode");
+        }
+
+        return OperationStatus.Done;
     }
 
     private string Describe(in ReadOnlySequence<byte> rest)
@@ -244,16 +281,16 @@ internal sealed class SccpSession
             : string.Create(CultureInfo.InvariantCulture, $"unknown header version 0x{(n >= 8 ? BitConverter.ToUInt32(head[4..]) : 0):X}");
     }
 
-    private async ValueTask HandleAsync(SccpHeader header, SccpMessage message, CancellationTokenSource deadline)
+    private async ValueTask HandleAsync(SccpHeader header, SccpMessage message)
     {
         switch (message.Id)
         {
             case SccpMessageId.RegisterReq:
-                await RegisterAsync((SccpRegister)message, deadline).ConfigureAwait(false);
+                await RegisterAsync((SccpRegister)message).ConfigureAwait(false);
                 return;
             case SccpMessageId.KeepAliveReq:
                 _keepAlives++;
-                deadline.CancelAfter(_protocol.KeepAliveDeadline);
+                RestartDeadline();
                 await SendAsync(SccpEmpty.KeepAliveAck, 0).ConfigureAwait(false);
                 return;
         }
@@ -337,7 +374,7 @@ internal sealed class SccpSession
 
     private string DirectoryNumber(uint line) => (_options.DirectoryNumberBase + Math.Max(0, (int)line - 1)).ToString(CultureInfo.InvariantCulture);
 
-    private async ValueTask RegisterAsync(SccpRegister register, CancellationTokenSource deadline)
+    private async ValueTask RegisterAsync(SccpRegister register)
     {
         var reason = RejectReason(register);
         if (reason is not null)
@@ -357,7 +394,7 @@ internal sealed class SccpSession
         _instance = register.Instance;
         _negotiated = Math.Min(register.ProtocolVersion, _options.MaxProtocolVersion);
         _headerVersion = SccpFraming.HeaderVersionFor(_negotiated);
-        deadline.CancelAfter(_protocol.KeepAliveDeadline);
+        RestartDeadline();
 
         // chan-sccp handle_register: RegisterAck (header version 0), then CapabilitiesReq.
         await SendAsync(new SccpRegisterAck
