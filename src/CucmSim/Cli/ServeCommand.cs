@@ -71,6 +71,7 @@ internal static class ServeCommand
           --no-control          no control API
           --ledger PATH         ledger file, JSON Lines (default ./cucmsim-ledger.jsonl; 'none' keeps it in memory)
           --ledger-max-mb N     rotate the ledger at N MiB (default 64)
+          --ledger-window N     newest records the control API keeps in memory (default 1000)
           --idle-timeout S      close TCP connections silent for S seconds (default 120)
           --state-dir DIR       generated certificates and other state (default ./cucmsim-state)
           --hostname NAME       DNS name of this node for certificates, repeatable (default: host name, localhost)
@@ -113,7 +114,7 @@ internal static class ServeCommand
     public static async Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error)
     {
         var args = Args.Parse(argv,
-            ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "idle-timeout", "log-level", "io", "io-threads",
+            ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "ledger-window", "idle-timeout", "log-level", "io", "io-threads",
              "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
              "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension",
              "tftp-root", "tftp-data-ports", "tftp-max-transfers", "tftp-config",
@@ -147,6 +148,7 @@ internal static class ServeCommand
         var offset = ParseInt(args, "port-offset", 0, 0, 65535, errors);
         var idle = ParseInt(args, "idle-timeout", 120, 1, 86400, errors);
         var ledgerMb = ParseInt(args, "ledger-max-mb", 64, 1, 1 << 20, errors);
+        var ledgerWindow = ParseInt(args, "ledger-window", new LedgerOptions().WindowSize, 16, 10_000_000, errors);
         IPEndPoint? control = null;
         if (args.Value("control") is { } c && !IPEndPoint.TryParse(c, out control))
         {
@@ -212,7 +214,7 @@ internal static class ServeCommand
             Control = control,
             NoControl = args.Flag("no-control"),
             LedgerPath = ledgerPath == "none" ? null : ledgerPath,
-            Ledger = new LedgerOptions { MaxBytes = ledgerMb * 1024L * 1024L },
+            Ledger = new LedgerOptions { MaxBytes = ledgerMb * 1024L * 1024L, WindowSize = ledgerWindow },
             Strict = args.Flag("strict"),
             EphemeralPorts = args.Flag("ephemeral-ports"),
             Sccp = sccp,

@@ -67,8 +67,11 @@ public sealed record LedgerOptions
     /// <summary>Rotated files kept beside the live one (ledger.jsonl.1 is the newest).</summary>
     public int MaxFiles { get; init; } = 5;
 
-    /// <summary>Records kept in memory for the control API.</summary>
-    public int WindowSize { get; init; } = 10_000;
+    /// <summary>
+    /// Records kept in memory for the control API. Every record in the window outlives the GC's youngest generation,
+    /// so a busy server pays for each one at every collection: the file is the durable ledger, the window a view.
+    /// </summary>
+    public int WindowSize { get; init; } = 1_000;
 
     /// <summary>Longest time a written record waits in the process before it reaches the file.</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
