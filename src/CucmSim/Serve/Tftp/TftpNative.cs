@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using CucmSim.Protocols.Tftp;
 
@@ -175,19 +176,31 @@ internal static unsafe partial class TftpNative
         public int Type;
     }
 
-    /// <summary>Native vectors for one batch, one set per sending thread (used only during the call), never freed.</summary>
+    /// <summary>
+    /// The vectors of one batch, one set per sending thread (used only during the call): a pinned array, so
+    /// the set goes with its thread.
+    /// </summary>
     private sealed class SendScratch
     {
         // CMSG_SPACE(sizeof(uint16_t)) on LP64: a 16-byte header and the value padded to 8.
         public const int ControlSize = 24;
 
-        public MMsgHdr* Messages { get; } = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(MaxBatch * sizeof(MMsgHdr)));
+        private static readonly int IovOffset = MaxBatch * sizeof(MMsgHdr);
+        private static readonly int HeadersOffset = IovOffset + (2 * MaxBatch * sizeof(IoVec));
+        private static readonly int ControlOffset = HeadersOffset + (MaxBatch * TftpPacket.HeaderLength);
 
-        public IoVec* Iov { get; } = (IoVec*)NativeMemory.AllocZeroed((nuint)(2 * MaxBatch * sizeof(IoVec)));
+        // Array data is 8-byte aligned and every offset is a multiple of 8, as the structures need.
+        private readonly byte[] _memory = GC.AllocateArray<byte>(ControlOffset + ControlSize, pinned: true);
 
-        public byte* Headers { get; } = (byte*)NativeMemory.AllocZeroed((nuint)(MaxBatch * TftpPacket.HeaderLength));
+        public MMsgHdr* Messages => (MMsgHdr*)Base;
 
-        public byte* Control { get; } = (byte*)NativeMemory.AllocZeroed(ControlSize);
+        public IoVec* Iov => (IoVec*)(Base + IovOffset);
+
+        public byte* Headers => Base + HeadersOffset;
+
+        public byte* Control => Base + ControlOffset;
+
+        private byte* Base => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_memory));
     }
 
     /// <summary>Native buffers to read a socket's waiting datagrams in one recvmmsg (one per I/O loop).</summary>
