@@ -7,16 +7,13 @@ namespace CucmSim.Serve.Tftp;
 
 /// <summary>
 /// Batched UDP system calls for the TFTP data path: a window of DATA blocks leaves in one call, each block
-/// gathered from its 4-byte header and the file's bytes in place (no copy), and a socket's waiting ACKs are
-/// read in one call. Linux only, like the rest of the I/O loop.
+/// gathered from its 4-byte header and the file's bytes in place (no copy). Linux only, like the rest of
+/// the I/O loop.
 /// </summary>
 internal static unsafe partial class TftpNative
 {
     /// <summary>Blocks per system call; a larger window is sent in several.</summary>
     public const int MaxBatch = 64;
-
-    /// <summary>Room for any socket address (sockaddr_storage).</summary>
-    public const int SockaddrSize = 128;
 
     // <linux/udp.h>: UDP_SEGMENT (generic segmentation offload, Linux 4.18); at most 64 segments per send
     // (UDP_MAX_SEGMENTS) and no more payload than one IPv4 datagram holds.
@@ -135,14 +132,11 @@ internal static unsafe partial class TftpNative
     [LibraryImport("libc", EntryPoint = "sendmmsg", SetLastError = true)]
     private static partial int SendMmsg(int fd, MMsgHdr* messages, uint count, int flags);
 
-    [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
-    public static partial int RecvMmsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
-
     [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
     private static partial nint SendMsg(int fd, MsgHdr* message, int flags);
 
     [StructLayout(LayoutKind.Sequential)]
-    public struct IoVec
+    private struct IoVec
     {
         public void* Base;
         public nuint Length;
@@ -150,7 +144,7 @@ internal static unsafe partial class TftpNative
 
     // struct msghdr, struct mmsghdr and struct cmsghdr of the LP64 Linux ABI (x86-64, arm64).
     [StructLayout(LayoutKind.Sequential)]
-    public struct MsgHdr
+    private struct MsgHdr
     {
         public void* Name;
         public uint NameLength;
@@ -162,7 +156,7 @@ internal static unsafe partial class TftpNative
     }
 
     [StructLayout(LayoutKind.Sequential)]
-    public struct MMsgHdr
+    private struct MMsgHdr
     {
         public MsgHdr Header;
         public uint Length;
@@ -201,39 +195,5 @@ internal static unsafe partial class TftpNative
         public byte* Control => Base + ControlOffset;
 
         private byte* Base => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_memory));
-    }
-
-    /// <summary>Native buffers to read a socket's waiting datagrams in one recvmmsg (one per I/O loop).</summary>
-    public sealed class ReceiveBatch : IDisposable
-    {
-        public const int Size = 16;
-        public const int BufferSize = 2048;
-        private readonly byte* _buffers = (byte*)NativeMemory.Alloc((nuint)(Size * BufferSize));
-        private readonly byte* _names = (byte*)NativeMemory.Alloc((nuint)(Size * SockaddrSize));
-        private readonly IoVec* _iov = (IoVec*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(IoVec)));
-
-        public MMsgHdr* Messages { get; } = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(MMsgHdr)));
-
-        public void Reset()
-        {
-            for (var i = 0; i < Size; i++)
-            {
-                _iov[i] = new IoVec { Base = _buffers + (i * BufferSize), Length = BufferSize };
-                Messages[i].Header = new MsgHdr { Name = _names + (i * SockaddrSize), NameLength = SockaddrSize, Iov = &_iov[i], IovLength = 1 };
-                Messages[i].Length = 0;
-            }
-        }
-
-        public ReadOnlySpan<byte> Datagram(int i) => new(_buffers + (i * BufferSize), (int)Messages[i].Length);
-
-        public ReadOnlySpan<byte> Name(int i) => new(_names + (i * SockaddrSize), (int)Messages[i].Header.NameLength);
-
-        public void Dispose()
-        {
-            NativeMemory.Free(_buffers);
-            NativeMemory.Free(_names);
-            NativeMemory.Free(_iov);
-            NativeMemory.Free(Messages);
-        }
     }
 }
