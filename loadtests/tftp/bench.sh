@@ -3,6 +3,7 @@
 # same session, loopback only, every load bounded (../shared/bench scripts). Run from the repository root,
 # under the shared lock:  flock /tmp/cucmsim-build.lock loadtests/tftp/bench.sh [REPS] [small|large|storm|http ...]
 # Output: one "LABEL<TAB>RESULT ..." line per run in $OUT (default loadtests/tftp/results/<stamp>.tsv) and medians.
+# SIM_ARGS adds options to cucmsim serve (e.g. SIM_ARGS=--tftp-no-gso).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 BENCH=${BENCH:-$REPO/../shared/bench}
@@ -34,7 +35,7 @@ fi
 # Servers, each in its own cpuacct group so server CPU is measured (children included).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 "$BENCH/lib/incgroup.sh" cucmsim-tftp "$CUCMSIM" serve --bind 127.0.0.1 --port-offset $OFFSET --control $CONTROL \
-  --only t2.tftp,t6.tftp-http --tftp-root "$FIXTURES" --ledger none --log-level warning >"$RUNDIR/cucmsim.log" 2>&1 &
+  --only t2.tftp,t6.tftp-http --tftp-root "$FIXTURES" --ledger none --log-level warning ${SIM_ARGS:-} >"$RUNDIR/cucmsim.log" 2>&1 &
 SIM=$!; PIDS+=($SIM)
 "$BENCH/lib/incgroup.sh" tftpd in.tftpd -L -a 127.0.0.1:10069 -s "$FIXTURES" -u tftp >"$RUNDIR/tftpd.log" 2>&1 &
 HPA=$!; PIDS+=($HPA)

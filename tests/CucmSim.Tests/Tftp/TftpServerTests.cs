@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Text;
 using System.Xml.Linq;
@@ -153,6 +154,81 @@ public sealed class TftpServerTests
         Assert.Equal(TftpErrorCode.NotDefined, code);
         var timedOut = await server.WaitForRecordAsync(r => r.Kind == "provisioning" && r.Verdict == "timed out");
         Assert.Equal("0", timedOut.Detail!["bytes"]);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_window_cut_short_by_a_lost_block_restarts_after_the_acknowledged_block_and_a_silent_window_is_resent_whole(bool segmentation)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var file = Pattern((512 * 9) + 100);
+        await using var server = await SimHost.StartAsync(new ServeOptions
+        {
+            Only = Flows, EphemeralPorts = true, Time = time,
+            Tftp = new TftpOptions { Root = Root(("w.bin", file)), Timeout = TimeSpan.FromSeconds(2), Segmentation = segmentation },
+        });
+        using var client = new RawTftpSocket();
+        client.SendRrq(server.EndPoint("udp/69"), "w.bin", new TftpOptionSet(512, null, null, 4));
+        var (tid, oack) = await client.ReceiveAsync();
+        Assert.Equal(OperationStatus.Done, TftpPacket.TryParseOptionAck(oack, out var granted, out _));
+        Assert.Equal(4, granted.WindowSize);
+
+        async Task ExpectBlocks(int first, int last)
+        {
+            for (var b = first; b <= last; b++)
+            {
+                var (from, block, data) = await client.ReceiveDataAsync();
+                Assert.Equal(tid, from);
+                Assert.Equal(b, block);
+                Assert.Equal(file.AsSpan(512 * (b - 1), Math.Min(512, file.Length - (512 * (b - 1)))).ToArray(), data);
+            }
+        }
+
+        // ACK 0 acknowledges the OACK (RFC 2347 §2): the first window, blocks 1-4, each its own datagram.
+        client.SendAck(tid, 0);
+        await ExpectBlocks(1, 4);
+
+        // Block 3 "lost": the receiver acknowledges its last in-order block, 2, and the sender restarts the
+        // window at 3 (RFC 7440 §4), so 3-6 come next.
+        client.SendAck(tid, 2);
+        await ExpectBlocks(3, 6);
+        client.SendAck(tid, 6);
+        await ExpectBlocks(7, 10);
+
+        // The ACK of that window is "lost": after the timeout the whole window comes again, from 7.
+        time.Advance(TimeSpan.FromSeconds(2.1));
+        await ExpectBlocks(7, 10);
+        client.SendAck(tid, 10);
+
+        var record = await server.WaitForRecordAsync(r => r.Kind == "provisioning" && r.Verdict == "complete");
+        Assert.Equal(file.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), record.Detail!["bytes"]);
+        Assert.Equal("1", record.Detail["retransmits"]);
+        Assert.Equal(1 + 4 + 4 + 4 + 4, record.PacketsOut);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Windowed_transfers_of_cached_content_arrive_byte_for_byte(bool segmentation)
+    {
+        // Full windows of 1428-byte blocks, a window cut by the end of the file, and a last block of 0 bytes.
+        var file = Pattern(1428 * 100);
+        await using var server = await SimHost.StartAsync(new ServeOptions
+        {
+            Only = Flows, EphemeralPorts = true,
+            Tftp = new TftpOptions { Root = Root(("fw.bin", file)), Segmentation = segmentation },
+        });
+        foreach (var window in new[] { 16, 64, 7 })
+        {
+            var result = await TftpClient.GetAsync(server.EndPoint("udp/69"), "fw.bin", new TftpGetOptions
+            {
+                Request = new TftpOptionSet(1428, 0, null, window),
+                Expect = file,
+            }).DefaultTimeout();
+            Assert.True(result.Ok, result.Error);
+            Assert.Equal(window, result.Negotiated?.WindowSize);
+        }
     }
 
     [Fact]

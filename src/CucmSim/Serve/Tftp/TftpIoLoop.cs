@@ -8,9 +8,11 @@ namespace CucmSim.Serve.Tftp;
 
 /// <summary>
 /// Receives for every transfer socket on one thread: epoll over the data ports, recvfrom without blocking,
-/// then the transfer's handler inline (it sends its answer from the same thread). One ACK costs two system
-/// calls and no thread hop, which is what a TFTP server spends its time on. Sockets are closed on this
-/// thread too, so a descriptor number is never reused while a datagram for it is being read.
+/// then the transfer's handler inline (it sends its answer, a whole window in one call, from the same
+/// thread). One ACK costs two system calls and no thread hop, which is what a TFTP server spends its time
+/// on. Sockets are closed on this thread too, so a descriptor number is never reused while a datagram for
+/// it is being read. (recvmmsg instead of recvfrom was tried: no gain for the windowed path, where ACKs are
+/// one in sixteen packets, and slower lock-step transfers in the small-file benchmark.)
 /// </summary>
 internal sealed unsafe class TftpIoLoop : IDisposable
 {

@@ -49,4 +49,14 @@ public sealed record TftpOptions
 
     /// <summary>Total size of the file cache.</summary>
     public long CacheLimit { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Sends a window of cached blocks as one UDP generic segmentation offload send (Linux UDP_SEGMENT, 4.18):
+    /// the kernel cuts it into one datagram per block before the receiver (or the network) sees it, at a
+    /// fraction of the cost of a send per block. A capture on the sending host's loopback (or on a NIC that
+    /// segments in hardware) taps the packet before that cut and shows the window as one large datagram, as
+    /// TCP segmentation offload does; turn this off (--tftp-no-gso) for a capture there that shows each DATA
+    /// packet. A route that refuses it (MTU below a block, no checksum offload) falls back to one datagram per block.
+    /// </summary>
+    public bool Segmentation { get; init; } = true;
 }

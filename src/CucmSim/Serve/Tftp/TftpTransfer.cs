@@ -32,6 +32,7 @@ internal sealed partial class TftpTransfer
     private long _acked;
     private long _sent;
     private long _fastResendFor = -1;
+    private bool _segmentation;
     private long _lastProgress;
     private int _retries;
     private long _packetsIn;
@@ -57,6 +58,9 @@ internal sealed partial class TftpTransfer
         _time = server.Context.Time;
         _started = _time.GetTimestamp();
         _dataPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
+
+        // A window leaves as one segmentation-offload send unless turned off (TftpOptions.Segmentation).
+        _segmentation = negotiated.WindowSize > 1 && server.Service.Options.Segmentation;
     }
 
     public SocketAddress PeerAddress { get; }
@@ -265,10 +269,30 @@ internal sealed partial class TftpTransfer
         Send(_buffer.AsSpan(0, n), PeerAddress);
     }
 
-    /// <summary>Sends blocks from <paramref name="first"/> up to a window (or the last block).</summary>
+    /// <summary>
+    /// Sends blocks from <paramref name="first"/> up to a window (or the last block). RFC 7440 §4: after an
+    /// ACK the window restarts at the block after the acknowledged one, so a window cut short by a lost block
+    /// (the receiver ACKs its last in-order block) or a timeout is sent again from there.
+    /// </summary>
     private void SendWindow(long first)
     {
         var last = Math.Min(first + _negotiated.WindowSize - 1, _totalBlocks);
+        if (last > first && _file is MemoryFile memory && Volatile.Read(ref _closed) == 0)
+        {
+            // The whole window in one system call, each block gathered from the cached content in place. (A
+            // single block, as in lock-step, goes with one sendto below: measured cheaper than a batch of one.)
+            var to = PeerAddress.Buffer.Span[..PeerAddress.Size];
+            var (datagrams, bytes) = TftpNative.SendBlocks((int)_socket.Handle, memory.Data.Span, _negotiated.BlockSize, first, last, to, ref _segmentation);
+            if (datagrams > 0)
+            {
+                _server.Listener.Sent(bytes);
+                Interlocked.Add(ref _packetsOut, datagrams);
+            }
+
+            _sent = Math.Max(_sent, last);
+            return;
+        }
+
         for (var b = first; b <= last; b++)
         {
             var offset = (b - 1) * _negotiated.BlockSize;
