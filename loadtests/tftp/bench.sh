@@ -3,7 +3,7 @@
 # same session, loopback only, every load bounded (../shared/bench scripts). Run from the repository root,
 # under the shared lock:  flock /tmp/cucmsim-build.lock loadtests/tftp/bench.sh [REPS] [small|large|storm|http ...]
 # Output: one "LABEL<TAB>RESULT ..." line per run in $OUT (default loadtests/tftp/results/<stamp>.tsv) and medians.
-# SIM_ARGS adds options to cucmsim serve (e.g. SIM_ARGS=--tftp-no-gso).
+# SIM_ARGS adds options to cucmsim serve (e.g. SIM_ARGS=--tftp-gso).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 BENCH=${BENCH:-$REPO/../shared/bench}

@@ -89,7 +89,8 @@ internal static class ServeCommand
           --tftp-single-port    send every TFTP transfer from the listener's own port (not RFC behaviour; for NAT)
           --tftp-max-transfers N  concurrent TFTP transfers (default 2048)
           --tftp-config P       flavour of generated SEP<MAC>.cnf.xml: sip (default) or sccp
-          --tftp-no-gso         send a TFTP window datagram by datagram, not as one UDP segmentation-offload send
+          --tftp-gso            send a TFTP window as one UDP segmentation-offload send (faster; captures and
+                                firewalls on this host or behind a veth see one large datagram per window)
                                 (a capture on this host then shows each DATA packet; the network sees the same)
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
@@ -121,7 +122,7 @@ internal static class ServeCommand
              "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension",
              "tftp-root", "tftp-data-ports", "tftp-max-transfers", "tftp-config",
              .. Serve.Snmp.SnmpCli.ValueOptions, .. Serve.Sip.SipCli.ValueOptions],
-            ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment", "tftp-single-port", "tftp-no-gso",
+            ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment", "tftp-single-port", "tftp-gso",
              .. Serve.Snmp.SnmpCli.FlagOptions, .. Serve.Sip.SipCli.FlagOptions]);
         if (args.Flag("help"))
         {
@@ -361,7 +362,7 @@ internal static class ServeCommand
             Root = args.Value("tftp-root"),
             MaxTransfers = ParseInt(args, "tftp-max-transfers", 2048, 1, 100_000, errors),
             DeviceProtocol = args.Value("tftp-config") ?? "sip",
-            Segmentation = !args.Flag("tftp-no-gso"),
+            Segmentation = args.Flag("tftp-gso"),
         };
         if (options.Root is { } root && !Directory.Exists(root))
         {

@@ -52,11 +52,12 @@ public sealed record TftpOptions
 
     /// <summary>
     /// Sends a window of cached blocks as one UDP generic segmentation offload send (Linux UDP_SEGMENT, 4.18):
-    /// the kernel cuts it into one datagram per block before the receiver (or the network) sees it, at a
-    /// fraction of the cost of a send per block. A capture on the sending host's loopback (or on a NIC that
-    /// segments in hardware) taps the packet before that cut and shows the window as one large datagram, as
-    /// TCP segmentation offload does; turn this off (--tftp-no-gso) for a capture there that shows each DATA
-    /// packet. A route that refuses it (MTU below a block, no checksum offload) falls back to one datagram per block.
+    /// the kernel cuts it into one datagram per block before the receiving socket (or the wire) sees it, at a
+    /// fraction of the cost of a send per block. Off by default (--tftp-gso turns it on): until that cut, the
+    /// window is one large datagram, and that is what a capture on the emulator host, its own netfilter, and a
+    /// firewall or capture in a network namespace or container behind a veth would see, where a lab expects one
+    /// DATA packet per block. Off, a window leaves as one sendmmsg of one datagram per block. A route that
+    /// refuses it (MTU below a block, no checksum offload) falls back to that.
     /// </summary>
-    public bool Segmentation { get; init; } = true;
+    public bool Segmentation { get; init; }
 }
