@@ -355,6 +355,13 @@ public sealed class Ledger : IAsyncDisposable
 
         _wake.Set();
         await _writer.Task.ConfigureAwait(false);
+
+        // An append that raced with the close found the writer gone: count it, as appends after the close are.
+        while (_queue is not null && _queue.TryDequeue(out _))
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+
         _wake.Dispose();
     }
 }
