@@ -51,6 +51,8 @@ public sealed class TftpRealClientTests : IAsyncLifetime
         var record = await _server.WaitForRecordAsync(x => x.Kind == "provisioning" && x.Detail!["file"] == "notes.txt");
         Assert.Equal("complete", record.Verdict);
         Assert.Equal("netascii", record.Detail!["mode"]);
+        Assert.Equal("cucm", record.Role);
+        Assert.Contains("t2.tftp", record.Flows!);
     }
 
     [Theory]

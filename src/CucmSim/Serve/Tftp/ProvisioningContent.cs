@@ -155,9 +155,10 @@ public sealed class ProvisioningContent
             return "backslashes and drive letters are refused";
         }
 
-        foreach (var segment in name.Split('/'))
+        foreach (var range in name.AsSpan().Split('/'))
         {
-            if (segment is "" or "." or "..")
+            var segment = name.AsSpan(range);
+            if (segment.IsEmpty || segment is "." or "..")
             {
                 return "path traversal is refused";
             }

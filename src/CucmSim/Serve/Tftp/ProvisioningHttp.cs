@@ -117,7 +117,7 @@ internal sealed class ProvisioningHttp(ProvisioningService service) : IHttpProto
     private void Record(ListenerRuntime listener, string channel, string peer, string name, string outcome, long bytes, long? size, string? error, long started, ServeContext context) =>
         service.Record(new ProvisioningEvent
         {
-            Listener = listener.Id,
+            Listener = listener,
             Channel = channel,
             Peer = peer,
             Local = listener.BoundEndPoint is null ? null : listener.LocalText,

@@ -8,7 +8,7 @@ namespace CucmSim.Serve.Tftp;
 /// <summary>One request on a provisioning path, as the ledger records it.</summary>
 public sealed record ProvisioningEvent
 {
-    public required string Listener { get; init; }
+    public required ListenerRuntime Listener { get; init; }
     public required string Channel { get; init; }
     public required string Peer { get; init; }
     public string? Local { get; init; }
@@ -94,16 +94,17 @@ public sealed class ProvisioningService
 
     public void Record(ProvisioningEvent e)
     {
-        var detail = new Dictionary<string, string>(StringComparer.Ordinal)
+        var bytes = e.Bytes.ToString(CultureInfo.InvariantCulture);
+        var detail = new Dictionary<string, string>(8, StringComparer.Ordinal)
         {
             ["file"] = e.File,
             ["path"] = e.Channel,
             ["outcome"] = e.Outcome,
-            ["bytes"] = e.Bytes.ToString(CultureInfo.InvariantCulture),
+            ["bytes"] = bytes,
         };
         if (e.Size is { } size)
         {
-            detail["size"] = size.ToString(CultureInfo.InvariantCulture);
+            detail["size"] = size == e.Bytes ? bytes : size.ToString(CultureInfo.InvariantCulture);
         }
 
         if (!string.IsNullOrEmpty(e.Options))
@@ -132,7 +133,9 @@ public sealed class ProvisioningService
         _context.Ledger.Append(new LedgerRecord
         {
             Kind = "provisioning",
-            Listener = e.Listener,
+            Listener = e.Listener.Id,
+            Role = e.Listener.Spec.Role,
+            Flows = e.Listener.FlowIds,
             Protocol = e.Channel,
             Transport = e.Channel == "tftp" ? "udp" : "tcp",
             Local = e.Local,

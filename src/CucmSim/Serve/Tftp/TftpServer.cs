@@ -262,7 +262,7 @@ internal sealed partial class TftpServer : IUdpProtocol
         LogRefused(_log, _listener.Id, peer, file, code, message);
         _service.Record(new ProvisioningEvent
         {
-            Listener = _listener.Id,
+            Listener = _listener,
             Channel = "tftp",
             Peer = peer,
             File = file,

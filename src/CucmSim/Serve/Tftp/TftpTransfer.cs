@@ -385,7 +385,7 @@ internal sealed partial class TftpTransfer
         var local = new IPEndPoint(_server.Listener.BoundEndPoint!.Address, _dataPort);
         _server.Service.Record(new ProvisioningEvent
         {
-            Listener = _server.Listener.Id,
+            Listener = _server.Listener,
             Channel = "tftp",
             Peer = _peerText,
             Local = Text.EndPoint(local),
