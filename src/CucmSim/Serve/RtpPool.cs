@@ -8,6 +8,7 @@ using CucmSim.Protocols.Echo;
 using CucmSim.Protocols.Rtp;
 using Microsoft.Extensions.Logging;
 using Tmds.Linux;
+using static CucmSim.Serve.LinuxMessages;
 using static Tmds.Linux.LibC;
 
 namespace CucmSim.Serve;
@@ -537,39 +538,6 @@ public sealed unsafe partial class RtpPool : IDisposable
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "RTP port {Port}: handler failed")]
     private static partial void LogHandlerFailed(ILogger logger, int port, Exception exception);
-
-    [LibraryImport("libc", EntryPoint = "recvmmsg")]
-    private static partial int RecvMmsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
-
-    [LibraryImport("libc", EntryPoint = "sendmmsg")]
-    private static partial int SendMmsg(int fd, MMsgHdr* messages, uint count, int flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public void* Base;
-        public nuint Length;
-    }
-
-    // struct msghdr and struct mmsghdr of the LP64 Linux ABI (x86-64, arm64).
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVec* Iov;
-        public nuint IovLength;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MMsgHdr
-    {
-        public MsgHdr Header;
-        public uint Length;
-    }
 
     /// <summary>Native buffers for one batch: datagrams, peer addresses, and the receive and send vectors.</summary>
     private sealed class Batch : IDisposable

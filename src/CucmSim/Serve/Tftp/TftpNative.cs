@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using CucmSim.Protocols.Tftp;
+using static CucmSim.Serve.LinuxMessages;
 
 namespace CucmSim.Serve.Tftp;
 
@@ -129,39 +130,7 @@ internal static unsafe partial class TftpNative
         return (datagrams, bytes);
     }
 
-    [LibraryImport("libc", EntryPoint = "sendmmsg", SetLastError = true)]
-    private static partial int SendMmsg(int fd, MMsgHdr* messages, uint count, int flags);
-
-    [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
-    private static partial nint SendMsg(int fd, MsgHdr* message, int flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public void* Base;
-        public nuint Length;
-    }
-
-    // struct msghdr, struct mmsghdr and struct cmsghdr of the LP64 Linux ABI (x86-64, arm64).
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVec* Iov;
-        public nuint IovLength;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MMsgHdr
-    {
-        public MsgHdr Header;
-        public uint Length;
-    }
-
+    // struct cmsghdr of the LP64 Linux ABI (x86-64, arm64).
     [StructLayout(LayoutKind.Sequential)]
     private struct CMsgHdr
     {
