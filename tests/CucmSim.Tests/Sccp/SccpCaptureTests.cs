@@ -21,7 +21,7 @@ public sealed class SccpCaptureTests
         var file = Path.Combine(SimHost.TempDirectory(), $"sccp-{protocol}.pcapng");
         string phoneName;
         string local;
-        using (var capture = await Capture.StartAsync($"tcp port {port}", file))
+        using (var capture = await TsharkCapture.StartAsync($"tcp port {port}", file))
         {
             await using var phone = new SccpPhone(new SccpPhoneOptions { ProtocolVersion = protocol });
             phoneName = phone.Options.DeviceName;
@@ -81,7 +81,7 @@ public sealed class SccpCaptureTests
         await using var server = await SccpTestHost.StartAsync(new CucmSim.Serve.Sccp.SccpOptions { Fragment = true }, media: false);
         var port = server.Sccp().Port;
         var file = Path.Combine(SimHost.TempDirectory(), "sccp-fragment.pcapng");
-        using (var capture = await Capture.StartAsync($"tcp port {port}", file))
+        using (var capture = await TsharkCapture.StartAsync($"tcp port {port}", file))
         {
             await using var phone = new SccpPhone();
             await phone.ConnectAsync(server.Sccp()).DefaultTimeout();
@@ -99,94 +99,5 @@ public sealed class SccpCaptureTests
         var sizes = lengths.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => int.Parse(l, CultureInfo.InvariantCulture)).ToList();
         Assert.True(sizes.Count(n => n == 8) >= 5, string.Join(",", sizes));
         Assert.Contains(24, sizes); // the rest of RegisterAck
-    }
-
-    /// <summary>A tshark capture on loopback, started before the exchange and stopped with SIGINT.</summary>
-    private sealed class Capture : IDisposable
-    {
-        private readonly Process _process;
-
-        private Capture(Process process) => _process = process;
-
-        public static async Task<Capture> StartAsync(string filter, string file)
-        {
-            var psi = new ProcessStartInfo(ExternalTool.Require("tshark")) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            foreach (var a in new[] { "-i", "lo", "-f", filter, "-w", file, "-P", "-l" })
-            {
-                psi.ArgumentList.Add(a);
-            }
-
-            var process = Process.Start(psi)!;
-            var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data?.Contains("Capture started", StringComparison.Ordinal) == true)
-                {
-                    ready.TrySetResult();
-                }
-            };
-            var capture = new Capture(process);
-            process.OutputDataReceived += (_, e) => capture.OnLine(e.Data);
-            process.BeginErrorReadLine();
-            process.BeginOutputReadLine();
-            await ready.Task.DefaultTimeout(TimeSpan.FromSeconds(30), "tshark to start capturing");
-            return capture;
-        }
-
-        private readonly List<string> _lines = [];
-        private (Func<string, bool> Match, int Count, TaskCompletionSource Done)? _wait;
-
-        private void OnLine(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (_lines)
-            {
-                _lines.Add(line);
-                Check();
-            }
-        }
-
-        private void Check()
-        {
-            if (_wait is { } w && _lines.Count(w.Match) >= w.Count)
-            {
-                w.Done.TrySetResult();
-            }
-        }
-
-        /// <summary>Waits until tshark printed <paramref name="count"/> packet lines matching.</summary>
-        public Task WaitForLinesAsync(Func<string, bool> match, int count)
-        {
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (_lines)
-            {
-                _wait = (match, count, done);
-                Check();
-            }
-
-            return done.Task.DefaultTimeout(TimeSpan.FromSeconds(30), "the last packets in the capture");
-        }
-
-        public async Task StopAsync()
-        {
-            // SIGINT lets tshark flush the file; Process.Kill would send SIGKILL.
-            await ExternalTool.RunAsync("kill", ["-INT", _process.Id.ToString(CultureInfo.InvariantCulture)]);
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            await _process.WaitForExitAsync(cts.Token);
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-            }
-
-            _process.Dispose();
-        }
     }
 }

@@ -31,38 +31,12 @@ public sealed class TftpCaptureTests
         var capture = Path.Combine(SimHost.TempDirectory(), "window.pcapng");
 
         // Only what reaches our client's port, and the markers that tell when the capture has caught up.
-        var psi = new ProcessStartInfo(ExternalTool.Require("tshark")) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in new[] { "-i", "lo", "-B", "16", "-f", $"udp and (dst port {client.Local.Port} or dst port {markerPort})", "-w", capture, "-a", "duration:60", "-c", "10000" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var tshark = Process.Start(psi)!;
-        var stdout = tshark.StandardOutput.ReadToEndAsync();
-        var ready = new TaskCompletionSource();
-        var stderr = new StringBuilder();
-        var reader = Task.Run(async () =>
-        {
-            while (await tshark.StandardError.ReadLineAsync() is { } line)
-            {
-                stderr.AppendLine(line);
-                if (line.Contains("Capture started", StringComparison.Ordinal))
-                {
-                    ready.TrySetResult();
-                }
-            }
-
-            ready.TrySetResult();
-        });
-
+        using var tshark = await TsharkCapture.StartAsync($"udp and (dst port {client.Local.Port} or dst port {markerPort})", capture, bufferMegabytes: 16);
         IPEndPoint tid;
         try
         {
-            await ready.Task.DefaultTimeout();
-            Assert.False(tshark.HasExited, stderr.ToString());
-
             // The first packets after "Capture started" can still be missed: mark until one is in the file.
-            Assert.True(await MarkUntilCapturedAsync(marker, capture, markerPort), $"capture never started: {stderr}");
+            Assert.True(await MarkUntilCapturedAsync(marker, capture, markerPort), $"capture never started: {tshark.Stderr}");
 
             client.SendRrq(server.EndPoint("udp/69"), "w.bin", new TftpOptionSet(BlockSize, null, null, 8));
             (tid, var oack) = await client.ReceiveAsync();
@@ -79,18 +53,11 @@ public sealed class TftpCaptureTests
             }
 
             await server.WaitForRecordAsync(r => r.Kind == "provisioning" && r.Verdict == "complete");
-            Assert.True(await MarkUntilCapturedAsync(marker, capture, markerPort), $"capture did not catch up: {stderr}");
+            Assert.True(await MarkUntilCapturedAsync(marker, capture, markerPort), $"capture did not catch up: {tshark.Stderr}");
         }
         finally
         {
-            if (!tshark.HasExited)
-            {
-                await ExternalTool.RunAsync("kill", ["-INT", tshark.Id.ToString(CultureInfo.InvariantCulture)]).DefaultTimeout();
-            }
-
-            await tshark.WaitForExitAsync().DefaultTimeout();
-            await reader.DefaultTimeout();
-            await stdout.DefaultTimeout();
+            await tshark.StopAsync().DefaultTimeout();
         }
 
         // The OACK and 21 DATA datagrams, none longer than one block (UDP header 8 + TFTP header 4 + 1428).

@@ -129,39 +129,9 @@ public sealed class TftpRealClientTests : IAsyncLifetime
     public async Task Tshark_decodes_the_exchange_without_malformed_packets_and_shows_the_ephemeral_data_port()
     {
         var capture = Out("tftp.pcapng");
-        var psi = new ProcessStartInfo(ExternalTool.Require("tshark"))
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "-i", "lo", "-B", "64", "-f", TftpOnly, "-w", capture, "-a", "duration:60", "-c", "200000" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var tshark = Process.Start(psi)!;
-        var stdout = tshark.StandardOutput.ReadToEndAsync();
-        var ready = new TaskCompletionSource();
-        var stderr = new StringBuilder();
-        var reader = Task.Run(async () =>
-        {
-            while (await tshark.StandardError.ReadLineAsync() is { } line)
-            {
-                stderr.AppendLine(line);
-                if (line.Contains("Capture started", StringComparison.Ordinal))
-                {
-                    ready.TrySetResult();
-                }
-            }
-
-            ready.TrySetResult();
-        });
+        using var tshark = await TsharkCapture.StartAsync(TftpOnly, capture, bufferMegabytes: 64);
         try
         {
-            await ready.Task.DefaultTimeout();
-            Assert.False(tshark.HasExited, stderr.ToString());
-
             // A warm-up transfer: the first packets after "Capture started" can still be missed.
             await ExternalTool.RunAsync("tftp", ["127.0.0.1", Port("udp/69"), "-m", "octet", "-c", "get", "notes.txt", Out("t0")], TimeSpan.FromSeconds(30)).DefaultTimeout();
             var r = await ExternalTool.RunAsync("tftp", ["127.0.0.1", Port("udp/69"), "-m", "octet", "-c", "get", "SEP001122334455.cnf.xml", Out("t1")], TimeSpan.FromSeconds(30)).DefaultTimeout();
@@ -187,21 +157,14 @@ public sealed class TftpRealClientTests : IAsyncLifetime
         }
         finally
         {
-            if (!tshark.HasExited)
-            {
-                await ExternalTool.RunAsync("kill", ["-INT", tshark.Id.ToString(CultureInfo.InvariantCulture)]).DefaultTimeout();
-            }
-
-            await tshark.WaitForExitAsync().DefaultTimeout();
-            await reader.DefaultTimeout();
-            await stdout.DefaultTimeout();
+            await tshark.StopAsync().DefaultTimeout();
         }
 
         var decode = await ExternalTool.RunAsync("tshark", ["-r", capture, "-d", $"udp.port=={Port("udp/69")},tftp", "-Y", "tftp", "-T", "fields",
             "-e", "udp.srcport", "-e", "udp.dstport", "-e", "tftp.opcode", "-e", "tftp.option.name", "-e", "tftp.error.code"], TimeSpan.FromSeconds(60)).DefaultTimeout();
         Assert.True(decode.ExitCode == 0, decode.All);
         var all = await ExternalTool.RunAsync("tshark", ["-r", capture, "-c", "5"], TimeSpan.FromSeconds(60)).DefaultTimeout();
-        Assert.True(decode.Stdout.Length > 0, $"no tftp in capture; first packets: {all.All}; tshark said: {stderr}");
+        Assert.True(decode.Stdout.Length > 0, $"no tftp in capture; first packets: {all.All}; tshark said: {tshark.Stderr}");
         var rows = decode.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToList();
         var listenerPort = Port("udp/69");
         Assert.True(rows.Count(r => r[1] == listenerPort && r[2] == "1") >= 3, decode.Stdout);
