@@ -37,6 +37,53 @@ public sealed class TftpServerTests
     }
 
     [Fact]
+    public async Task Long_transfers_keep_their_own_port_answer_strangers_with_error_5_and_complete_side_by_side()
+    {
+        // Long enough for the peer-connected data socket: its twin on the same port must still answer others.
+        var blocks = (int)TftpTransfer.ConnectedFromBlocks + 36;
+        var file = Pattern((blocks * 512) - 100);
+        await using var server = await SimHost.StartAsync(new ServeOptions { Only = Flows, EphemeralPorts = true, Tftp = new TftpOptions { Root = Root(("long.bin", file)) } });
+        var listener = server.EndPoint("udp/69");
+        using var a = new RawTftpSocket();
+        using var b = new RawTftpSocket();
+        using var stranger = new RawTftpSocket();
+        a.SendRrq(listener, "long.bin");
+        b.SendRrq(listener, "long.bin");
+        var (tidA, blockA, dataA) = await a.ReceiveDataAsync();
+        var (tidB, blockB, dataB) = await b.ReceiveDataAsync();
+        Assert.NotEqual(tidA.Port, tidB.Port);
+        var gotA = new List<byte>(dataA);
+        var gotB = new List<byte>(dataB);
+        for (var n = 1; n < blocks; n++)
+        {
+            if (n == blocks / 2)
+            {
+                stranger.SendAck(tidA, (ushort)n);
+                var (code, _, from) = await stranger.ReceiveErrorAsync();
+                Assert.Equal(TftpErrorCode.UnknownTransferId, code);
+                Assert.Equal(tidA, from);
+            }
+
+            a.SendAck(tidA, (ushort)n);
+            b.SendAck(tidB, (ushort)n);
+            IPEndPoint fromA, fromB;
+            (fromA, blockA, dataA) = await a.ReceiveDataAsync();
+            (fromB, blockB, dataB) = await b.ReceiveDataAsync();
+            Assert.Equal((tidA, tidB, n + 1, n + 1), (fromA, fromB, (int)blockA, (int)blockB));
+            gotA.AddRange(dataA);
+            gotB.AddRange(dataB);
+        }
+
+        a.SendAck(tidA, (ushort)blocks);
+        b.SendAck(tidB, (ushort)blocks);
+        Assert.Equal(file, gotA.ToArray());
+        Assert.Equal(file, gotB.ToArray());
+        var record = await server.WaitForRecordAsync(r => r.Kind == "provisioning" && r.Detail!["file"] == "long.bin" && r.Detail["dataPort"] == tidA.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("complete", record.Verdict);
+        Assert.Equal("1", record.Detail!["foreignPackets"]);
+    }
+
+    [Fact]
     public async Task Data_comes_from_a_new_port_per_transfer_and_a_foreign_port_gets_error_5_without_ending_it()
     {
         var file = Pattern(1500);

@@ -73,10 +73,27 @@ public sealed class ProvisioningService
 
     internal DataPortPool? Pool => _pool;
 
+    /// <summary>
+    /// The I/O loop with the fewest transfers (round robin among equals); the transfer gives it back with
+    /// <see cref="TftpIoLoop.Leave"/> when it ends. Balanced by load, not by turn: transfers end in any
+    /// order, and a loop left with two long transfers while another has none halves their pace.
+    /// </summary>
     internal TftpIoLoop NextIoLoop()
     {
         var loops = _io.Value;
-        return loops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)loops.Length)];
+        var start = (int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)loops.Length);
+        var best = loops[start];
+        for (var i = 1; i < loops.Length; i++)
+        {
+            var candidate = loops[(start + i) % loops.Length];
+            if (candidate.Load < best.Load)
+            {
+                best = candidate;
+            }
+        }
+
+        best.Enter();
+        return best;
     }
 
     internal bool TryEnter()
@@ -218,6 +235,45 @@ internal static class TftpSockets
         catch (SocketException)
         {
             socket.Dispose();
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A second socket on the transfer's port, connected to the peer: the kernel then keeps the route of
+    /// every datagram to the peer (an unconnected send looks it up per datagram) and hands the peer's
+    /// packets to this socket, while <paramref name="bound"/> still receives those of any other sender
+    /// (which get ERROR 5). Both sockets carry SO_REUSEADDR only, set after <paramref name="bound"/> took
+    /// its port alone, so no other transfer is ever given the same port. Null when the kernel refuses.
+    /// </summary>
+    public static unsafe Socket? TryConnectedTwin(Socket bound, SocketAddress peer)
+    {
+        var twin = new Socket(bound.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (bound.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                twin.DualMode = bound.DualMode;
+            }
+
+            SocketBinder.SetReuseAddressOnly(bound);
+            SocketBinder.SetReuseAddressOnly(twin);
+            twin.Bind(bound.LocalEndPoint!);
+            var address = peer.Buffer.Span[..peer.Size];
+            fixed (byte* a = address)
+            {
+                if (Tmds.Linux.LibC.connect((int)twin.Handle, (Tmds.Linux.sockaddr*)a, (uint)address.Length) != 0)
+                {
+                    twin.Dispose();
+                    return null;
+                }
+            }
+
+            return twin;
+        }
+        catch (SocketException)
+        {
+            twin.Dispose();
             return null;
         }
     }

@@ -25,6 +25,7 @@ internal sealed unsafe class TftpIoLoop : IDisposable
     private readonly ConcurrentQueue<(int Fd, Socket Socket, Action? After)> _closing = new();
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private int _load;
 
     public TftpIoLoop()
     {
@@ -37,6 +38,13 @@ internal sealed unsafe class TftpIoLoop : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "cucmsim-tftp-io" };
         _thread.Start();
     }
+
+    /// <summary>Transfers assigned to this loop (see <see cref="ProvisioningService.NextIoLoop"/>).</summary>
+    public int Load => Volatile.Read(ref _load);
+
+    public void Enter() => Interlocked.Increment(ref _load);
+
+    public void Leave() => Interlocked.Decrement(ref _load);
 
     public bool Add(Socket socket, TftpTransfer transfer)
     {

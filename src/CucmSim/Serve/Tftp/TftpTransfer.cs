@@ -14,11 +14,16 @@ namespace CucmSim.Serve.Tftp;
 /// </summary>
 internal sealed partial class TftpTransfer
 {
+    /// <summary>Transfers of at least this many blocks send from a socket connected to the peer (see <see cref="TftpSockets.TryConnectedTwin"/>).</summary>
+    internal const long ConnectedFromBlocks = 64;
+
     private readonly TftpServer _server;
     private readonly TftpRequest _request;
     private readonly ProvisioningFile _file;
     private readonly Negotiated _negotiated;
     private readonly Socket _socket;
+    private readonly bool _connected;
+    private Socket? _guard;
     private readonly string _peerText;
     private readonly byte[] _buffer;
     private readonly long _totalBlocks;
@@ -28,6 +33,7 @@ internal sealed partial class TftpTransfer
     private readonly TimeProvider _time;
     private ITimer? _timer;
     private TftpIoLoop? _loop;
+    private TftpIoLoop? _assigned;
     private bool _oackPending;
     private long _acked;
     private long _sent;
@@ -51,13 +57,19 @@ internal sealed partial class TftpTransfer
         _negotiated = negotiated;
         PeerAddress = peer;
         _peerText = peerText;
-        _socket = socket;
         SharesListenerSocket = sharesListenerSocket;
         _buffer = GC.AllocateUninitializedArray<byte>(TftpPacket.HeaderLength + Math.Max(negotiated.BlockSize, TftpPacket.MaxRequestLength));
         _totalBlocks = (file.Length / negotiated.BlockSize) + 1;
         _time = server.Context.Time;
         _started = _time.GetTimestamp();
         _dataPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
+
+        // A long transfer talks to its peer over a connected twin of the data socket; the socket bound first
+        // stays open beside it to answer any other sender (RFC 1350 §4).
+        var twin = !sharesListenerSocket && _totalBlocks >= ConnectedFromBlocks ? TftpSockets.TryConnectedTwin(socket, peer) : null;
+        _socket = twin ?? socket;
+        _guard = twin is null ? null : socket;
+        _connected = twin is not null;
 
         // A window leaves as one segmentation-offload send unless turned off (TftpOptions.Segmentation).
         _segmentation = negotiated.WindowSize > 1 && server.Service.Options.Segmentation;
@@ -74,6 +86,25 @@ internal sealed partial class TftpTransfer
     {
         lock (_lock)
         {
+            // Receiving is set up before the first packet leaves, so the answer finds it (and an end that
+            // comes early finds the loop to leave).
+            if (!SharesListenerSocket)
+            {
+                _assigned = _server.Service.NextIoLoop();
+                _loop = _assigned.Add(_socket, this) ? _assigned : null;
+                if (_guard is not null && (_loop is null || !_loop.Add(_guard, this)))
+                {
+                    // Without it, other senders get the kernel's port-unreachable instead of ERROR 5.
+                    _guard.Dispose();
+                    _guard = null;
+                }
+
+                if (_loop is null)
+                {
+                    _ = ReceiveLoopAsync();
+                }
+            }
+
             // The clock starts before the first packet leaves: whoever sees that packet may already be
             // counting on the retransmission. Checked four times per timeout, so a retransmission leaves
             // between 1 and 1.25 timeouts after the last progress.
@@ -89,11 +120,6 @@ internal sealed partial class TftpTransfer
             {
                 SendWindow(1);
             }
-        }
-
-        if (!SharesListenerSocket && !(_loop = _server.Service.NextIoLoop()).Add(_socket, this))
-        {
-            _ = ReceiveLoopAsync();
         }
     }
 
@@ -281,7 +307,8 @@ internal sealed partial class TftpTransfer
         {
             // The whole window in one system call, each block gathered from the cached content in place. (A
             // single block, as in lock-step, goes with one sendto below: measured cheaper than a batch of one.)
-            var to = PeerAddress.Buffer.Span[..PeerAddress.Size];
+            // A connected socket sends without an address: the kernel uses the route it keeps for the peer.
+            var to = _connected ? default : PeerAddress.Buffer.Span[..PeerAddress.Size];
             var (datagrams, bytes) = TftpNative.SendBlocks((int)_socket.Handle, memory.Data.Span, _negotiated.BlockSize, first, last, to, ref _segmentation);
             if (datagrams > 0)
             {
@@ -310,7 +337,7 @@ internal sealed partial class TftpTransfer
         {
             // One system call, no pinning or address conversion of the managed wrapper.
             long sent;
-            var sa = to.Buffer.Span[..to.Size];
+            var sa = _connected && ReferenceEquals(to, PeerAddress) ? default : to.Buffer.Span[..to.Size];
             fixed (byte* d = datagram)
             fixed (byte* s = sa)
             {
@@ -360,6 +387,7 @@ internal sealed partial class TftpTransfer
         }
 
         _timer?.Dispose();
+        _assigned?.Leave();
         _server.Remove(this);
         if (!SharesListenerSocket)
         {
@@ -368,10 +396,16 @@ internal sealed partial class TftpTransfer
             var port = _dataPort;
             if (_loop is not null)
             {
+                if (_guard is not null)
+                {
+                    _loop.Close(_guard, null);
+                }
+
                 _loop.Close(_socket, pool is null ? null : () => pool.Release(port));
             }
             else
             {
+                _guard?.Dispose();
                 _socket.Dispose();
                 pool?.Release(port);
             }
