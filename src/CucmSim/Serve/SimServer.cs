@@ -260,7 +260,7 @@ public sealed class SimServer : IAsyncDisposable
         builder.Services.AddSingleton<ILoggerFactory>(new HostLoggerFactory(Loggers));
         builder.Services.AddSingleton<IHostLifetime, ExternalLifetime>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Options.DrainTimeout);
-        builder.WebHost.UseSockets(o =>
+        void ConfigureTransport(SocketTransportOptions o)
         {
             // Handlers never block (they await, or hand work to their own threads), so they may run on the
             // transport's threads: no thread-pool hop per read and per flush.
@@ -269,7 +269,13 @@ public sealed class SimServer : IAsyncDisposable
                 endPoint is IPEndPoint ip && _prebound.Remove(ip, out var socket)
                     ? socket
                     : SocketTransportOptions.CreateDefaultBoundListenSocket(endPoint);
-        });
+        }
+
+        builder.WebHost.UseSockets(ConfigureTransport);
+
+        // Per endpoint: the profile's HTTP listeners read eagerly, every other listener waits for data first.
+        builder.Services.AddSingleton<IConnectionListenerFactory>(services => new ListenerTransports(
+            ConfigureTransport, endPoint => endPoint is IPEndPoint ip && _http.ContainsKey(ip.Port), services.GetRequiredService<ILoggerFactory>()));
 
         if (!Options.NoControl)
         {
@@ -333,6 +339,9 @@ public sealed class SimServer : IAsyncDisposable
         _app.Use(next => http => _http.TryGetValue(http.Connection.LocalPort, out var target)
             ? target.Handler is { } handler ? handler.HandleAsync(http, target.Listener, Context) : NotServedAsync(http, target.Listener)
             : next(http));
+
+        // Routing (the control API's endpoints) comes after the profile's HTTP listeners, which do not need it.
+        _app.UseRouting();
         ControlApi.Map(_app, this);
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -85,7 +85,7 @@ internal sealed class ProvisioningHttp(ProvisioningService service) : IHttpProto
                 {
                     if (file is MemoryFile memory)
                     {
-                        await response.Body.WriteAsync(memory.Data, http.RequestAborted).ConfigureAwait(false);
+                        await response.BodyWriter.WriteAsync(memory.Data, http.RequestAborted).ConfigureAwait(false);
                         written = memory.Length;
                     }
                     else
