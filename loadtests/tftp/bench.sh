@@ -90,3 +90,27 @@ for rep in $(seq 1 "$REPS"); do
 done
 echo "results: $OUT" >&2
 python3 "$BENCH/lib/summarize.py" "$OUT" || true
+# Side by side: in every repetition, cucmsim against the faster peer of that same repetition (machines are
+# noisy; the ratio of neighbours is steadier than either figure). The median of those ratios is the result.
+python3 - "$OUT" <<'PY' || true
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    if "\tRESULT " not in line:
+        continue
+    label, res = line.rstrip("\n").split("\t", 1)
+    kv = dict(x.split("=", 1) for x in res.split()[1:] if "=" in x)
+    workload, server = label.rsplit(" ", 1)
+    metric = "MBps" if workload.startswith("large") else "rate"
+    value = float(re.match(r"[0-9.]+", kv.get(metric, "0")).group(0) or 0)
+    runs.setdefault(workload, {}).setdefault(server, []).append(value)
+print("\n| workload | cucmsim / faster peer, per repetition | median |\n|---|---|---|")
+for workload, servers in runs.items():
+    sim = servers.get("cucmsim", [])
+    peers = [v for k, v in servers.items() if k != "cucmsim"]
+    if not sim or not peers:
+        continue
+    ratios = [s / max(p[i] for p in peers) for i, s in enumerate(sim) if all(i < len(p) for p in peers) and max(p[i] for p in peers) > 0]
+    if ratios:
+        print(f"| {workload} | {' '.join(f'{r:.2f}' for r in ratios)} | {statistics.median(ratios):.2f} |")
+PY
