@@ -553,8 +553,9 @@ internal sealed partial class SipService
             call.AnsweredAt = _context.Time.GetTimestamp();
         }
 
-        tx.Sink.Send(call.Ok);
+        // Timers first: whoever sees the 200 may already be counting on its retransmission.
         StartRetransmissions(tx);
+        tx.Sink.Send(call.Ok);
     }
 
     /// <summary>A final non-2xx response of an INVITE: kept for retransmitted INVITEs, repeated on UDP until the ACK (timers G and H).</summary>
@@ -562,8 +563,8 @@ internal sealed partial class SipService
     {
         tx.LastResponse = response.ToArray();
         tx.LastStatus = status;
-        tx.Sink.Send(response);
         StartRetransmissions(tx);
+        tx.Sink.Send(response);
     }
 
     /// <summary>
