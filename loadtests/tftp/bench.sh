@@ -102,7 +102,8 @@ for line in open(sys.argv[1]):
     kv = dict(x.split("=", 1) for x in res.split()[1:] if "=" in x)
     workload, server = label.rsplit(" ", 1)
     metric = "MBps" if workload.startswith("large") else "rate"
-    value = float(re.match(r"[0-9.]+", kv.get(metric, "0")).group(0) or 0)
+    m = re.match(r"[0-9.]+", kv.get(metric, ""))
+    value = float(m.group(0)) if m else 0.0
     runs.setdefault(workload, {}).setdefault(server, []).append(value)
 print("\n| workload | cucmsim / faster peer, per repetition | median |\n|---|---|---|")
 for workload, servers in runs.items():

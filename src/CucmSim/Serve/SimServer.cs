@@ -271,9 +271,8 @@ public sealed class SimServer : IAsyncDisposable
                     : SocketTransportOptions.CreateDefaultBoundListenSocket(endPoint);
         }
 
-        builder.WebHost.UseSockets(ConfigureTransport);
-
-        // Per endpoint: the profile's HTTP listeners read eagerly, every other listener waits for data first.
+        // Kestrel's socket transport, set per endpoint: the profile's HTTP listeners read eagerly, every other
+        // listener waits for data first. Registered last, so Kestrel binds every IP endpoint with it.
         builder.Services.AddSingleton<IConnectionListenerFactory>(services => new ListenerTransports(
             ConfigureTransport, endPoint => endPoint is IPEndPoint ip && _http.ContainsKey(ip.Port), services.GetRequiredService<ILoggerFactory>()));
 

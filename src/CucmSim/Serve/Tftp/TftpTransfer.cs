@@ -33,7 +33,6 @@ internal sealed partial class TftpTransfer
     private readonly TimeProvider _time;
     private ITimer? _timer;
     private TftpIoLoop? _loop;
-    private TftpIoLoop? _assigned;
     private bool _oackPending;
     private long _acked;
     private long _sent;
@@ -90,18 +89,22 @@ internal sealed partial class TftpTransfer
             // comes early finds the loop to leave).
             if (!SharesListenerSocket)
             {
-                _assigned = _server.Service.NextIoLoop();
-                _loop = _assigned.Add(_socket, this) ? _assigned : null;
+                var loop = _server.Service.NextIoLoop();
+                if (loop.Add(_socket, this))
+                {
+                    _loop = loop;
+                }
+                else
+                {
+                    loop.Leave();
+                    _ = ReceiveLoopAsync();
+                }
+
                 if (_guard is not null && (_loop is null || !_loop.Add(_guard, this)))
                 {
                     // Without it, other senders get the kernel's port-unreachable instead of ERROR 5.
                     _guard.Dispose();
                     _guard = null;
-                }
-
-                if (_loop is null)
-                {
-                    _ = ReceiveLoopAsync();
                 }
             }
 
@@ -387,7 +390,7 @@ internal sealed partial class TftpTransfer
         }
 
         _timer?.Dispose();
-        _assigned?.Leave();
+        _loop?.Leave();
         _server.Remove(this);
         if (!SharesListenerSocket)
         {
