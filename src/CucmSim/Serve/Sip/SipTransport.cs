@@ -143,8 +143,12 @@ internal sealed class StreamSink(PipeWriter output, string transport, TcpSession
             return;
         }
 
+        // The continuation never runs inline: a flush that completes before it is attached (the output loop on
+        // another thread drained the pipe in between) would otherwise run Flushed here, under this lock, before
+        // _pending is assigned, and the assignment would then leave a finished task that blocks every later flush.
+        // Queued, it waits for the lock and sees _pending set.
         _pending = flush.AsTask().ContinueWith(static (task, state) => ((StreamSink)state!).Flushed(task), this,
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
 #pragma warning restore CA2012
     }
 
