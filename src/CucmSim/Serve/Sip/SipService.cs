@@ -24,7 +24,8 @@ internal sealed partial class SipService : IDisposable
     [ThreadStatic]
     private static byte[]? _tagBuffer;
 
-    private static readonly byte[] Allow = "INVITE, OPTIONS, INFO, BYE, CANCEL, ACK, PRACK, UPDATE, REFER, SUBSCRIBE, NOTIFY"u8.ToArray();
+    /// <summary>Exactly the methods <see cref="Handle"/> answers (anything else gets 501 with this list, RFC 3261 §21.5.2).</summary>
+    internal static readonly byte[] Allow = "INVITE, OPTIONS, INFO, BYE, CANCEL, ACK, PRACK, UPDATE, NOTIFY, REGISTER"u8.ToArray();
 
     private readonly ServeContext _context;
     private readonly SipOptions _options;
@@ -41,7 +42,7 @@ internal sealed partial class SipService : IDisposable
     private readonly HashSet<string> _rewritesSeen = new(StringComparer.Ordinal);
     private readonly byte[] _nonceKey = RandomNumberGenerator.GetBytes(32);
     private readonly byte[] _serverHeader;
-    private readonly byte[] _externalHost;
+    private EmbeddedHost _lastHost = new(IPAddress.None, []);
     private readonly ITimer _sweeper;
     private long _windowStart;
     private int _windowRecords;
@@ -57,8 +58,6 @@ internal sealed partial class SipService : IDisposable
         var version = context.Identity.Version.Split('.');
         var server = _options.ServerHeader ?? $"Cisco-CUCM{string.Join('.', version.Take(2))}";
         _serverHeader = Encoding.ASCII.GetBytes(server);
-        var external = context.ExternalAddress;
-        _externalHost = Encoding.ASCII.GetBytes(external.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{external}]" : external.ToString());
         _sweeper = context.Time.CreateTimer(_ => Sweep(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         context.Stopping.Register(Dispose);
     }
@@ -155,7 +154,7 @@ internal sealed partial class SipService : IDisposable
         w.Header("Allow"u8, Allow);
         w.Header("Accept"u8, "application/sdp"u8);
         w.Header("Supported"u8, "replaces, timer"u8);
-        WriteContact(ref w, m, listener, sink);
+        WriteContact(ref w, m, peer, listener, sink);
         Send(sink, scratch, End(ref w, m, peer, sink, default, default));
         return "sip-options";
     }
@@ -354,7 +353,27 @@ internal sealed partial class SipService : IDisposable
         }
     }
 
-    private void WriteContact(ref SipWriter w, SipMessage m, ListenerRuntime listener, SipSink sink)
+    /// <summary>The address this answer embeds (Contact, SDP): see <see cref="ServeContext.Embedded"/>.</summary>
+    private IPAddress Embedded(SipSink sink, SipPeer peer) => _context.Embedded(sink.LocalAddress, peer.Address);
+
+    /// <summary>The embedded address as a Contact host, cached for the address last used (usually the only one).</summary>
+    private byte[] EmbeddedHostBytes(SipSink sink, SipPeer peer)
+    {
+        var address = Embedded(sink, peer);
+        var last = _lastHost;
+        if (last.Address.Equals(address))
+        {
+            return last.Bytes;
+        }
+
+        var bytes = Encoding.ASCII.GetBytes(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString());
+        _lastHost = new EmbeddedHost(address, bytes);
+        return bytes;
+    }
+
+    private sealed record EmbeddedHost(IPAddress Address, byte[] Bytes);
+
+    private void WriteContact(ref SipWriter w, SipMessage m, SipPeer peer, ListenerRuntime listener, SipSink sink)
     {
         w.Write("Contact: <sip:"u8);
         if (SipSyntax.TryParseUri(m[m.Uri], out var user, out _, out _) && !user.IsEmpty)
@@ -363,7 +382,7 @@ internal sealed partial class SipService : IDisposable
             w.Write((byte)'@');
         }
 
-        w.Write(_externalHost);
+        w.Write(EmbeddedHostBytes(sink, peer));
         w.Write((byte)':');
         w.Write(listener.BoundEndPoint?.Port ?? listener.Port);
         if (sink.Transport != "UDP")
