@@ -76,8 +76,9 @@ internal static class ServeCommand
           --state-dir DIR       generated certificates and other state (default ./cucmsim-state)
           --hostname NAME       DNS name of this node for certificates, repeatable (default: host name, localhost)
           --address ADDR        address of this node for certificates and generated configs, repeatable
-          --external-address A  address embedded in payloads (SDP, SCCP, phone configs); default: the first --bind
-                                address, else the host's first IPv4 address
+          --external-address A  address embedded in payloads (SDP, SCCP, phone configs), e.g. a NAT's outside
+                                address; default: the address each request reached (never loopback for a peer
+                                that is not on loopback)
           --cert FILE           certificate to present on TLS listeners: PFX, or PEM with --cert-key
           --cert-key FILE       private key of a PEM certificate
           --cert-password PW    password of a PFX certificate

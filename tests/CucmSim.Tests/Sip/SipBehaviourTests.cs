@@ -43,6 +43,55 @@ public sealed class SipBehaviourTests
     }
 
     [Fact]
+    public async Task Allow_lists_exactly_the_methods_that_are_answered()
+    {
+        await using var server = await StartAsync();
+        var target = server.EndPoint("udp/5060");
+        using var udp = new RawUdp(target);
+        udp.Send(Request("OPTIONS", target, udp.Local, "z9hG4bKallow0", "allow-0", 1));
+        var allow = Header(await udp.ReceiveAsync(), "Allow")!.Split(',', StringSplitOptions.TrimEntries);
+        Assert.DoesNotContain("REFER", allow);
+        Assert.DoesNotContain("SUBSCRIBE", allow);
+
+        // Responses of one request (the INVITE below keeps sending its own for a while).
+        async Task<string> ResponseTo(string callId)
+        {
+            string response;
+            do
+            {
+                response = await udp.ReceiveAsync();
+            }
+            while (Header(response, "Call-ID") != callId);
+            return response;
+        }
+
+        // Every listed method is answered by something other than 501 (ACK gets no answer at all).
+        var n = 0;
+        foreach (var method in allow.Where(m => m != "ACK"))
+        {
+            n++;
+            udp.Send(Request(method, target, udp.Local, $"z9hG4bKallow{n}", $"allow-{n}", 1));
+            var status = StatusLine(await ResponseTo($"allow-{n}"));
+            Assert.False(status.StartsWith("SIP/2.0 501", StringComparison.Ordinal), $"{method}: {status}");
+            if (method == "INVITE")
+            {
+                // Past the 100 Trying; the call is left to time out.
+                udp.Send(Request("CANCEL", target, udp.Local, $"z9hG4bKallow{n}", $"allow-{n}", 1));
+            }
+        }
+
+        // And what is not listed is not implemented, with the same list.
+        foreach (var method in new[] { "REFER", "SUBSCRIBE", "MESSAGE", "PUBLISH" })
+        {
+            n++;
+            udp.Send(Request(method, target, udp.Local, $"z9hG4bKallow{n}", $"allow-{n}", 1));
+            var response = await ResponseTo($"allow-{n}");
+            Assert.Equal("SIP/2.0 501 Not Implemented", StatusLine(response));
+            Assert.Equal(string.Join(", ", allow), Header(response, "Allow"));
+        }
+    }
+
+    [Fact]
     public async Task Cucm_identity_answers_unknown_peers_503_until_they_register()
     {
         await using var server = await StartAsync(new SipOptions { UnknownPeer503 = true });

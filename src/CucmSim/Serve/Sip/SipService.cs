@@ -174,12 +174,11 @@ internal sealed partial class SipService : IDisposable
             return "sip-200";
         }
 
-        // RFC 3261 §12.2.2: a request with a To tag that matches no dialog gets 481; without one, 501.
-        var toTag = SipSyntax.Tag(m.Get(SipHeaderId.To));
-        Send(sink, scratch, toTag.IsEmpty
-            ? Simple(m, 501, "Not Implemented"u8, peer, sink, listener, scratch)
-            : Simple(m, 481, "Call/Transaction Does Not Exist"u8, peer, sink, listener, scratch));
-        return toTag.IsEmpty ? "sip-501" : "sip-481";
+        // These methods are implemented, inside a dialog only: a request that matches none, with a To tag or
+        // without one, gets 481 (RFC 3261 §12.2.2; RFC 6086 §4.2.2 for INFO, RFC 3311 §5.2 for UPDATE), never
+        // 501, which would contradict the Allow header.
+        Send(sink, scratch, Simple(m, 481, "Call/Transaction Does Not Exist"u8, peer, sink, listener, scratch));
+        return "sip-481";
     }
 
     // ---------------------------------------------------------------- responses
