@@ -17,6 +17,9 @@ namespace CucmSim.Serve.Sip;
 internal sealed partial class SipService : IDisposable
 {
     public const string MirrorHeader = "X-CucmSim-Mirror";
+
+    /// <summary>What this response itself embeds (its Contact and SDP), base64 so that an ALG rewriting them leaves it be.</summary>
+    public const string SentHeader = "X-CucmSim-Sent";
     private const int MaxMirrorField = 1024;
     private const int MaxMirrorBody = 4096;
     private const int MaxRecentRecords = 50;
@@ -281,6 +284,7 @@ internal sealed partial class SipService : IDisposable
             var n = WriteMirror(mirror, m, peer, sink);
             w.Base64(mirror[..n]);
             w.Crlf();
+            WriteSent(ref w, body);
         }
 
         if (!contentType.IsEmpty)
@@ -293,6 +297,40 @@ internal sealed partial class SipService : IDisposable
         w.Write("\r\n\r\n"u8);
         w.Write(body);
         return w.Overflow ? default : w.Written;
+    }
+
+    /// <summary>
+    /// The untouched copy of the addresses this response carries: its Contact (already written) and its body. A SIP
+    /// ALG on the way back rewrites the Contact header and the SDP's c=/o=/m= lines, never a base64 header, so the
+    /// client can tell what the server sent from what reached it. Only on responses that embed something.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void WriteSent(scoped ref SipWriter w, ReadOnlySpan<byte> body)
+    {
+        var written = w.Written;
+        var at = written.IndexOf("\r\nContact: "u8);
+        var contact = at < 0 ? default : written[(at + 11)..];
+        if (at >= 0)
+        {
+            var end = contact.IndexOf("\r\n"u8);
+            contact = end < 0 ? default : contact[..end];
+        }
+
+        if (contact.IsEmpty && body.IsEmpty)
+        {
+            return;
+        }
+
+        Span<byte> sent = stackalloc byte[MaxMirrorField + MaxMirrorBody + 32];
+        var s = new SipWriter(sent);
+        s.Write("contact="u8);
+        s.Write(Cap(contact, MaxMirrorField));
+        s.Write("\nsdp="u8);
+        s.Write(Cap(body, MaxMirrorBody));
+        w.Write(SentHeader);
+        w.Write(": "u8);
+        w.Base64(s.Written);
+        w.Crlf();
     }
 
     /// <summary>
