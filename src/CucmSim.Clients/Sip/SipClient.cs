@@ -14,22 +14,33 @@ namespace CucmSim.Clients.Sip;
 /// <summary>A difference between what the client sent and what the server says it received: a middlebox rewrote it.</summary>
 public sealed record SipRewrite(string Field, string Sent, string Received);
 
-/// <summary>What the server reported receiving (the X-CucmSim-Mirror header, decoded).</summary>
-public sealed record SipMirror(string Source, string Transport, string RequestLine, string Via, string Contact, int ContentLength, string Sdp)
+/// <summary>The text of the server's base64 headers (X-CucmSim-Mirror, X-CucmSim-Sent); null when absent or not base64.</summary>
+internal static class MirrorText
 {
-    public static SipMirror? Parse(string? base64)
+    public static string? Decode(string? base64)
     {
         if (string.IsNullOrEmpty(base64))
         {
             return null;
         }
 
-        string text;
         try
         {
-            text = Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+            return Encoding.UTF8.GetString(Convert.FromBase64String(base64));
         }
         catch (FormatException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>What the server reported receiving (the X-CucmSim-Mirror header, decoded).</summary>
+public sealed record SipMirror(string Source, string Transport, string RequestLine, string Via, string Contact, int ContentLength, string Sdp)
+{
+    public static SipMirror? Parse(string? base64)
+    {
+        if (MirrorText.Decode(base64) is not { } text)
         {
             return null;
         }
@@ -56,17 +67,7 @@ public sealed record SipSent(string Contact, string Sdp)
 {
     public static SipSent? Parse(string? base64)
     {
-        if (string.IsNullOrEmpty(base64))
-        {
-            return null;
-        }
-
-        string text;
-        try
-        {
-            text = Encoding.UTF8.GetString(Convert.FromBase64String(base64));
-        }
-        catch (FormatException)
+        if (MirrorText.Decode(base64) is not { } text)
         {
             return null;
         }
