@@ -100,6 +100,25 @@ public sealed class NatPath : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Assigns a conntrack helper (tftp, sip, ...) to new flows toward <paramref name="port"/>, as an ALG or
+    /// inspection would: the channels the protocol opens become related and pass a stateful policy.
+    /// </summary>
+    public async Task AddHelperAsync(string helper, string protocol, int port)
+    {
+        var ruleset = $$"""
+            table inet helpers {
+              ct helper {{helper}}-h { type "{{helper}}" protocol {{protocol}}; l3proto ip; }
+              chain pre { type filter hook prerouting priority 0; {{protocol}} dport {{port}} ct helper set "{{helper}}-h"; }
+            }
+            """;
+        var result = await ExternalTool.RunAsync("ip", ["netns", "exec", FirewallNs, "nft", "-f", "-"], TimeSpan.FromSeconds(10), stdin: ruleset);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"nft: {result.All}");
+        }
+    }
+
     /// <summary>Runs a command inside the client namespace.</summary>
     public Task<ToolResult> InClientAsync(string tool, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
         ExternalTool.RunAsync("ip", new[] { "netns", "exec", ClientNs, tool }.Concat(args), timeout, stdin);
