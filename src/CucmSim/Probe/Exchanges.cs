@@ -153,11 +153,10 @@ public static class Exchanges
 
     private static async Task<List<LegResult>> NativeAsync(ProbeContext context, Flow flow, ProbeTarget target, CancellationToken cancellationToken)
     {
+        // The handshake that records the certificate runs beside the protocol's exchange: a path that drops
+        // everything costs one wait, not two.
+        var tls = TerminatesTls(flow.Protocol) && target.Transport == Transport.Tcp ? TlsAsync(context, target, "evidence", cancellationToken) : null;
         var legs = new List<LegResult>();
-        if (TerminatesTls(flow.Protocol) && target.Transport == Transport.Tcp)
-        {
-            legs.Add(await TlsAsync(context, target, "evidence", cancellationToken).ConfigureAwait(false));
-        }
 
         switch (flow.Protocol)
         {
@@ -176,6 +175,11 @@ public static class Exchanges
             case "sccp" or "sccp-tls":
                 legs.Add(await SccpAsync(context, target, flow.Protocol == "sccp-tls", cancellationToken).ConfigureAwait(false));
                 break;
+        }
+
+        if (tls is not null)
+        {
+            legs.Insert(0, await tls.ConfigureAwait(false));
         }
 
         return legs;

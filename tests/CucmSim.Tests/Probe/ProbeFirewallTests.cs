@@ -89,4 +89,20 @@ public sealed class ProbeFirewallTests
         Assert.True(with.ExitCode == 0, with.ToString());
         Assert.Equal("allowed", with.Flow("t6.tftp").VerdictName);
     }
+
+    [Fact]
+    public async Task A_path_that_drops_everything_costs_one_timeout_per_attempt_not_one_per_flow()
+    {
+        await using var path = await NatPath.CreateAsync().DefaultTimeout();
+        await using var server = await ServeAsync("t6.sccp");
+        await path.AddRulesAsync(
+            $"ip daddr {NatPath.Server} tcp dport != {server.ControlEndPoint!.Port} drop",
+            $"ip daddr {NatPath.Server} udp dport 1-65535 drop").DefaultTimeout();
+
+        // 14 flows, 31 ports and 16 media ports, every one dropped: 1 s per attempt, 2 attempts.
+        var run = await ProbeRun.InNamespaceAsync(path.ClientNs, ProbeTimeout, [NatPath.Server.ToString(), "--control", $"http://{server.ControlEndPoint}", "--timeout", "1", "--retries", "1"]);
+        Assert.True(run.ExitCode == 3, run.ToString());
+        Assert.All(run.Report!.Flows, f => Assert.True(f.VerdictName == "blocked-silent", $"{f.Id}: {f.VerdictName}: {f.Reason}"));
+        Assert.True(run.Report.ElapsedMs < (1 * 2 + 2) * 1000, $"{run.Report.ElapsedMs} ms");
+    }
 }
