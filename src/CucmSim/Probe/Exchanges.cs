@@ -23,6 +23,12 @@ public sealed class ProbeContext
     public int Retries { get; init; } = 1;
     public string SnmpCommunity { get; init; } = "public";
 
+    /// <summary>The number the SIP and SCCP calls dial (serve answers 1000 by default).</summary>
+    public string SipNumber { get; init; } = "1000";
+
+    /// <summary>Digest password for REGISTER when the server asks for one.</summary>
+    public string? SipPassword { get; init; }
+
     /// <summary>The phone this run plays: SEP and a MAC fixed for the run (the TFTP and HTTP file name, the SCCP device).</summary>
     public string DeviceName { get; init; } = "SEP" + Convert.ToHexString(Guid.NewGuid().ToByteArray().AsSpan(0, 6));
 
@@ -46,12 +52,12 @@ public static class Exchanges
         var tls = TerminatesTls(protocol);
         var native = protocol switch
         {
-            "sip" or "sip-tls" => "SIP OPTIONS",
+            "sip" or "sip-tls" => "SIP OPTIONS, REGISTER, INVITE with RTP both ways, BYE",
             "tftp" => "TFTP RRQ of SEP<MAC>.cnf.xml, data from the transfer port",
             "http" => "HTTP GET",
             "https" => "HTTPS GET",
             "snmp" => "SNMP v2c GET sysDescr",
-            "sccp" or "sccp-tls" => "SCCP register",
+            "sccp" or "sccp-tls" => "SCCP register, a call with RTP both ways",
             "rtp" => string.Create(CultureInfo.InvariantCulture, $"echo on {ports} sampled media port(s)"),
             _ => null,
         };
@@ -161,7 +167,7 @@ public static class Exchanges
         switch (flow.Protocol)
         {
             case "sip" or "sip-tls":
-                legs.Add(await SipOptionsAsync(context, target, flow.Protocol == "sip-tls" ? "tls" : target.Transport == Transport.Udp ? "udp" : "tcp", cancellationToken).ConfigureAwait(false));
+                legs.AddRange(await SipAsync(context, target, flow.Protocol == "sip-tls" ? "tls" : target.Transport == Transport.Udp ? "udp" : "tcp", cancellationToken).ConfigureAwait(false));
                 break;
             case "tftp" when target.Transport == Transport.Udp:
                 legs.AddRange(await TftpAsync(context, target, cancellationToken).ConfigureAwait(false));
@@ -173,7 +179,7 @@ public static class Exchanges
                 legs.Add(await SnmpAsync(context, target, cancellationToken).ConfigureAwait(false));
                 break;
             case "sccp" or "sccp-tls":
-                legs.Add(await SccpAsync(context, target, flow.Protocol == "sccp-tls", cancellationToken).ConfigureAwait(false));
+                legs.AddRange(await SccpAsync(context, target, flow.Protocol == "sccp-tls", cancellationToken).ConfigureAwait(false));
                 break;
         }
 
@@ -241,10 +247,20 @@ public static class Exchanges
         return new CertificateEvidence(certificate.Subject, certificate.Issuer, sans, new DateTimeOffset(certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero), certificate.Thumbprint, protocol);
     }
 
-    public static async Task<LegResult> SipOptionsAsync(ProbeContext context, ProbeTarget target, string transport, CancellationToken cancellationToken)
+    /// <summary>
+    /// A SIP session on one transport: OPTIONS, REGISTER, then INVITE with SDP, RTP both ways through the answered
+    /// media port (the server's pool echoes it), and BYE. Each request is a leg; the media is the secondary leg.
+    /// </summary>
+    public static async Task<List<LegResult>> SipAsync(ProbeContext context, ProbeTarget target, string transport, CancellationToken cancellationToken)
     {
-        var leg = new LegResult { Name = "sip-options", Listener = target.Listener, Role = "primary", Target = $"{transport}:{Format(context.EndPoint(target.Dial))}" };
+        var where = $"{transport}:{Format(context.EndPoint(target.Dial))}";
+        var options = new LegResult { Name = "sip-options", Listener = target.Listener, Role = "primary", Target = where };
+        var register = new LegResult { Name = "sip-register", Listener = target.Listener, Role = "primary", Target = where, Outcome = Outcome.NotRun };
+        var invite = new LegResult { Name = "sip-invite", Listener = target.Listener, Role = "primary", Target = where, Outcome = Outcome.NotRun };
+        var media = new LegResult { Name = "sip-rtp", Listener = target.Listener, Role = "secondary", Outcome = Outcome.NotRun };
+        List<LegResult> legs = [options, register, invite, media];
         var started = Stopwatch.GetTimestamp();
+        var current = options;
         try
         {
             await using var client = await SipClient.ConnectAsync(new SipClientOptions
@@ -254,39 +270,78 @@ public static class Exchanges
                 Timeout = context.Total,
                 Source = new IPEndPoint(context.Any, 0),
             }, cancellationToken).ConfigureAwait(false);
-            leg.Local = Format(client.LocalEndPoint);
-            var exchange = await client.OptionsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (exchange.Error is not null)
+            foreach (var leg in legs)
             {
-                leg.Outcome = exchange.Error == "timeout" ? Outcome.NoAnswer : Outcome.Incomplete;
-                leg.Detail = $"OPTIONS: {exchange.Error}";
+                leg.Local = Format(client.LocalEndPoint);
             }
-            else
-            {
-                leg.Outcome = Outcome.Answered;
-                leg.Detail = string.Create(CultureInfo.InvariantCulture, $"OPTIONS answered {exchange.Status} {exchange.Reason}");
-                if (exchange.Mirror is null)
-                {
-                    leg.Evidence.Add("the response carries no X-CucmSim-Mirror: not a cucmsim serve, or a middlebox removed the header");
-                }
-                else
-                {
-                    leg.PeerSeen = exchange.Mirror.Source;
-                }
 
-                foreach (var rewrite in exchange.Rewrites.Where(r => r.Field != "source"))
-                {
-                    leg.Diffs.Add(new FieldDiff(leg.Name, rewrite.Field, rewrite.Sent, rewrite.Received));
-                }
+            if (!Sip(options, "OPTIONS", await client.OptionsAsync(cancellationToken: cancellationToken).ConfigureAwait(false), started))
+            {
+                return legs;
             }
+
+            current = register;
+            var user = context.DeviceName;
+            if (!Sip(register, "REGISTER", await client.RegisterAsync(user, context.SipPassword, 60, cancellationToken).ConfigureAwait(false), started))
+            {
+                return legs;
+            }
+
+            current = invite;
+            var call = await client.CallAsync(context.SipNumber, packets: 10, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (!Sip(invite, "INVITE", call.Invite, started) || !call.Invite.Ok)
+            {
+                return legs;
+            }
+
+            media.Target = call.MediaTarget;
+            media.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            media.Outcome = call.PacketsReceived > 0 ? Outcome.Answered : Outcome.NoAnswer;
+            media.Detail = string.Create(CultureInfo.InvariantCulture, $"RTP to {call.MediaTarget}: {call.PacketsSent} sent, {call.PacketsReceived} came back");
+            if (call.PacketsReceived > 0 && call.PacketsReceived < call.PacketsSent)
+            {
+                media.Evidence.Add("some media packets were lost");
+            }
+
+            invite.Detail += call.Bye is { } bye ? $"; BYE {(bye.Error ?? bye.Status.ToString(CultureInfo.InvariantCulture))}" : string.Empty;
         }
         catch (Exception ex)
         {
-            Classify(leg, ex, cancellationToken);
+            Classify(current, ex, cancellationToken);
+            current.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         }
 
+        return legs;
+    }
+
+    /// <summary>Fills a SIP leg from one transaction; true when a final response came (any status proves the path).</summary>
+    private static bool Sip(LegResult leg, string method, SipExchange exchange, long started)
+    {
         leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return leg;
+        if (exchange.Error is not null)
+        {
+            leg.Outcome = exchange.Error == "timeout" ? Outcome.NoAnswer : Outcome.Incomplete;
+            leg.Detail = $"{method}: {exchange.Error}" + (exchange.Provisional.Count > 0 ? $" after {string.Join(", ", exchange.Provisional)}" : string.Empty);
+            return false;
+        }
+
+        leg.Outcome = Outcome.Answered;
+        leg.Detail = string.Create(CultureInfo.InvariantCulture, $"{method} answered {exchange.Status} {exchange.Reason}");
+        if (exchange.Mirror is null)
+        {
+            leg.Evidence.Add("the response carries no X-CucmSim-Mirror: not a cucmsim serve, or a middlebox removed the header");
+        }
+        else
+        {
+            leg.PeerSeen = exchange.Mirror.Source;
+        }
+
+        foreach (var rewrite in exchange.Rewrites.Where(r => r.Field != "source"))
+        {
+            leg.Diffs.Add(new FieldDiff(leg.Name, rewrite.Field, rewrite.Sent, rewrite.Received));
+        }
+
+        return true;
     }
 
     /// <summary>TFTP RRQ of the phone's own config: the request leg to the listener, and the data leg from the transfer port.</summary>
@@ -408,9 +463,13 @@ public static class Exchanges
         return leg;
     }
 
-    public static async Task<LegResult> SccpAsync(ProbeContext context, ProbeTarget target, bool tls, CancellationToken cancellationToken)
+    /// <summary>SCCP: register, a call to the test number with RTP both ways through the negotiated ports, unregister.</summary>
+    public static async Task<List<LegResult>> SccpAsync(ProbeContext context, ProbeTarget target, bool tls, CancellationToken cancellationToken)
     {
         var leg = new LegResult { Name = "sccp-register", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
+        var call = new LegResult { Name = "sccp-call", Listener = target.Listener, Role = "primary", Target = leg.Target, Outcome = Outcome.NotRun };
+        var media = new LegResult { Name = "sccp-rtp", Listener = target.Listener, Role = "secondary", Outcome = Outcome.NotRun };
+        var current = leg;
         var started = Stopwatch.GetTimestamp();
         await using var phone = new SccpPhone(new SccpPhoneOptions
         {
@@ -430,6 +489,24 @@ public static class Exchanges
                 : $"{context.DeviceName} rejected: {registration.RejectText}";
             if (registration.Accepted)
             {
+                current = call;
+                var result = await phone.CallAsync(context.SipNumber, rtpPackets: 10, cancellationToken).ConfigureAwait(false);
+                call.Outcome = Outcome.Answered;
+                call.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (result.Connected)
+                {
+                    call.Detail = $"call to {context.SipNumber}: media to {result.MediaTarget}, the phone's media at {result.PhoneMedia}";
+                    media.Target = result.MediaTarget is null ? null : Format(result.MediaTarget);
+                    media.Outcome = result.RtpEchoed > 0 ? Outcome.Answered : Outcome.NoAnswer;
+                    media.Detail = string.Create(CultureInfo.InvariantCulture, $"RTP to {media.Target}: {result.RtpSent} sent, {result.RtpEchoed} came back");
+                    media.ElapsedMs = call.ElapsedMs;
+                }
+                else
+                {
+                    call.Detail = $"call to {context.SipNumber} not connected: {result.Error}";
+                }
+
+                current = leg;
                 await phone.UnregisterAsync(cancellationToken).ConfigureAwait(false);
             }
 
@@ -442,11 +519,11 @@ public static class Exchanges
         }
         catch (Exception ex)
         {
-            Classify(leg, ex, cancellationToken);
+            Classify(current, ex, cancellationToken);
         }
 
         leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return leg;
+        return [leg, call, media];
     }
 
     /// <summary>Echo on every sampled port of a media range, many at a time.</summary>

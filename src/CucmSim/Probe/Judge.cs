@@ -84,7 +84,7 @@ public static class Judge
             return echo is null ? (Verdict.Skipped, "nothing to run") : (echo.Verdict, Explain(listener, echo));
         }
 
-        var failed = primary.FirstOrDefault(l => l.Outcome != Outcome.Answered);
+        var failed = primary.FirstOrDefault(l => l.Outcome is not (Outcome.Answered or Outcome.NotRun));
         if (failed is null)
         {
             var blocked = secondary.FirstOrDefault(l => l.Outcome is not (Outcome.Answered or Outcome.NotRun));

@@ -59,6 +59,11 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
         Assert.Contains(run.Flow("t6.sccp-tls").Legs, l => l.Certificate is { Subject.Length: > 0 });
         Assert.Contains(run.Flow("t6.sip").Legs, l => l.Name == "sip-options" && l.Listener == "udp/5060" && l.Detail!.Contains("200"));
         Assert.Contains(run.Flow("t6.sip").Legs, l => l.Name == "sip-options" && l.Listener == "tcp/5060");
+        foreach (var (flow, media) in new[] { ("t6.sip", "sip-rtp"), ("t6.sips", "sip-rtp"), ("t6.sccp", "sccp-rtp"), ("t6.sccp-tls", "sccp-rtp") })
+        {
+            Assert.All(run.Flow(flow).Legs.Where(l => l.Name == media), l => Assert.True(l.Outcome == CucmSim.Probe.Outcome.Answered, $"{flow} {l.Listener}: {l.Detail}"));
+            Assert.Contains(run.Flow(flow).Legs, l => l.Name == media);
+        }
 
         // JUnit: one suite per table, one case per flow, no addresses in class names.
         var doc = XDocument.Load(junit);
