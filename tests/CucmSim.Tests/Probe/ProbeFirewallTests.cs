@@ -105,4 +105,26 @@ public sealed class ProbeFirewallTests
         Assert.All(run.Report!.Flows, f => Assert.True(f.VerdictName == "blocked-silent", $"{f.Id}: {f.VerdictName}: {f.Reason}"));
         Assert.True(run.Report.ElapsedMs < (1 * 2 + 2) * 1000, $"{run.Report.ElapsedMs} ms");
     }
+
+    [Fact]
+    public async Task Source_nat_with_the_sip_helper_shows_as_rewritten_with_the_fields_it_changed()
+    {
+        await using var path = await NatPath.CreateAsync().DefaultTimeout();
+        await using var server = await ServeAsync("t6.sip", "t6.rtp-to-cucm");
+        await path.AddHelperAsync("sip", "udp", 5060).DefaultTimeout();
+
+        var run = await ProbeRun.InNamespaceAsync(path.ClientNs, ProbeTimeout, ProbeArgs(server, "--only", "t6.sip"));
+        var sip = run.Flow("t6.sip");
+        Assert.True(sip.VerdictName == "rewritten", $"{sip.VerdictName}: {sip.Reason}\n{run}");
+        Assert.Equal(1, run.ExitCode);
+        var client = NatPath.Client.ToString();
+        var outside = NatPath.FirewallOutside.ToString();
+        Assert.Contains(sip.Diffs, d => d.Field == "contact" && d.Sent.Contains(client, StringComparison.Ordinal) && d.Got.Contains(outside, StringComparison.Ordinal));
+        Assert.Contains(sip.Diffs, d => d.Field == "sdp c=" && d.Sent == $"c=IN IP4 {client}" && d.Got == $"c=IN IP4 {outside}");
+        Assert.All(sip.Diffs, d => Assert.StartsWith("sip-", d.Leg, StringComparison.Ordinal));
+
+        // The calls still carried media both ways: the helper opened the pinholes it rewrote.
+        Assert.All(sip.Legs.Where(l => l.Name == "sip-rtp"), l => Assert.Equal(CucmSim.Probe.Outcome.Answered, l.Outcome));
+        Assert.Contains("rewritten", run.Output);
+    }
 }
