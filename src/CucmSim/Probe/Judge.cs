@@ -94,7 +94,7 @@ public static class Judge
             }
 
             var diffs = legs.SelectMany(l => l.Diffs).ToList();
-            var details = string.Join("; ", primary.Select(l => l.Detail));
+            var details = string.Join("; ", primary.Concat(secondary).Where(l => l.Outcome == Outcome.Answered).Select(l => l.Detail));
             return diffs.Count > 0
                 ? (Verdict.Rewritten, $"{listener}: {details}; rewritten on the way: {string.Join(", ", diffs.Select(d => d.Field).Distinct())}")
                 : (Verdict.Allowed, $"{listener}: {details}");

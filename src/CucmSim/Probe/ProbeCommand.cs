@@ -36,6 +36,8 @@ internal static class ProbeCommand
           --concurrency N       ports probed at once (default 64)
           --rtp-sample N|all    media ports of the RTP pool to probe (default 16, evenly spread)
           --snmp-community C    community of the SNMP GET (default public)
+          --sip-password PW     answer a REGISTER challenge with digest credentials (serve --sip-password)
+          --number N            the number the SIP and SCCP calls dial (default 1000, serve's test extension)
           --plan                print what would be tested and send nothing
           --control URL         serve's control API (http://ADDR:PORT): what the server saw, by nonce
           --ledger FILE         serve's ledger file (JSON Lines), read after the run for the same purpose
@@ -53,7 +55,7 @@ internal static class ProbeCommand
     public static async Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
         var args = Args.Parse(argv,
-            ["profile", "role", "target-role", "port-offset", "only", "except", "source", "timeout", "retries", "concurrency", "rtp-sample", "snmp-community",
+            ["profile", "role", "target-role", "port-offset", "only", "except", "source", "timeout", "retries", "concurrency", "rtp-sample", "snmp-community", "sip-password", "number",
              "control", "ledger", "from", "expect", "baseline", "json", "junit", "html"],
             ["plan", "help"]);
         if (args.Flag("help"))
@@ -205,7 +207,16 @@ internal static class ProbeCommand
                 return ExitUnreachable;
             }
 
-            var context = new ProbeContext { Target = target, Source = source, Timeout = timeout, Retries = retries, SnmpCommunity = args.Value("snmp-community") ?? "public" };
+            var context = new ProbeContext
+            {
+                Target = target,
+                Source = source,
+                Timeout = timeout,
+                Retries = retries,
+                SnmpCommunity = args.Value("snmp-community") ?? "public",
+                SipPassword = args.Value("sip-password"),
+                SipNumber = args.Value("number") ?? "1000",
+            };
             report = new ProbeReport
             {
                 Version = Version,

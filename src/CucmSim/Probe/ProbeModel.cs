@@ -132,7 +132,6 @@ public sealed class LegResult
     /// <summary>Where it went: address and port as dialled.</summary>
     public string? Target { get; set; }
 
-    [JsonConverter(typeof(JsonStringEnumConverter<Outcome>))]
     public Outcome Outcome { get; set; }
 
     public string? Detail { get; set; }
