@@ -14,22 +14,33 @@ namespace CucmSim.Clients.Sip;
 /// <summary>A difference between what the client sent and what the server says it received: a middlebox rewrote it.</summary>
 public sealed record SipRewrite(string Field, string Sent, string Received);
 
-/// <summary>What the server reported receiving (the X-CucmSim-Mirror header, decoded).</summary>
-public sealed record SipMirror(string Source, string Transport, string RequestLine, string Via, string Contact, int ContentLength, string Sdp)
+/// <summary>The text of the server's base64 headers (X-CucmSim-Mirror, X-CucmSim-Sent); null when absent or not base64.</summary>
+internal static class MirrorText
 {
-    public static SipMirror? Parse(string? base64)
+    public static string? Decode(string? base64)
     {
         if (string.IsNullOrEmpty(base64))
         {
             return null;
         }
 
-        string text;
         try
         {
-            text = Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+            return Encoding.UTF8.GetString(Convert.FromBase64String(base64));
         }
         catch (FormatException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>What the server reported receiving (the X-CucmSim-Mirror header, decoded).</summary>
+public sealed record SipMirror(string Source, string Transport, string RequestLine, string Via, string Contact, int ContentLength, string Sdp)
+{
+    public static SipMirror? Parse(string? base64)
+    {
+        if (MirrorText.Decode(base64) is not { } text)
         {
             return null;
         }
@@ -48,6 +59,25 @@ public sealed record SipMirror(string Source, string Transport, string RequestLi
     }
 }
 
+/// <summary>
+/// What the server says its response embeds (the X-CucmSim-Sent header, decoded): the Contact and the body as they
+/// left it, untouched by an ALG that rewrites the real ones on the way back.
+/// </summary>
+public sealed record SipSent(string Contact, string Sdp)
+{
+    public static SipSent? Parse(string? base64)
+    {
+        if (MirrorText.Decode(base64) is not { } text)
+        {
+            return null;
+        }
+
+        var sdpAt = text.IndexOf("\nsdp=", StringComparison.Ordinal);
+        var head = sdpAt < 0 ? text : text[..sdpAt];
+        return new SipSent(head.StartsWith("contact=", StringComparison.Ordinal) ? head[8..] : string.Empty, sdpAt < 0 ? string.Empty : text[(sdpAt + 5)..]);
+    }
+}
+
 /// <summary>One transaction's outcome: the final response, what the server saw, and what differs from what was sent.</summary>
 public sealed record SipExchange(
     int Status,
@@ -60,6 +90,12 @@ public sealed record SipExchange(
     TimeSpan Elapsed)
 {
     public bool Ok => Error is null && Status is >= 200 and < 300;
+
+    /// <summary>What the server says the final response carried when it left (null from a server that does not say).</summary>
+    public SipSent? Sent { get; init; }
+
+    /// <summary>Differences between what the server sent in the final response and what arrived here: a middlebox on the way back rewrote it.</summary>
+    public IReadOnlyList<SipRewrite> ResponseRewrites { get; init; } = [];
 
     /// <summary>A header of the final response (first one, any case, long form only).</summary>
     public string? Header(string name)
@@ -293,16 +329,28 @@ public sealed class SipClient : IAsyncDisposable
             {
             }
         }, CancellationToken.None);
+        var sent = 0;
         for (var i = 0; i < packets; i++)
         {
             RtpHeader.Write(packet, i == 0, 0, (ushort)i, (uint)(i * 160), ssrc);
             packet.AsSpan(RtpHeader.FixedLength).Fill(0xFF);
-            await rtp.SendToAsync(packet, SocketFlags.None, target, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await rtp.SendToAsync(packet, SocketFlags.None, target, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException)
+            {
+                // No route from here to the address the answer gave (an ALG rewrote it, say): no media, no crash.
+                await cts.CancelAsync().ConfigureAwait(false);
+                break;
+            }
+
+            sent++;
             await Task.Delay(2, cancellationToken).ConfigureAwait(false);
         }
 
         await receiving.ConfigureAwait(false);
-        return (packets, received);
+        return (sent, received);
     }
 
     private static string NewBranch() => "z9hG4bK" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
@@ -396,8 +444,13 @@ public sealed class SipClient : IAsyncDisposable
                 }
 
                 var mirror = SipMirror.Parse(Encoding.ASCII.GetString(m.Get("x-cucmsim-mirror"u8)));
+                var sent = SipSent.Parse(Encoding.ASCII.GetString(m.Get("x-cucmsim-sent"u8)));
                 return new SipExchange(m.StatusCode, Encoding.UTF8.GetString(m[m.Reason]), response, mirror, Diff(text, mirror), provisional, null,
-                    Stopwatch.GetElapsedTime(started));
+                    Stopwatch.GetElapsedTime(started))
+                {
+                    Sent = sent,
+                    ResponseRewrites = DiffResponse(m, sent),
+                };
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -412,6 +465,41 @@ public sealed class SipClient : IAsyncDisposable
 
     private static SipExchange Failed(string error, List<int> provisional, long started) =>
         new(0, string.Empty, null, null, [], provisional, error, Stopwatch.GetElapsedTime(started));
+
+    /// <summary>What the server sent in a response (its own account) against what arrived: Contact and SDP lines.</summary>
+    public static IReadOnlyList<SipRewrite> DiffResponse(SipMessage response, SipSent? sent)
+    {
+        if (sent is null)
+        {
+            return [];
+        }
+
+        var result = new List<SipRewrite>();
+        var contact = Encoding.UTF8.GetString(response.Get(SipHeaderId.Contact));
+        if (!string.Equals(sent.Contact, contact, StringComparison.Ordinal))
+        {
+            result.Add(new SipRewrite("response contact", sent.Contact, contact));
+        }
+
+        CompareLines(result, "response sdp", sent.Sdp, Encoding.UTF8.GetString(response[response.Body]));
+        return result;
+    }
+
+    /// <summary>Line by line, each difference named by the line's type ("sdp c=").</summary>
+    private static void CompareLines(List<SipRewrite> result, string prefix, string sent, string got)
+    {
+        var a = sent.Split("\r\n");
+        var b = got.Split("\r\n");
+        for (var i = 0; i < Math.Max(a.Length, b.Length); i++)
+        {
+            var x = i < a.Length ? a[i] : string.Empty;
+            var y = i < b.Length ? b[i] : string.Empty;
+            if (!string.Equals(x, y, StringComparison.Ordinal))
+            {
+                result.Add(new SipRewrite(x.Length > 1 ? $"{prefix} {x[..2]}" : y.Length > 1 ? $"{prefix} {y[..2]}" : prefix, x, y));
+            }
+        }
+    }
 
     /// <summary>What was sent against what the server received: request line, top Via, Contact, Content-Length, SDP lines, source.</summary>
     public IReadOnlyList<SipRewrite> Diff(string sent, SipMirror? mirror)
@@ -440,14 +528,7 @@ public sealed class SipClient : IAsyncDisposable
         Compare("via", Encoding.UTF8.GetString(m.Via(0)), mirror.Via);
         Compare("contact", Encoding.UTF8.GetString(m.Get(SipHeaderId.Contact)), mirror.Contact);
         Compare("content-length", m.ContentLength.ToString(CultureInfo.InvariantCulture), mirror.ContentLength.ToString(CultureInfo.InvariantCulture));
-        var sentSdp = Encoding.UTF8.GetString(m[m.Body]).Split("\r\n");
-        var gotSdp = mirror.Sdp.Split("\r\n");
-        for (var i = 0; i < Math.Max(sentSdp.Length, gotSdp.Length); i++)
-        {
-            var a = i < sentSdp.Length ? sentSdp[i] : string.Empty;
-            var b = i < gotSdp.Length ? gotSdp[i] : string.Empty;
-            Compare(a.Length > 1 ? "sdp " + a[..2] : b.Length > 1 ? "sdp " + b[..2] : "sdp", a, b);
-        }
+        CompareLines(result, "sdp", Encoding.UTF8.GetString(m[m.Body]), mirror.Sdp);
 
         var local = LocalEndPoint;
         var localText = local.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{local.Address}]:{local.Port}" : $"{local.Address}:{local.Port}";

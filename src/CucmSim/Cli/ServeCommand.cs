@@ -76,8 +76,9 @@ internal static class ServeCommand
           --state-dir DIR       generated certificates and other state (default ./cucmsim-state)
           --hostname NAME       DNS name of this node for certificates, repeatable (default: host name, localhost)
           --address ADDR        address of this node for certificates and generated configs, repeatable
-          --external-address A  address embedded in payloads (SDP, SCCP, phone configs); default: the first --bind
-                                address, else the host's first IPv4 address
+          --external-address A  address embedded in payloads (SDP, SCCP, phone configs), e.g. a NAT's outside
+                                address; default: the address each request reached (never loopback for a peer
+                                that is not on loopback)
           --cert FILE           certificate to present on TLS listeners: PFX, or PEM with --cert-key
           --cert-key FILE       private key of a PEM certificate
           --cert-password PW    password of a PFX certificate
@@ -91,7 +92,6 @@ internal static class ServeCommand
           --tftp-config P       flavour of generated SEP<MAC>.cnf.xml: sip (default) or sccp
           --tftp-gso            send a TFTP window as one UDP segmentation-offload send (faster; captures and
                                 firewalls on this host or behind a veth see one large datagram per window)
-                                (a capture on this host then shows each DATA packet; the network sees the same)
           --strict              exit with code 2 unless every listener binds
           --log-level LEVEL     trace, debug, information, warning, error (default information)
           --io MODE             where TCP handlers run: 'inline' on the socket threads (default: fewest thread
@@ -295,6 +295,12 @@ internal static class ServeCommand
 
     private static void Report(SimServer server, TextWriter output)
     {
+        if (server.Context.Identity.ExternalAddress is { } external && System.Net.IPAddress.IsLoopback(external))
+        {
+            output.WriteLine($"warning: --external-address {external} is a loopback address: SDP, SCCP media and generated phone configs tell " +
+                "every peer to reach it, and no peer on another host can; leave it out to embed the address each request reached");
+        }
+
         foreach (var l in server.Listeners.Where(l => l.Status == ListenerStatus.Failed))
         {
             output.WriteLine($"FAILED {l.Id} ({l.Spec.Protocol}): {l.Error}{(l.Fix is null ? string.Empty : $"\n       fix: {l.Fix}")}");

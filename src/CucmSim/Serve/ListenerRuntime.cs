@@ -155,6 +155,12 @@ public static class SocketBinder
             }
 
             socket.Bind(new IPEndPoint(listener.Address, listener.Port));
+            if (!tcp && (listener.Address.Equals(IPAddress.Any) || listener.Address.Equals(IPAddress.IPv6Any)))
+            {
+                // Replies leave from the address each datagram was sent to (see UdpArrival).
+                UdpArrival.Enable(socket);
+            }
+
             listener.MarkBound(socket);
         }
         catch (SocketException ex)

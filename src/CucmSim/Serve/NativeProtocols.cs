@@ -77,16 +77,23 @@ public ref struct UdpRequest
 {
     private readonly Socket _socket;
 
-    internal UdpRequest(ReadOnlySpan<byte> data, SocketAddress peerAddress, Socket socket, ListenerRuntime listener, ServeContext context)
+    internal UdpRequest(ReadOnlySpan<byte> data, SocketAddress peerAddress, in ArrivalAddress local, Socket socket, ListenerRuntime listener, ServeContext context)
     {
         Data = data;
         PeerAddress = peerAddress;
+        Local = local;
         _socket = socket;
         Listener = listener;
         Context = context;
     }
 
     public ReadOnlySpan<byte> Data { get; }
+
+    /// <summary>The address the datagram was sent to (unknown on a listener bound to one address: that address).</summary>
+    public ArrivalAddress Local { get; }
+
+    /// <summary>The local address the peer reached, as payloads would embed it: the arrival address, else the listener's.</summary>
+    public readonly IPAddress LocalAddress => Local.ToIPAddress() ?? Listener.Address;
 
     public SocketAddress PeerAddress { get; }
 
@@ -111,10 +118,10 @@ public ref struct UdpRequest
         }
     }
 
-    /// <summary>Sends a datagram to the peer from the listener's own port.</summary>
+    /// <summary>Sends a datagram to the peer from the listener's own port and the address the request was sent to.</summary>
     public readonly int Reply(ReadOnlySpan<byte> datagram)
     {
-        var sent = _socket.SendTo(datagram, SocketFlags.None, PeerAddress);
+        var sent = UdpArrival.SendTo(_socket, datagram, PeerAddress, Local);
         Listener.Sent(sent);
         return sent;
     }

@@ -44,6 +44,7 @@ public sealed unsafe partial class RtpPool : IDisposable
     private readonly string[] _flowIds;
     private readonly List<int> _fds = [];
     private readonly List<int> _fdPorts = [];
+    private readonly List<bool> _fdV6 = [];
     private readonly List<string> _failures = [];
     private readonly Dictionary<StreamKey, RtpStream> _streams = [];
     private readonly Lock _streamsLock = new();
@@ -164,6 +165,12 @@ public sealed unsafe partial class RtpPool : IDisposable
             return;
         }
 
+        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+        {
+            // Echoes leave from the address each datagram was sent to (see UdpArrival).
+            UdpArrival.Enable(fd, v6);
+        }
+
         var ev = default(epoll_event);
         ev.events = EPOLLIN;
         ev.data.u64 = (ulong)_fds.Count;
@@ -177,6 +184,7 @@ public sealed unsafe partial class RtpPool : IDisposable
 
         _fds.Add(fd);
         _fdPorts.Add(port);
+        _fdV6.Add(v6);
         _boundPorts.Add(port);
     }
 
@@ -318,11 +326,12 @@ public sealed unsafe partial class RtpPool : IDisposable
                 var length = (int)batch.Receive[m].Length;
                 var name = batch.Name(m);
                 var nameLength = (int)batch.Receive[m].Header.NameLength;
+                var local = UdpArrival.Parse(batch.ReceiveControl(m), batch.Receive[m].Header.ControlLength);
                 try
                 {
-                    if (Handle(index, fd, new ReadOnlySpan<byte>(batch.Buffer(m), length), name, nameLength, reply))
+                    if (Handle(index, fd, new ReadOnlySpan<byte>(batch.Buffer(m), length), name, nameLength, local, reply))
                     {
-                        batch.QueueEcho(echoes++, m, length, nameLength);
+                        batch.QueueEcho(echoes++, m, length, nameLength, local, _fdV6[index]);
                     }
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -352,7 +361,7 @@ public sealed unsafe partial class RtpPool : IDisposable
     }
 
     /// <summary>Accounts one datagram; answers a probe itself. True when the datagram is to be echoed unchanged.</summary>
-    private bool Handle(int index, int fd, ReadOnlySpan<byte> datagram, byte* sa, int saLength, byte* reply)
+    private bool Handle(int index, int fd, ReadOnlySpan<byte> datagram, byte* sa, int saLength, in ArrivalAddress reached, byte* reply)
     {
         Interlocked.Increment(ref _packets);
         Interlocked.Add(ref _bytes, datagram.Length);
@@ -362,9 +371,25 @@ public sealed unsafe partial class RtpPool : IDisposable
         {
             Interlocked.Increment(ref _probes);
             var peer = ToEndPoint(sa, saLength);
-            var local = new IPEndPoint(_addresses[0], port);
+            var local = LocalEndPoint(reached, port);
             var n = EchoProbe.FormatEcho(new Span<byte>(reply, EchoProbe.MaxEchoLength), datagram[nonce], ListenerSpec.MakeId(Transport.Udp, port - _offset), local, peer);
-            sendto(fd, reply, n, 0, (sockaddr*)sa, saLength);
+            var control = stackalloc byte[UdpArrival.ControlSize];
+            var iov = new IoVec { Base = reply, Length = (nuint)n };
+            var message = new MsgHdr
+            {
+                Name = sa,
+                NameLength = (uint)saLength,
+                Iov = &iov,
+                IovLength = 1,
+                Control = control,
+                ControlLength = (nuint)UdpArrival.WriteControl(control, reached, _fdV6[index]),
+            };
+            if (message.ControlLength == 0)
+            {
+                message.Control = null;
+            }
+
+            SendMsg(fd, &message, 0);
             _context.Ledger.Append(new LedgerRecord
             {
                 Kind = "udp-flow",
@@ -409,7 +434,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                     }
                     else
                     {
-                        stream = new RtpStream(port, Text.EndPoint(ToEndPoint(sa, saLength)), header.Ssrc, header.PayloadType, now);
+                        stream = new RtpStream(port, Text.EndPoint(ToEndPoint(sa, saLength)), Text.EndPoint(LocalEndPoint(reached, port)), header.Ssrc, header.PayloadType, now);
                         _streams[key] = stream;
                         created = true;
                     }
@@ -434,7 +459,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                 Flows = _flowIds,
                 Protocol = "rtp",
                 Transport = "udp",
-                Local = Text.EndPoint(new IPEndPoint(_addresses[0], port)),
+                Local = stream.Local,
                 Peer = stream.Peer,
                 Verdict = "rtp",
                 Rtp = new RtpStreamRecord { Ssrc = stream.Ssrc, PayloadType = stream.PayloadType, Packets = 1, Expected = 1 },
@@ -470,7 +495,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                 Flows = _flowIds,
                 Protocol = "rtp",
                 Transport = "udp",
-                Local = Text.EndPoint(new IPEndPoint(_addresses[0], s.Port)),
+                Local = s.Local,
                 Peer = s.Peer,
                 Verdict = "rtp",
                 PacketsIn = s.Stats.Received,
@@ -493,6 +518,9 @@ public sealed unsafe partial class RtpPool : IDisposable
             });
         }
     }
+
+    /// <summary>The pool's end of a datagram: the address it was sent to, else the (first) bound address.</summary>
+    private IPEndPoint LocalEndPoint(in ArrivalAddress arrival, int port) => new(arrival.ToIPAddress() ?? _addresses[0], port);
 
     private static IPEndPoint ToEndPoint(byte* sa, int length)
     {
@@ -545,6 +573,8 @@ public sealed unsafe partial class RtpPool : IDisposable
         public const int Size = 32;
         private readonly byte* _buffers = (byte*)NativeMemory.Alloc((nuint)(Size * BufferSize));
         private readonly byte* _names = (byte*)NativeMemory.Alloc((nuint)(Size * SockaddrSize));
+        private readonly byte* _receiveControl = (byte*)NativeMemory.Alloc((nuint)(Size * UdpArrival.ControlSize));
+        private readonly byte* _sendControl = (byte*)NativeMemory.Alloc((nuint)(Size * UdpArrival.ControlSize));
         private readonly IoVec* _receiveIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(IoVec)));
         private readonly IoVec* _sendIov = (IoVec*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(IoVec)));
 
@@ -556,22 +586,43 @@ public sealed unsafe partial class RtpPool : IDisposable
 
         public byte* Name(int i) => _names + (i * SockaddrSize);
 
+        public byte* ReceiveControl(int i) => _receiveControl + (i * UdpArrival.ControlSize);
+
         public void ResetReceive()
         {
             for (var i = 0; i < Size; i++)
             {
                 _receiveIov[i].Base = Buffer(i);
                 _receiveIov[i].Length = BufferSize;
-                Receive[i].Header = new MsgHdr { Name = Name(i), NameLength = SockaddrSize, Iov = &_receiveIov[i], IovLength = 1 };
+                Receive[i].Header = new MsgHdr
+                {
+                    Name = Name(i),
+                    NameLength = SockaddrSize,
+                    Iov = &_receiveIov[i],
+                    IovLength = 1,
+                    Control = ReceiveControl(i),
+                    ControlLength = UdpArrival.ControlSize,
+                };
                 Receive[i].Length = 0;
             }
         }
 
-        public void QueueEcho(int slot, int received, int length, int nameLength)
+        /// <summary>Queues datagram <paramref name="received"/> back to its source, from the address it was sent to.</summary>
+        public void QueueEcho(int slot, int received, int length, int nameLength, in ArrivalAddress local, bool v6Socket)
         {
             _sendIov[slot].Base = Buffer(received);
             _sendIov[slot].Length = (nuint)length;
-            Send[slot].Header = new MsgHdr { Name = Name(received), NameLength = (uint)nameLength, Iov = &_sendIov[slot], IovLength = 1 };
+            var control = _sendControl + (slot * UdpArrival.ControlSize);
+            var controlLength = UdpArrival.WriteControl(control, local, v6Socket);
+            Send[slot].Header = new MsgHdr
+            {
+                Name = Name(received),
+                NameLength = (uint)nameLength,
+                Iov = &_sendIov[slot],
+                IovLength = 1,
+                Control = controlLength == 0 ? null : control,
+                ControlLength = (nuint)controlLength,
+            };
             Send[slot].Length = 0;
         }
 
@@ -579,6 +630,8 @@ public sealed unsafe partial class RtpPool : IDisposable
         {
             NativeMemory.Free(_buffers);
             NativeMemory.Free(_names);
+            NativeMemory.Free(_receiveControl);
+            NativeMemory.Free(_sendControl);
             NativeMemory.Free(_receiveIov);
             NativeMemory.Free(_sendIov);
             NativeMemory.Free(Receive);
@@ -586,10 +639,11 @@ public sealed unsafe partial class RtpPool : IDisposable
         }
     }
 
-    private sealed class RtpStream(int port, string peer, uint ssrc, byte payloadType, long started)
+    private sealed class RtpStream(int port, string peer, string local, uint ssrc, byte payloadType, long started)
     {
         public int Port { get; } = port;
         public string Peer { get; } = peer;
+        public string Local { get; } = local;
         public uint Ssrc { get; } = ssrc;
         public byte PayloadType { get; } = payloadType;
         public long Started { get; } = started;

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace CucmSim.Serve;
@@ -19,8 +20,37 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
 
     public ServerIdentity Identity { get; init; } = new();
 
-    /// <summary>The address this node embeds in payloads (resolved once at start).</summary>
-    public System.Net.IPAddress ExternalAddress { get; init; } = System.Net.IPAddress.Loopback;
+    /// <summary>
+    /// The address this node embeds in payloads when a request does not tell which of its addresses was reached
+    /// (resolved once at start: --external-address, else a bound or host address that is not loopback).
+    /// </summary>
+    public IPAddress ExternalAddress { get; init; } = IPAddress.Loopback;
+
+    /// <summary>
+    /// The address to embed in an answer (SDP, Contact, SCCP media, a generated config) for a request that reached
+    /// <paramref name="local"/> from <paramref name="peer"/>: --external-address when given (a NATed CUCM embeds its
+    /// outside address by the user's choice), else the address the request arrived on. Never a wildcard, and never a
+    /// loopback address for a peer that is not on loopback.
+    /// </summary>
+    public IPAddress Embedded(IPAddress? local, IPAddress? peer)
+    {
+        if (Identity.ExternalAddress is { } configured)
+        {
+            return configured;
+        }
+
+        local = Unmapped(local);
+        peer = Unmapped(peer);
+        var peerOnLoopback = peer is null || IPAddress.IsLoopback(peer);
+        if (local is not null && !local.Equals(IPAddress.Any) && !local.Equals(IPAddress.IPv6Any) && (peerOnLoopback || !IPAddress.IsLoopback(local)))
+        {
+            return local;
+        }
+
+        return ExternalAddress;
+    }
+
+    private static IPAddress? Unmapped(IPAddress? address) => address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
 
     /// <summary>Settings of the SNMP agent and its traps.</summary>
     public Snmp.SnmpOptions Snmp { get; init; } = new();

@@ -19,7 +19,11 @@ public sealed record ServerIdentity
     /// <summary>The CUCM version the node reports (SIP Server header, SNMP ccmVersion).</summary>
     public string Version { get; init; } = "14.0.1.13900-155";
 
-    /// <summary>The address to embed: the configured one, else the first bound unicast address, else the first non-loopback IPv4 address of the host, else 127.0.0.1.</summary>
+    /// <summary>
+    /// The address to embed where a request does not say which was reached: the configured one, else the first bound
+    /// address that is not loopback, else the first non-loopback IPv4 address of the host, else the first bound
+    /// address, else 127.0.0.1.
+    /// </summary>
     public IPAddress Resolve(IReadOnlyList<IPAddress> bound)
     {
         if (ExternalAddress is not null)
@@ -27,9 +31,16 @@ public sealed record ServerIdentity
             return ExternalAddress;
         }
 
-        if (bound.FirstOrDefault(a => !a.Equals(IPAddress.Any) && !a.Equals(IPAddress.IPv6Any)) is { } specific)
+        var specific = bound.Where(a => !a.Equals(IPAddress.Any) && !a.Equals(IPAddress.IPv6Any)).ToList();
+        if (specific.FirstOrDefault(a => !IPAddress.IsLoopback(a)) is { } routable)
         {
-            return specific;
+            return routable;
+        }
+
+        if (specific.Count > 0 && specific.All(IPAddress.IsLoopback))
+        {
+            // Bound to loopback only: no peer but a local one can reach this node.
+            return specific[0];
         }
 
         try

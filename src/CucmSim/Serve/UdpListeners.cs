@@ -6,9 +6,10 @@ using Microsoft.Extensions.Logging;
 namespace CucmSim.Serve;
 
 /// <summary>One UDP peer of one listener: recorded at its first datagram, then counted until it goes idle.</summary>
-internal sealed class UdpFlow(string peer, long startedTimestamp)
+internal sealed class UdpFlow(string peer, string local, long startedTimestamp)
 {
     public string Peer { get; } = peer;
+    public string Local { get; } = local;
     public long Started { get; } = startedTimestamp;
     public long LastSeen;
     public long PacketsIn;
@@ -65,22 +66,20 @@ internal sealed partial class UdpListenerLoop
         while (!cancellationToken.IsCancellationRequested)
         {
             int received;
+            ArrivalAddress local;
             try
             {
-                received = _socket.ReceiveFrom(buffer, SocketFlags.None, address);
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused or SocketError.MessageSize)
-            {
-                // An ICMP error for an earlier reply, or an oversized datagram: the loop goes on.
-                continue;
-            }
-            catch (SocketException) when (cancellationToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.OperationAborted or SocketError.Interrupted or SocketError.Shutdown or SocketError.NotSocket)
-            {
-                break;
+                received = UdpArrival.Receive(_socket, buffer, address, out local, out var error);
+                if (received < 0)
+                {
+                    if (error is SocketError.ConnectionReset or SocketError.ConnectionRefused or SocketError.MessageSize && !cancellationToken.IsCancellationRequested)
+                    {
+                        // An ICMP error for an earlier reply, or an oversized datagram: the loop goes on.
+                        continue;
+                    }
+
+                    break;
+                }
             }
             catch (ObjectDisposedException)
             {
@@ -89,7 +88,7 @@ internal sealed partial class UdpListenerLoop
 
             try
             {
-                Handle(buffer.AsSpan(0, received), address, reply);
+                Handle(buffer.AsSpan(0, received), address, local, reply);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -99,7 +98,7 @@ internal sealed partial class UdpListenerLoop
         }
     }
 
-    private void Handle(ReadOnlySpan<byte> datagram, SocketAddress address, byte[] reply)
+    private void Handle(ReadOnlySpan<byte> datagram, SocketAddress address, in ArrivalAddress local, byte[] reply)
     {
         var now = _context.Time.GetTimestamp();
         _listener.Datagram(datagram.Length);
@@ -108,7 +107,7 @@ internal sealed partial class UdpListenerLoop
         Dictionary<string, string>? detail = null;
         if (!isProbe && _native is not null)
         {
-            var request = new UdpRequest(datagram, address, _socket, _listener, _context);
+            var request = new UdpRequest(datagram, address, local, _socket, _listener, _context);
             _native.OnDatagram(ref request);
             verdict = request.Verdict ?? verdict;
             detail = request.Detail;
@@ -123,7 +122,7 @@ internal sealed partial class UdpListenerLoop
             {
                 var key = new SocketAddress(address.Family, address.Size);
                 address.Buffer.Span[..address.Size].CopyTo(key.Buffer.Span);
-                flow = new UdpFlow(Text.EndPoint(_addressTemplate.Create(address)), now) { Verdict = verdict };
+                flow = new UdpFlow(Text.EndPoint(_addressTemplate.Create(address)), LocalText(local), now) { Verdict = verdict };
                 _flows[key] = flow;
             }
 
@@ -142,7 +141,7 @@ internal sealed partial class UdpListenerLoop
         else if (isNew)
         {
             _listener.Hit(flow.Peer, _context.Time.GetUtcNow());
-            _context.Ledger.Append(_listener.Record("udp-flow", _localText, flow.Peer) with
+            _context.Ledger.Append(_listener.Record("udp-flow", flow.Local, flow.Peer) with
             {
                 Verdict = flow.Verdict,
                 Nonce = isProbe ? System.Text.Encoding.ASCII.GetString(datagram[nonceRange]) : null,
@@ -155,8 +154,20 @@ internal sealed partial class UdpListenerLoop
         if (isProbe)
         {
             var peer = (IPEndPoint)_addressTemplate.Create(address);
-            var n = EchoProbe.FormatEcho(reply, datagram[nonceRange], _listener.Id, _listener.BoundEndPoint!, peer);
-            var sent = _socket.SendTo(reply.AsSpan(0, n), SocketFlags.None, address);
+            // The echo names the address the probe reached, as TCP does, not the wildcard the socket is bound to.
+            var reached = local.ToIPAddress() is { } arrival ? new IPEndPoint(arrival, _listener.BoundEndPoint!.Port) : _listener.BoundEndPoint!;
+            var n = EchoProbe.FormatEcho(reply, datagram[nonceRange], _listener.Id, reached, peer);
+            int sent;
+            try
+            {
+                sent = UdpArrival.SendTo(_socket, reply.AsSpan(0, n), address, local);
+            }
+            catch (SocketException)
+            {
+                // A full buffer or an ICMP error pending for this peer: the probe retries.
+                return;
+            }
+
             _listener.Sent(sent);
             _listener.Echoed();
             if (flow is not null)
@@ -169,6 +180,10 @@ internal sealed partial class UdpListenerLoop
             }
         }
     }
+
+    /// <summary>The local end of a flow: the address the datagram reached, else the bound one.</summary>
+    private string LocalText(in ArrivalAddress local) =>
+        local.ToIPAddress() is { } arrival ? Text.EndPoint(new IPEndPoint(arrival, _listener.BoundEndPoint!.Port)) : _localText;
 
     /// <summary>Closes flows idle longer than the limit (all of them when <paramref name="all"/>), writing their counters.</summary>
     public void Sweep(bool all)
@@ -193,7 +208,7 @@ internal sealed partial class UdpListenerLoop
 
         foreach (var flow in ended)
         {
-            _context.Ledger.Append(_listener.Record("udp-flow-end", _localText, flow.Peer) with
+            _context.Ledger.Append(_listener.Record("udp-flow-end", flow.Local, flow.Peer) with
             {
                 Verdict = flow.Verdict,
                 PacketsIn = flow.PacketsIn,

@@ -41,6 +41,18 @@ public sealed partial class CucmSimProcess : IAsyncDisposable
 
     public static CucmSimProcess Start(params string[] args) => StartAs(null, args);
 
+    /// <summary>Starts cucmsim inside a network namespace (ip netns exec execs it: the child is cucmsim itself).</summary>
+    public static CucmSimProcess StartIn(string netns, params string[] args)
+    {
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "netns", "exec", netns, "dotnet", DllPath }.Concat(args))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return new CucmSimProcess(Process.Start(psi)!);
+    }
+
     /// <summary>Starts cucmsim as another user (by uid, through setpriv) when <paramref name="uid"/> is given.</summary>
     public static CucmSimProcess StartAs(int? uid, params string[] args)
     {

@@ -59,24 +59,15 @@ public sealed class NatPath : IAsyncDisposable
         };
         try
         {
-            foreach (var step in steps)
-            {
-                await RunAsync(step);
-            }
-
-            var ruleset = $$"""
+            await Netns.RunStepsAsync(steps);
+            await Netns.LoadRulesetAsync(path.FirewallNs, $$"""
                 table ip nat {
                   chain post { type nat hook postrouting priority 100; oifname "cs{{id}}-fh" masquerade; }
                 }
                 table inet filter {
                   chain forward { type filter hook forward priority 0; policy accept; }
                 }
-                """;
-            var result = await ExternalTool.RunAsync("ip", ["netns", "exec", path.FirewallNs, "nft", "-f", "-"], TimeSpan.FromSeconds(10), stdin: ruleset);
-            if (result.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"nft: {result.All}");
-            }
+                """);
         }
         catch
         {
@@ -121,22 +112,11 @@ public sealed class NatPath : IAsyncDisposable
 
     /// <summary>Runs a command inside the client namespace.</summary>
     public Task<ToolResult> InClientAsync(string tool, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
-        ExternalTool.RunAsync("ip", new[] { "netns", "exec", ClientNs, tool }.Concat(args), timeout, stdin);
-
-    private static async Task RunAsync(string command)
-    {
-        var parts = command.Split(' ');
-        var result = await ExternalTool.RunAsync(parts[0], parts[1..], TimeSpan.FromSeconds(10));
-        if (result.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{command}: {result.All}");
-        }
-    }
+        Netns.ExecAsync(ClientNs, tool, args, timeout, stdin);
 
     public async ValueTask DisposeAsync()
     {
-        await ExternalTool.RunAsync("ip", ["netns", "del", ClientNs], TimeSpan.FromSeconds(10));
-        await ExternalTool.RunAsync("ip", ["netns", "del", FirewallNs], TimeSpan.FromSeconds(10));
+        await Netns.DeleteAsync(ClientNs, FirewallNs);
         await ExternalTool.RunAsync("ip", ["link", "del", HostIf], TimeSpan.FromSeconds(10));
     }
 }

@@ -66,6 +66,23 @@ public sealed class SccpServerTests
     }
 
     [Fact]
+    public async Task A_phone_that_reached_a_second_address_of_a_wildcard_server_gets_media_on_that_address()
+    {
+        // 127.0.0.2 is this host's too, but not the address its routing prefers for answers (127.0.0.1).
+        await using var server = await SccpTestHost.StartAsync(bind: IPAddress.IPv6Any);
+        var second = new IPEndPoint(IPAddress.Parse("127.0.0.2"), server.Sccp().Port);
+        await using var phone = new SccpPhone();
+        await phone.ConnectAsync(second).DefaultTimeout();
+        await phone.RegisterAsync().DefaultTimeout();
+        var call = await phone.CallAsync("1000", rtpPackets: 5).DefaultTimeout();
+        Assert.True(call.Connected, call.Error);
+        Assert.Equal(second.Address, call.MediaTarget!.Address);
+
+        // The pool answers from the address the media was sent to, so even a connected socket hears it.
+        Assert.True(call.RtpEchoed >= 4, $"{call.RtpEchoed} of 5 echoed by {call.MediaTarget}");
+    }
+
+    [Fact]
     public async Task An_ipv6_phone_gets_v17_media_addresses_over_ipv6_and_the_control_api_lists_it()
     {
         await using var server = await SccpTestHost.StartAsync(bind: IPAddress.IPv6Loopback);

@@ -43,6 +43,55 @@ public sealed class SipBehaviourTests
     }
 
     [Fact]
+    public async Task Allow_lists_exactly_the_methods_that_are_answered()
+    {
+        await using var server = await StartAsync();
+        var target = server.EndPoint("udp/5060");
+        using var udp = new RawUdp(target);
+        udp.Send(Request("OPTIONS", target, udp.Local, "z9hG4bKallow0", "allow-0", 1));
+        var allow = Header(await udp.ReceiveAsync(), "Allow")!.Split(',', StringSplitOptions.TrimEntries);
+        Assert.DoesNotContain("REFER", allow);
+        Assert.DoesNotContain("SUBSCRIBE", allow);
+
+        // Responses of one request (the INVITE below keeps sending its own for a while).
+        async Task<string> ResponseTo(string callId)
+        {
+            string response;
+            do
+            {
+                response = await udp.ReceiveAsync();
+            }
+            while (Header(response, "Call-ID") != callId);
+            return response;
+        }
+
+        // Every listed method is answered by something other than 501 (ACK gets no answer at all).
+        var n = 0;
+        foreach (var method in allow.Where(m => m != "ACK"))
+        {
+            n++;
+            udp.Send(Request(method, target, udp.Local, $"z9hG4bKallow{n}", $"allow-{n}", 1));
+            var status = StatusLine(await ResponseTo($"allow-{n}"));
+            Assert.False(status.StartsWith("SIP/2.0 501", StringComparison.Ordinal), $"{method}: {status}");
+            if (method == "INVITE")
+            {
+                // Past the 100 Trying; the call is left to time out.
+                udp.Send(Request("CANCEL", target, udp.Local, $"z9hG4bKallow{n}", $"allow-{n}", 1));
+            }
+        }
+
+        // And what is not listed is not implemented, with the same list.
+        foreach (var method in new[] { "REFER", "SUBSCRIBE", "MESSAGE", "PUBLISH" })
+        {
+            n++;
+            udp.Send(Request(method, target, udp.Local, $"z9hG4bKallow{n}", $"allow-{n}", 1));
+            var response = await ResponseTo($"allow-{n}");
+            Assert.Equal("SIP/2.0 501 Not Implemented", StatusLine(response));
+            Assert.Equal(string.Join(", ", allow), Header(response, "Allow"));
+        }
+    }
+
+    [Fact]
     public async Task Cucm_identity_answers_unknown_peers_503_until_they_register()
     {
         await using var server = await StartAsync(new SipOptions { UnknownPeer503 = true });
@@ -268,7 +317,44 @@ public sealed class SipBehaviourTests
         Assert.Equal("10.99.8.7", seen.Detail!["sdp-c"]);
     }
 
-    /// <summary>Plays an ALG: relays UDP both ways and replaces a string in what goes to the server.</summary>
+    [Fact]
+    public async Task The_sent_copy_shows_a_response_rewritten_on_the_way_back()
+    {
+        await using var server = await StartAsync();
+        using var alg = new RewritingRelay(server.EndPoint("udp/5060"), "127.0.0.1", "10.99.8.7", towardClient: true);
+        await using var client = await SipClient.ConnectAsync(new SipClientOptions { Target = alg.EndPoint, Transport = "udp" }).DefaultTimeout();
+
+        var options = await client.OptionsAsync().DefaultTimeout();
+        Assert.True(options.Ok, options.Error);
+        var contact = Assert.Single(options.ResponseRewrites);
+        Assert.Equal("response contact", contact.Field);
+        Assert.Contains("@127.0.0.1:", contact.Sent, StringComparison.Ordinal);
+        Assert.Contains("@10.99.8.7:", contact.Received, StringComparison.Ordinal);
+
+        var call = await client.CallAsync("1001", packets: 1).DefaultTimeout();
+        Assert.Equal(200, call.Invite.Status);
+        var c = Assert.Single(call.Invite.ResponseRewrites, r => r.Field == "response sdp c=");
+        Assert.Equal("c=IN IP4 127.0.0.1", c.Sent);
+        Assert.Equal("c=IN IP4 10.99.8.7", c.Received);
+        Assert.Contains(call.Invite.ResponseRewrites, r => r.Field == "response sdp o=");
+        Assert.Contains(call.Invite.ResponseRewrites, r => r.Field == "response contact");
+    }
+
+    [Fact]
+    public async Task An_untouched_response_shows_no_response_rewrite()
+    {
+        await using var server = await StartAsync();
+        await using var client = await SipClient.ConnectAsync(new SipClientOptions { Target = server.EndPoint("udp/5060"), Transport = "udp" }).DefaultTimeout();
+        var options = await client.OptionsAsync().DefaultTimeout();
+        Assert.NotNull(options.Sent);
+        Assert.Equal(options.Header("Contact"), options.Sent.Contact);
+        Assert.Empty(options.ResponseRewrites);
+        var call = await client.CallAsync("1001", packets: 2).DefaultTimeout();
+        Assert.StartsWith("v=0", call.Invite.Sent!.Sdp, StringComparison.Ordinal);
+        Assert.Empty(call.Invite.ResponseRewrites);
+    }
+
+    /// <summary>Plays an ALG: relays UDP both ways and replaces a string in what goes to the server (or to the client).</summary>
     private sealed class RewritingRelay : IDisposable
     {
         private readonly Socket _front = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -276,8 +362,9 @@ public sealed class SipBehaviourTests
         private readonly CancellationTokenSource _stop = new();
         private EndPoint? _client;
 
-        public RewritingRelay(IPEndPoint server, string from, string to)
+        public RewritingRelay(IPEndPoint server, string from, string to, bool towardClient = false)
         {
+            var (upFrom, downFrom) = towardClient ? (string.Empty, from) : (from, string.Empty);
             _front.Bind(new IPEndPoint(IPAddress.Loopback, 0));
             _back.Bind(new IPEndPoint(IPAddress.Loopback, 0));
             _back.Connect(server);
@@ -288,8 +375,7 @@ public sealed class SipBehaviourTests
                 {
                     var r = await _front.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
                     _client = r.RemoteEndPoint;
-                    var text = Encoding.UTF8.GetString(buffer, 0, r.ReceivedBytes).Replace(from, to, StringComparison.Ordinal);
-                    await _back.SendAsync(Encoding.UTF8.GetBytes(text), SocketFlags.None, _stop.Token);
+                    await _back.SendAsync(Rewrite(buffer.AsSpan(0, r.ReceivedBytes), upFrom, to), SocketFlags.None, _stop.Token);
                 }
             });
             _ = Task.Run(async () =>
@@ -300,13 +386,17 @@ public sealed class SipBehaviourTests
                     var n = await _back.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
                     if (_client is not null)
                     {
-                        await _front.SendToAsync(buffer.AsMemory(0, n), SocketFlags.None, _client, _stop.Token);
+                        await _front.SendToAsync(Rewrite(buffer.AsSpan(0, n), downFrom, to), SocketFlags.None, _client, _stop.Token);
                     }
                 }
             });
         }
 
         public IPEndPoint EndPoint => (IPEndPoint)_front.LocalEndPoint!;
+
+        /// <summary>The datagram with every <paramref name="from"/> replaced (none when empty); Content-Length is not fixed, as a careless ALG would not.</summary>
+        private static byte[] Rewrite(ReadOnlySpan<byte> datagram, string from, string to) =>
+            from.Length == 0 ? datagram.ToArray() : Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(datagram).Replace(from, to, StringComparison.Ordinal));
 
         public void Dispose()
         {

@@ -15,6 +15,9 @@ internal sealed class RawTftpSocket : IDisposable
 
     public IPEndPoint Local => (IPEndPoint)_socket.LocalEndPoint!;
 
+    /// <summary>Bytes waiting to be read (a datagram sent on loopback is queued by the time its send returns).</summary>
+    public int Available => _socket.Available;
+
     public void Send(IPEndPoint to, ReadOnlySpan<byte> datagram) => _socket.SendTo(datagram, SocketFlags.None, to);
 
     public void SendRrq(IPEndPoint to, string file, TftpOptionSet options = default, TftpMode mode = TftpMode.Octet)

@@ -203,6 +203,42 @@ public sealed class TftpServerTests
         Assert.Equal("0", timedOut.Detail!["bytes"]);
     }
 
+    [Fact]
+    public async Task A_retransmission_leaves_one_timeout_after_the_last_progress_not_at_the_next_tick_of_a_check()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var file = Pattern(2000);
+        await using var server = await SimHost.StartAsync(new ServeOptions
+        {
+            Only = Flows, EphemeralPorts = true, Time = time,
+            Tftp = new TftpOptions { Root = Root(("t.bin", file)), Timeout = TimeSpan.FromSeconds(2), Retries = 3 },
+        });
+        using var client = new RawTftpSocket();
+        client.SendRrq(server.EndPoint("udp/69"), "t.bin");
+        var (tid, block, _) = await client.ReceiveDataAsync();
+        Assert.Equal(1, block);
+
+        // Progress at an odd moment (0.3 s): the next block is due again at 2.3 s, as docs/tftp.md says.
+        time.Advance(TimeSpan.FromSeconds(0.3));
+        client.SendAck(tid, 1);
+        (_, block, _) = await client.ReceiveDataAsync();
+        Assert.Equal(2, block);
+
+        // Timers of the fake clock run inside Advance, and a loopback send is queued when it returns.
+        time.Advance(TimeSpan.FromSeconds(1.999));
+        Assert.Equal(0, client.Available);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        (_, block, _) = await client.ReceiveDataAsync();
+        Assert.Equal(2, block);
+
+        // And the next one a whole timeout after that retransmission.
+        time.Advance(TimeSpan.FromSeconds(1.999));
+        Assert.Equal(0, client.Available);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        (_, block, _) = await client.ReceiveDataAsync();
+        Assert.Equal(2, block);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -75,6 +75,9 @@ internal sealed class SccpSession
     private readonly SccpOptions _options;
     private readonly TcpSessionFeature _feature;
     private readonly IPEndPoint _peer;
+
+    /// <summary>The address the phone's media is told to reach: the one its connection reached (see <see cref="ServeContext.Embedded"/>).</summary>
+    private readonly IPAddress _embedded;
     private readonly string _peerText;
     private DeviceRecord? _device;
     // Only what later messages need is kept of the RegisterReq: memory per registered phone counts.
@@ -107,6 +110,7 @@ internal sealed class SccpSession
         }
 
         _peerText = _feature.PeerText ?? Text.EndPoint(_peer);
+        _embedded = context.Embedded((connection.LocalEndPoint as IPEndPoint)?.Address, _peer.Address);
     }
 
     /// <summary>Links of the sweep's list of sessions (guarded by the sweep's lock).</summary>
@@ -567,9 +571,9 @@ internal sealed class SccpSession
             ConferenceId = call.Reference,
             PassThroughPartyId = call.PassThroughId,
             CallReference = call.Reference,
-            SourceAddress = _context.ExternalAddress,
+            SourceAddress = _embedded,
             SourcePort = (uint)port,
-            RequestedAddressType = _context.ExternalAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 1u : 0u,
+            RequestedAddressType = _embedded.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 1u : 0u,
         }).ConfigureAwait(false);
     }
 
@@ -596,11 +600,11 @@ internal sealed class SccpSession
         {
             ConferenceId = call.Reference,
             PassThroughPartyId = call.PassThroughId,
-            RemoteAddress = _context.ExternalAddress,
+            RemoteAddress = _embedded,
             RemotePort = (uint)call.Port,
             CallReference = call.Reference,
         }).ConfigureAwait(false);
-        var rtp = Text.EndPoint(new IPEndPoint(_context.ExternalAddress, call.Port));
+        var rtp = Text.EndPoint(new IPEndPoint(_embedded, call.Port));
         SccpProtocol.LogMedia(_protocol.Log, _listener.Id, _peerText, DeviceName, "opened", call.Port, phone);
         _context.Ledger.Append(Base("sccp-media-open", "media-open", new()
         {
@@ -655,7 +659,7 @@ internal sealed class SccpSession
             ["device"] = DeviceName,
             ["reason"] = reason,
             ["callReference"] = call.Reference.ToString(CultureInfo.InvariantCulture),
-            ["rtp"] = Text.EndPoint(new IPEndPoint(_context.ExternalAddress, call.Port)),
+            ["rtp"] = Text.EndPoint(new IPEndPoint(_embedded, call.Port)),
             ["stopSent"] = send.ToString(),
         };
         if (_context.Rtp is { } rtp)

@@ -42,6 +42,7 @@ internal sealed class SipUdpProtocol : IUdpProtocol
         var peer = Peer(request.PeerAddress);
         var error = _message.Parse(request.Data);
         _sink.Address = request.PeerAddress;
+        _sink.Local = request.Local;
         if (error == SipParseError.Ok && _message.IsRequest && !_service.Settings.ReplyToSourcePort)
         {
             RedirectToSentBy();
@@ -102,7 +103,7 @@ internal sealed class SipStreamProtocol(string transport) : ITcpProtocol
         var message = new SipMessage(service.Settings.MaxMessageSize, service.Settings.MaxHeaders);
         var scratch = new byte[32 * 1024];
         var input = connection.Transport.Input;
-        var sink = new StreamSink(connection.Transport.Output, transport, session);
+        var sink = new StreamSink(connection.Transport.Output, transport, session, (connection.LocalEndPoint as IPEndPoint)?.Address);
         long requests = 0, malformed = 0;
         using var idle = new CancellationTokenSource(context.Limits.IdleTimeout, context.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping, connection.ConnectionClosed);

@@ -421,9 +421,9 @@ internal sealed partial class SipService
                 return "sip-481";
             }
 
-            var answer = BuildAnswer(m.Body.IsEmpty ? null : SdpSession.Parse(m[m.Body], out _), dialog.MediaPort);
+            var answer = BuildAnswer(m.Body.IsEmpty ? null : SdpSession.Parse(m[m.Body], out _), dialog.MediaPort, Embedded(sink, peer));
             var w = Begin(scratch, m, 200, "OK"u8, peer, sink, default);
-            WriteContact(ref w, m, listener, sink);
+            WriteContact(ref w, m, peer, listener, sink);
             Send(sink, scratch, End(ref w, m, peer, sink, "application/sdp"u8, answer));
             return "sip-reinvite";
         }
@@ -476,7 +476,7 @@ internal sealed partial class SipService
             return "sip-503";
         }
 
-        answerSdp = BuildAnswer(offer, port);
+        answerSdp = BuildAnswer(offer, port, Embedded(sink, peer));
         Span<byte> mirror = stackalloc byte[(MaxMirrorField * 4) + MaxMirrorBody + 256];
         var call = new SipCall
         {
@@ -501,14 +501,14 @@ internal sealed partial class SipService
         }
 
         var ringing = Begin(scratch, m, 180, "Ringing"u8, peer, sink, localTag);
-        WriteContact(ref ringing, m, listener, sink);
+        WriteContact(ref ringing, m, peer, listener, sink);
         var ringingBytes = End(ref ringing, m, peer, sink, default, default);
         tx.LastResponse = ringingBytes.ToArray();
         tx.LastStatus = 180;
         tx.Sink.Send(ringingBytes);
 
         var ok = Begin(scratch, m, 200, "OK"u8, peer, sink, localTag);
-        WriteContact(ref ok, m, listener, sink);
+        WriteContact(ref ok, m, peer, listener, sink);
         ok.Header("Allow"u8, Allow);
         call.Ok = End(ref ok, m, peer, sink, "application/sdp"u8, answerSdp).ToArray();
         if (_options.RingDelay <= TimeSpan.Zero)
@@ -523,10 +523,10 @@ internal sealed partial class SipService
         return "sip-invite";
     }
 
-    private byte[] BuildAnswer(SdpSession? offer, int port)
+    private byte[] BuildAnswer(SdpSession? offer, int port, IPAddress embedded)
     {
         var id = Interlocked.Read(ref _callsStarted) + 2000;
-        return Encoding.ASCII.GetBytes(SdpSession.Answer(offer, "CiscoSystemsCCM-SIP", _context.ExternalAddress.ToString(), port, id).ToString());
+        return Encoding.ASCII.GetBytes(SdpSession.Answer(offer, "CiscoSystemsCCM-SIP", embedded.ToString(), port, id).ToString());
     }
 
     private static byte[] NewTag()

@@ -17,6 +17,9 @@ namespace CucmSim.Serve.Sip;
 internal sealed partial class SipService : IDisposable
 {
     public const string MirrorHeader = "X-CucmSim-Mirror";
+
+    /// <summary>What this response itself embeds (its Contact and SDP), base64 so that an ALG rewriting them leaves it be.</summary>
+    public const string SentHeader = "X-CucmSim-Sent";
     private const int MaxMirrorField = 1024;
     private const int MaxMirrorBody = 4096;
     private const int MaxRecentRecords = 50;
@@ -24,7 +27,8 @@ internal sealed partial class SipService : IDisposable
     [ThreadStatic]
     private static byte[]? _tagBuffer;
 
-    private static readonly byte[] Allow = "INVITE, OPTIONS, INFO, BYE, CANCEL, ACK, PRACK, UPDATE, REFER, SUBSCRIBE, NOTIFY"u8.ToArray();
+    /// <summary>Exactly the methods <see cref="Handle"/> answers (anything else gets 501 with this list, RFC 3261 §21.5.2).</summary>
+    internal static readonly byte[] Allow = "INVITE, OPTIONS, INFO, BYE, CANCEL, ACK, PRACK, UPDATE, NOTIFY, REGISTER"u8.ToArray();
 
     private readonly ServeContext _context;
     private readonly SipOptions _options;
@@ -41,7 +45,7 @@ internal sealed partial class SipService : IDisposable
     private readonly HashSet<string> _rewritesSeen = new(StringComparer.Ordinal);
     private readonly byte[] _nonceKey = RandomNumberGenerator.GetBytes(32);
     private readonly byte[] _serverHeader;
-    private readonly byte[] _externalHost;
+    private EmbeddedHost _lastHost = new(IPAddress.None, []);
     private readonly ITimer _sweeper;
     private long _windowStart;
     private int _windowRecords;
@@ -57,8 +61,6 @@ internal sealed partial class SipService : IDisposable
         var version = context.Identity.Version.Split('.');
         var server = _options.ServerHeader ?? $"Cisco-CUCM{string.Join('.', version.Take(2))}";
         _serverHeader = Encoding.ASCII.GetBytes(server);
-        var external = context.ExternalAddress;
-        _externalHost = Encoding.ASCII.GetBytes(external.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{external}]" : external.ToString());
         _sweeper = context.Time.CreateTimer(_ => Sweep(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         context.Stopping.Register(Dispose);
     }
@@ -155,7 +157,7 @@ internal sealed partial class SipService : IDisposable
         w.Header("Allow"u8, Allow);
         w.Header("Accept"u8, "application/sdp"u8);
         w.Header("Supported"u8, "replaces, timer"u8);
-        WriteContact(ref w, m, listener, sink);
+        WriteContact(ref w, m, peer, listener, sink);
         Send(sink, scratch, End(ref w, m, peer, sink, default, default));
         return "sip-options";
     }
@@ -175,12 +177,11 @@ internal sealed partial class SipService : IDisposable
             return "sip-200";
         }
 
-        // RFC 3261 §12.2.2: a request with a To tag that matches no dialog gets 481; without one, 501.
-        var toTag = SipSyntax.Tag(m.Get(SipHeaderId.To));
-        Send(sink, scratch, toTag.IsEmpty
-            ? Simple(m, 501, "Not Implemented"u8, peer, sink, listener, scratch)
-            : Simple(m, 481, "Call/Transaction Does Not Exist"u8, peer, sink, listener, scratch));
-        return toTag.IsEmpty ? "sip-501" : "sip-481";
+        // These methods are implemented, inside a dialog only: a request that matches none, with a To tag or
+        // without one, gets 481 (RFC 3261 §12.2.2; RFC 6086 §4.2.2 for INFO, RFC 3311 §5.2 for UPDATE), never
+        // 501, which would contradict the Allow header.
+        Send(sink, scratch, Simple(m, 481, "Call/Transaction Does Not Exist"u8, peer, sink, listener, scratch));
+        return "sip-481";
     }
 
     // ---------------------------------------------------------------- responses
@@ -283,6 +284,7 @@ internal sealed partial class SipService : IDisposable
             var n = WriteMirror(mirror, m, peer, sink);
             w.Base64(mirror[..n]);
             w.Crlf();
+            WriteSent(ref w, body);
         }
 
         if (!contentType.IsEmpty)
@@ -295,6 +297,40 @@ internal sealed partial class SipService : IDisposable
         w.Write("\r\n\r\n"u8);
         w.Write(body);
         return w.Overflow ? default : w.Written;
+    }
+
+    /// <summary>
+    /// The untouched copy of the addresses this response carries: its Contact (already written) and its body. A SIP
+    /// ALG on the way back rewrites the Contact header and the SDP's c=/o=/m= lines, never a base64 header, so the
+    /// client can tell what the server sent from what reached it. Only on responses that embed something.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void WriteSent(scoped ref SipWriter w, ReadOnlySpan<byte> body)
+    {
+        var written = w.Written;
+        var at = written.IndexOf("\r\nContact: "u8);
+        var contact = at < 0 ? default : written[(at + 11)..];
+        if (at >= 0)
+        {
+            var end = contact.IndexOf("\r\n"u8);
+            contact = end < 0 ? default : contact[..end];
+        }
+
+        if (contact.IsEmpty && body.IsEmpty)
+        {
+            return;
+        }
+
+        Span<byte> sent = stackalloc byte[MaxMirrorField + MaxMirrorBody + 32];
+        var s = new SipWriter(sent);
+        s.Write("contact="u8);
+        s.Write(Cap(contact, MaxMirrorField));
+        s.Write("\nsdp="u8);
+        s.Write(Cap(body, MaxMirrorBody));
+        w.Write(SentHeader);
+        w.Write(": "u8);
+        w.Base64(s.Written);
+        w.Crlf();
     }
 
     /// <summary>
@@ -354,7 +390,27 @@ internal sealed partial class SipService : IDisposable
         }
     }
 
-    private void WriteContact(ref SipWriter w, SipMessage m, ListenerRuntime listener, SipSink sink)
+    /// <summary>The address this answer embeds (Contact, SDP): see <see cref="ServeContext.Embedded"/>.</summary>
+    private IPAddress Embedded(SipSink sink, SipPeer peer) => _context.Embedded(sink.LocalAddress, peer.Address);
+
+    /// <summary>The embedded address as a Contact host, cached for the address last used (usually the only one).</summary>
+    private byte[] EmbeddedHostBytes(SipSink sink, SipPeer peer)
+    {
+        var address = Embedded(sink, peer);
+        var last = _lastHost;
+        if (last.Address.Equals(address))
+        {
+            return last.Bytes;
+        }
+
+        var bytes = Encoding.ASCII.GetBytes(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString());
+        _lastHost = new EmbeddedHost(address, bytes);
+        return bytes;
+    }
+
+    private sealed record EmbeddedHost(IPAddress Address, byte[] Bytes);
+
+    private void WriteContact(ref SipWriter w, SipMessage m, SipPeer peer, ListenerRuntime listener, SipSink sink)
     {
         w.Write("Contact: <sip:"u8);
         if (SipSyntax.TryParseUri(m[m.Uri], out var user, out _, out _) && !user.IsEmpty)
@@ -363,7 +419,7 @@ internal sealed partial class SipService : IDisposable
             w.Write((byte)'@');
         }
 
-        w.Write(_externalHost);
+        w.Write(EmbeddedHostBytes(sink, peer));
         w.Write((byte)':');
         w.Write(listener.BoundEndPoint?.Port ?? listener.Port);
         if (sink.Transport != "UDP")

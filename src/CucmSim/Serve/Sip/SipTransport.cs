@@ -23,6 +23,9 @@ internal abstract class SipSink
 
     public bool Reliable => Transport != "UDP";
 
+    /// <summary>The local address the peer reached (what SDP and Contact embed unless an external address is set); null when unknown.</summary>
+    public abstract IPAddress? LocalAddress { get; }
+
     public abstract void Send(ReadOnlySpan<byte> message);
 }
 
@@ -41,13 +44,18 @@ internal sealed class UdpSink : SipSink
 
     public SocketAddress Address { get; set; }
 
+    /// <summary>The address the request was sent to: responses and retransmissions leave from it.</summary>
+    public ArrivalAddress Local { get; set; }
+
     public override string Transport => "UDP";
+
+    public override IPAddress? LocalAddress => Local.ToIPAddress() ?? _listener.Address;
 
     public override void Send(ReadOnlySpan<byte> message)
     {
         try
         {
-            _listener.Sent(_socket.SendTo(message, SocketFlags.None, Address));
+            _listener.Sent(UdpArrival.SendTo(_socket, message, Address, Local));
         }
         catch (SocketException)
         {
@@ -63,7 +71,7 @@ internal sealed class UdpSink : SipSink
     {
         var copy = new SocketAddress(Address.Family, Address.Size);
         Address.Buffer.Span[..Address.Size].CopyTo(copy.Buffer.Span);
-        return new UdpSink(_socket, _listener, copy);
+        return new UdpSink(_socket, _listener, copy) { Local = Local };
     }
 }
 
@@ -72,13 +80,15 @@ internal sealed class UdpSink : SipSink
 /// batch. A flush never blocks the calling thread (it may be a socket I/O thread): when the peer reads slowly,
 /// the flush completes later and the read loop waits for it before it reads more requests.
 /// </summary>
-internal sealed class StreamSink(PipeWriter output, string transport, TcpSessionFeature session) : SipSink
+internal sealed class StreamSink(PipeWriter output, string transport, TcpSessionFeature session, IPAddress? localAddress = null) : SipSink
 {
     private readonly Lock _lock = new();
     private bool _closed;
     private Task? _pending;
 
     public override string Transport { get; } = transport;
+
+    public override IPAddress? LocalAddress { get; } = localAddress is { IsIPv4MappedToIPv6: true } ? localAddress.MapToIPv4() : localAddress;
 
     /// <summary>True while the connection's read loop is processing a batch (it flushes after).</summary>
     public bool InBatch { get; set; }
@@ -143,8 +153,12 @@ internal sealed class StreamSink(PipeWriter output, string transport, TcpSession
             return;
         }
 
+        // The continuation never runs inline: a flush that completes before it is attached (the output loop on
+        // another thread drained the pipe in between) would otherwise run Flushed here, under this lock, before
+        // _pending is assigned, and the assignment would then leave a finished task that blocks every later flush.
+        // Queued, it waits for the lock and sees _pending set.
         _pending = flush.AsTask().ContinueWith(static (task, state) => ((StreamSink)state!).Flushed(task), this,
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
 #pragma warning restore CA2012
     }
 

@@ -7,7 +7,7 @@ namespace CucmSim.Serve.Tftp;
 /// <summary>
 /// Generated provisioning files: SEP&lt;MAC&gt;.cnf.xml (SIP or SCCP flavour), XMLDefault.cnf.xml and
 /// ConfigFileCacheList.txt. Element names and nesting follow a CUCM-generated config and chan-sccp's
-/// annotated template (protocols.md §3.5). Every address in them is the node's external address, and a
+/// annotated template (protocols.md §3.5). Every address in them is the one the request reached (or --external-address), and a
 /// comment names the requester as this node saw it, so a client can tell whether a NAT sat in between.
 /// </summary>
 public static class PhoneConfig

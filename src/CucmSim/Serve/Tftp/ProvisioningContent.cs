@@ -175,8 +175,12 @@ public sealed class ProvisioningContent
         return null;
     }
 
-    /// <summary>Finds a file. <paramref name="requester"/> and <paramref name="channel"/> go into generated configs.</summary>
-    public LookupStatus Lookup(string name, string requester, string channel, out ProvisioningFile? file, out string? reason)
+    /// <summary>
+    /// Finds a file. <paramref name="requester"/> and <paramref name="channel"/> go into generated configs, and so does
+    /// <paramref name="embedded"/>, the address the phone is told to reach (the one its request reached, see
+    /// <see cref="ServeContext.Embedded"/>).
+    /// </summary>
+    public LookupStatus Lookup(string name, string requester, string channel, System.Net.IPAddress embedded, out ProvisioningFile? file, out string? reason)
     {
         file = null;
         reason = CheckName(name);
@@ -219,13 +223,13 @@ public sealed class ProvisioningContent
         if (PhoneConfig.DeviceName(name) is { } device)
         {
             var sip = !string.Equals(_options.DeviceProtocol, "sccp", StringComparison.OrdinalIgnoreCase);
-            file = Generated(device + ".cnf.xml", PhoneConfig.DeviceConfig(device, sip, _ports, _context.ExternalAddress, requester, channel));
+            file = Generated(device + ".cnf.xml", PhoneConfig.DeviceConfig(device, sip, _ports, embedded, requester, channel));
             return LookupStatus.Found;
         }
 
         if (string.Equals(name, PhoneConfig.DefaultConfigName, StringComparison.OrdinalIgnoreCase))
         {
-            file = Generated(PhoneConfig.DefaultConfigName, PhoneConfig.DefaultConfig(_ports, _context.ExternalAddress, requester, channel));
+            file = Generated(PhoneConfig.DefaultConfigName, PhoneConfig.DefaultConfig(_ports, embedded, requester, channel));
             return LookupStatus.Found;
         }
 

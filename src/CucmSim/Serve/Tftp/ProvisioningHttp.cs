@@ -51,10 +51,11 @@ internal sealed class ProvisioningHttp(ProvisioningService service) : IHttpProto
             return;
         }
 
-        var lookup = service.Content.Lookup(name, peer, channel, out var file, out var reason);
+        var embedded = context.Embedded(http.Connection.LocalIpAddress, http.Connection.RemoteIpAddress);
+        var lookup = service.Content.Lookup(name, peer, channel, embedded, out var file, out var reason);
         if (lookup == LookupStatus.NotFound && request.IsHttps && name.EndsWith(".sgn", StringComparison.OrdinalIgnoreCase))
         {
-            lookup = service.Content.Lookup(name[..^4], peer, channel, out file, out reason);
+            lookup = service.Content.Lookup(name[..^4], peer, channel, embedded, out file, out reason);
         }
 
         if (lookup != LookupStatus.Found || file is null)

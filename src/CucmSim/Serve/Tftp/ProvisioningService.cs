@@ -224,7 +224,7 @@ internal static class TftpSockets
         var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.Equals(IPAddress.IPv6Any))
+            if (address.AddressFamily == AddressFamily.InterNetworkV6 && (address.Equals(IPAddress.IPv6Any) || address.IsIPv4MappedToIPv6))
             {
                 socket.DualMode = true;
             }

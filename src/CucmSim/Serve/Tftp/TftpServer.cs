@@ -144,7 +144,7 @@ internal sealed partial class TftpServer : IUdpProtocol
         try
         {
             var peer = request.Peer;
-            var lookup = _service.Content.Lookup(rrq.FileName, Text.EndPoint(peer), "tftp", out file, out var reason);
+            var lookup = _service.Content.Lookup(rrq.FileName, Text.EndPoint(peer), "tftp", _context.Embedded(request.LocalAddress, peer.Address), out file, out var reason);
             if (lookup == LookupStatus.NotFound)
             {
                 Refuse(ref request, TftpErrorCode.FileNotFound, "File not found", rrq.FileName, reason, rrq);
@@ -173,6 +173,9 @@ internal sealed partial class TftpServer : IUdpProtocol
             }
 
             var negotiated = Negotiate(rrq.Options, file!.Length);
+            // The data port is opened on the address the request reached, so the transfer (and its errors) come
+            // from the server the client asked, through a firewall that only lets that address answer.
+            var dataAddress = request.Local.ToSocketAddress() ?? _listener.Address;
             Socket? socket;
             var shares = false;
             switch (_service.Options.PortMode)
@@ -182,11 +185,11 @@ internal sealed partial class TftpServer : IUdpProtocol
                     shares = true;
                     break;
                 case TftpPortMode.Range:
-                    socket = _service.Pool!.TryBind(_listener.Address);
+                    socket = _service.Pool!.TryBind(dataAddress);
                     break;
                 default:
                     // RFC 1350 §4: the server picks a fresh transfer ID (port) for every transfer.
-                    socket = TftpSockets.TryBind(_listener.Address, 0);
+                    socket = TftpSockets.TryBind(dataAddress, 0);
                     break;
             }
 
@@ -198,7 +201,7 @@ internal sealed partial class TftpServer : IUdpProtocol
 
             var key = new SocketAddress(request.PeerAddress.Family, request.PeerAddress.Size);
             request.PeerAddress.Buffer.Span[..request.PeerAddress.Size].CopyTo(key.Buffer.Span);
-            var transfer = new TftpTransfer(this, rrq, file, negotiated, key, Text.EndPoint(peer), socket, shares);
+            var transfer = new TftpTransfer(this, rrq, file, negotiated, key, Text.EndPoint(peer), socket, shares) { Local = request.Local };
             lock (_lock)
             {
                 _transfers[key] = transfer;
@@ -235,7 +238,7 @@ internal sealed partial class TftpServer : IUdpProtocol
     private void Refuse(ref UdpRequest request, TftpErrorCode code, string message, string file, string? reason = null, TftpRequest? rrq = null)
     {
         if (code is TftpErrorCode.FileNotFound or TftpErrorCode.AccessViolation && _service.Options.PortMode != TftpPortMode.Single &&
-            TftpSockets.TryBind(_listener.Address, 0) is { } socket)
+            TftpSockets.TryBind(request.Local.ToSocketAddress() ?? _listener.Address, 0) is { } socket)
         {
             // The refusal of a well-formed request is the first (and last) packet of its transfer: it comes
             // from a new transfer ID, as tftpd does, so a client's trailing ACK finds a closed port and no

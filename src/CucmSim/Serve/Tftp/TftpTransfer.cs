@@ -109,11 +109,11 @@ internal sealed partial class TftpTransfer
             }
 
             // The clock starts before the first packet leaves: whoever sees that packet may already be
-            // counting on the retransmission. Checked four times per timeout, so a retransmission leaves
-            // between 1 and 1.25 timeouts after the last progress.
+            // counting on the retransmission. One timer, armed for the moment the timeout runs out and moved on
+            // lazily when it fires after progress (no timer call per ACK): a retransmission leaves one timeout
+            // after the last progress, not at the next tick of a periodic check.
             _lastProgress = _time.GetTimestamp();
-            var tick = TimeSpan.FromTicks(Math.Max(_negotiated.Timeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks));
-            _timer = _time.CreateTimer(static s => ((TftpTransfer)s!).OnTick(), this, tick, tick);
+            _timer = _time.CreateTimer(static s => ((TftpTransfer)s!).OnTick(), this, _negotiated.Timeout, Timeout.InfiniteTimeSpan);
             if (_negotiated.Granted.Any)
             {
                 _oackPending = true;
@@ -267,8 +267,16 @@ internal sealed partial class TftpTransfer
     {
         lock (_lock)
         {
-            if (_done != 0 || _time.GetElapsedTime(_lastProgress) < _negotiated.Timeout)
+            if (_done != 0)
             {
+                return;
+            }
+
+            var idle = _time.GetElapsedTime(_lastProgress);
+            if (idle < _negotiated.Timeout)
+            {
+                // Progress since the timer was armed (or a timer that fired a little early): wait out the rest.
+                _timer?.Change(_negotiated.Timeout - idle, Timeout.InfiniteTimeSpan);
                 return;
             }
 
@@ -281,6 +289,7 @@ internal sealed partial class TftpTransfer
             _retries++;
             _retransmits++;
             _lastProgress = _time.GetTimestamp();
+            _timer?.Change(_negotiated.Timeout, Timeout.InfiniteTimeSpan);
             if (_oackPending)
             {
                 SendOptionAck();
@@ -306,7 +315,7 @@ internal sealed partial class TftpTransfer
     private void SendWindow(long first)
     {
         var last = Math.Min(first + _negotiated.WindowSize - 1, _totalBlocks);
-        if (last > first && _file is MemoryFile memory && Volatile.Read(ref _closed) == 0)
+        if (last > first && _file is MemoryFile memory && Volatile.Read(ref _closed) == 0 && !SendsFromArrival)
         {
             // The whole window in one system call, each block gathered from the cached content in place. (A
             // single block, as in lock-step, goes with one sendto below: measured cheaper than a batch of one.)
@@ -334,9 +343,17 @@ internal sealed partial class TftpTransfer
         _sent = Math.Max(_sent, last);
     }
 
+    /// <summary>
+    /// The address the request was sent to. Only a transfer on the listener's own (wildcard) socket needs it to
+    /// send from; every other transfer has a data socket bound to that address.
+    /// </summary>
+    public ArrivalAddress Local { get; init; }
+
+    private bool SendsFromArrival => SharesListenerSocket && Local.IsKnown;
+
     private unsafe void Send(ReadOnlySpan<byte> datagram, SocketAddress to)
     {
-        if (Volatile.Read(ref _closed) == 0)
+        if (Volatile.Read(ref _closed) == 0 && !SendsFromArrival)
         {
             // One system call, no pinning or address conversion of the managed wrapper.
             long sent;
@@ -358,7 +375,7 @@ internal sealed partial class TftpTransfer
 
         try
         {
-            var sent = _socket.SendTo(datagram, SocketFlags.None, to);
+            var sent = UdpArrival.SendTo(_socket, datagram, to, SharesListenerSocket ? Local : default);
             _server.Listener.Sent(sent);
             Interlocked.Increment(ref _packetsOut);
         }
