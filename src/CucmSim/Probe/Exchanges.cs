@@ -336,7 +336,9 @@ public static class Exchanges
             leg.PeerSeen = exchange.Mirror.Source;
         }
 
-        foreach (var rewrite in exchange.Rewrites.Where(r => r.Field != "source"))
+        // Requests: what was sent against what the server says arrived. Responses: what the server says it sent
+        // against what arrived here. Source NAT alone is not a rewrite: it shows as the peer seen.
+        foreach (var rewrite in exchange.Rewrites.Where(r => r.Field != "source").Concat(exchange.ResponseRewrites))
         {
             leg.Diffs.Add(new FieldDiff(leg.Name, rewrite.Field, rewrite.Sent, rewrite.Received));
         }

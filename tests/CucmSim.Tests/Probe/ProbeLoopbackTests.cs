@@ -1,13 +1,16 @@
-using System.Net.Http.Json;
 using System.Xml.Linq;
-using CucmSim.Serve;
 using CucmSim.Tests.Infrastructure;
 
 namespace CucmSim.Tests.Probe;
 
-/// <summary>A real serve child process on loopback, on the profile's own ports: runs with the other real-port tests, alone.</summary>
+/// <summary>
+/// A real serve child process on the loopback of a namespace of its own, on the profile's own ports (nothing else
+/// on this host can hold them), and the probe beside it.
+/// </summary>
 public sealed class LoopbackServe : IAsyncLifetime
 {
+    public string Namespace { get; } = $"cp{Guid.NewGuid().ToString("N")[..6]}-lo";
+
     public CucmSimProcess Server { get; private set; } = null!;
 
     public string Ledger { get; } = Path.Combine(Path.GetTempPath(), $"cucmsim-probe-ledger-{Guid.NewGuid():N}.jsonl");
@@ -16,14 +19,34 @@ public sealed class LoopbackServe : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Server = CucmSimProcess.Start("serve", "--bind", "127.0.0.1", "--control", "127.0.0.1:0", "--ledger", Ledger, "--state-dir", SimHost.TempDirectory(), "--strict");
+        if (!Environment.IsPrivilegedProcess)
+        {
+            throw new InvalidOperationException("network namespace tests need root (CI runs as root)");
+        }
+
+        await Netns.RunStepsAsync([$"ip netns add {Namespace}", $"ip -n {Namespace} link set lo up"]).DefaultTimeout();
+        Server = CucmSimProcess.StartIn(Namespace, "serve", "--bind", "127.0.0.1", "--control", "127.0.0.1:9900", "--ledger", Ledger, "--state-dir", SimHost.TempDirectory(), "--strict",
+            "--log-level", "warning");
         await Server.ReadyAsync();
     }
 
-    public async Task DisposeAsync() => await Server.DisposeAsync();
+    /// <summary>Runs the probe beside the server.</summary>
+    public Task<ProbeRun> ProbeAsync(params string[] args) => ProbeRun.InNamespaceAsync(Namespace, TimeSpan.FromSeconds(60), args);
+
+    /// <summary>The server's ledger sequence number, from its control API.</summary>
+    public async Task<string> LedgerSeqAsync()
+    {
+        var health = await Netns.ExecAsync(Namespace, "curl", ["-s", $"{Control}/healthz"], TimeSpan.FromSeconds(10));
+        return System.Text.Json.JsonDocument.Parse(health.Stdout).RootElement.GetProperty("ledgerSeq").GetRawText();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        await Netns.DeleteAsync(Namespace);
+    }
 }
 
-[Collection("real ports")]
 public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<LoopbackServe>
 {
     private static readonly string[] PhoneFlows =
@@ -34,7 +57,7 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
     {
         var junit = Path.GetTempFileName();
         var html = Path.GetTempFileName();
-        var run = await ProbeRun.InProcessAsync("127.0.0.1", "--control", serve.Control, "--junit", junit, "--html", html, "--rtp-sample", "64");
+        var run = await serve.ProbeAsync("127.0.0.1", "--control", serve.Control, "--junit", junit, "--html", html, "--rtp-sample", "64");
 
         Assert.True(run.ExitCode == 0, run.ToString());
         var report = run.Report!;
@@ -51,8 +74,7 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
         Assert.Equal(64, run.Flow("t6.rtp-to-cucm").Legs.Count);
 
         // Native exchanges happened, with their evidence.
-        var tftp = run.Flow("t6.tftp");
-        var data = tftp.Legs.Single(l => l.Name == "tftp-data");
+        var data = run.Flow("t6.tftp").Legs.Single(l => l.Name == "tftp-data");
         Assert.Equal(CucmSim.Probe.Outcome.Answered, data.Outcome);
         Assert.NotEqual("127.0.0.1:69", data.Target);
         Assert.Contains("sha256", data.Detail);
@@ -61,8 +83,8 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
         Assert.Contains(run.Flow("t6.sip").Legs, l => l.Name == "sip-options" && l.Listener == "tcp/5060");
         foreach (var (flow, media) in new[] { ("t6.sip", "sip-rtp"), ("t6.sips", "sip-rtp"), ("t6.sccp", "sccp-rtp"), ("t6.sccp-tls", "sccp-rtp") })
         {
-            Assert.All(run.Flow(flow).Legs.Where(l => l.Name == media), l => Assert.True(l.Outcome == CucmSim.Probe.Outcome.Answered, $"{flow} {l.Listener}: {l.Detail}"));
             Assert.Contains(run.Flow(flow).Legs, l => l.Name == media);
+            Assert.All(run.Flow(flow).Legs.Where(l => l.Name == media), l => Assert.True(l.Outcome == CucmSim.Probe.Outcome.Answered, $"{flow} {l.Listener}: {l.Detail}"));
         }
 
         // JUnit: one suite per table, one case per flow, no addresses in class names.
@@ -96,21 +118,21 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
     public async Task Expectations_pass_a_deny_that_holds_and_fail_one_that_does_not()
     {
         // A second server without the TVS listener: its port answers with a RST.
-        await using var partial = CucmSimProcess.Start("serve", "--bind", "127.0.0.1", "--port-offset", "1000", "--only", "6", "--except", "t6.tvs,rtp",
-            "--no-control", "--ledger", "none", "--state-dir", SimHost.TempDirectory());
+        await using var partial = CucmSimProcess.StartIn(serve.Namespace, "serve", "--bind", "127.0.0.1", "--port-offset", "1000", "--only", "6", "--except", "t6.tvs,rtp",
+            "--no-control", "--ledger", "none", "--state-dir", SimHost.TempDirectory(), "--log-level", "warning");
         await partial.ReadyAsync();
         var holds = Path.GetTempFileName();
         await File.WriteAllTextAsync(holds, "# the policy\n6 allowed\nt6.tvs denied\n");
         var breaks = Path.GetTempFileName();
         await File.WriteAllTextAsync(breaks, "t6.tvs denied\ntcp/2000 denied   # SCCP should be closed, but is not\n");
 
-        var pass = await ProbeRun.InProcessAsync("127.0.0.1", "--port-offset", "1000", "--except", "rtp", "--expect", holds, "--timeout", "1");
+        var pass = await serve.ProbeAsync("127.0.0.1", "--port-offset", "1000", "--except", "rtp", "--expect", holds);
         Assert.True(pass.ExitCode == 0, pass.ToString());
         Assert.Equal("blocked-reset", pass.Flow("t6.tvs").VerdictName);
         Assert.Equal("denied", pass.Flow("t6.tvs").Expected);
         Assert.Equal("pass", pass.Flow("t6.tvs").Result);
 
-        var fail = await ProbeRun.InProcessAsync("127.0.0.1", "--port-offset", "1000", "--except", "rtp", "--expect", breaks, "--timeout", "1");
+        var fail = await serve.ProbeAsync("127.0.0.1", "--port-offset", "1000", "--except", "rtp", "--expect", breaks);
         Assert.True(fail.ExitCode == 1, fail.ToString());
         Assert.Equal("fail", fail.Flow("t6.sccp").Result);
         Assert.Equal("allowed", fail.Flow("t6.sccp").VerdictName);
@@ -121,25 +143,22 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
     [Fact]
     public async Task The_plan_lists_every_flow_and_sends_nothing()
     {
-        using var http = new HttpClient { BaseAddress = new Uri(serve.Control) };
-        var before = await http.GetFromJsonAsync<HealthView>("/healthz").DefaultTimeout();
-        var output = new StringWriter();
-        var exit = await CucmSim.Probe.ProbeCommand.RunAsync(["127.0.0.1", "--plan", "--control", serve.Control], output, new StringWriter()).DefaultTimeout();
-        Assert.Equal(0, exit);
+        var before = await serve.LedgerSeqAsync().DefaultTimeout();
+        var plan = await serve.ProbeAsync("127.0.0.1", "--plan", "--control", serve.Control);
+        Assert.True(plan.ExitCode == 0, plan.ToString());
         foreach (var id in PhoneFlows)
         {
-            Assert.Contains(id, output.ToString());
+            Assert.Contains(id, plan.Output);
         }
 
-        Assert.Contains("nothing sent", output.ToString());
-        var after = await http.GetFromJsonAsync<HealthView>("/healthz").DefaultTimeout();
-        Assert.Equal(before!.LedgerSeq, after!.LedgerSeq);
+        Assert.Contains("nothing sent", plan.Output);
+        Assert.Equal(before, await serve.LedgerSeqAsync().DefaultTimeout());
     }
 
     [Fact]
     public async Task A_saved_result_is_judged_again_with_the_ledger_and_the_baseline_shows_what_changed()
     {
-        var first = await ProbeRun.InProcessAsync("127.0.0.1", "--only", "t6.sccp,t6.tftp", "--timeout", "1");
+        var first = await serve.ProbeAsync("127.0.0.1", "--only", "t6.sccp,t6.tftp");
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.All(first.Report!.Flows, f => Assert.Null(f.ServerSeen));
         var saved = Path.GetTempFileName();
