@@ -129,6 +129,11 @@ public static class Exchanges
                 leg.Outcome = Outcome.Answered;
                 leg.PeerSeen = Format(reply.PeerAsSeen);
                 leg.Detail = $"CUCMSIM-ECHO from {reply.ListenerId} at {Format(reply.Local)}, peer as seen {Format(reply.PeerAsSeen)}";
+                if (last.Local is { } local && !reply.PeerAsSeen.Address.Equals(local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address))
+                {
+                    leg.Evidence.Add($"source NAT: the server saw {Format(reply.PeerAsSeen)}, the probe sent from {Format(local)}");
+                }
+
                 if (reply.ListenerId != target.Listener)
                 {
                     leg.Evidence.Add($"the answer names listener {reply.ListenerId}, not {target.Listener}: a port forward on the path, or another --port-offset");

@@ -28,7 +28,7 @@ public static class Judge
         var verdicts = new List<(Verdict Verdict, string Reason)>();
         foreach (var group in flow.Legs.GroupBy(l => l.Listener))
         {
-            verdicts.Add(flow.Protocol == "rtp" ? (Verdict.Skipped, string.Empty) : Target(group.Key, group.ToList()));
+            verdicts.Add(flow.Protocol == "rtp" ? (Verdict.Skipped, string.Empty) : Target(group.Key, group.ToList(), server));
         }
 
         if (flow.Protocol == "rtp")
@@ -74,14 +74,14 @@ public static class Judge
     }
 
     /// <summary>One port of a flow: the native exchange decides where there is one; the echo otherwise, and it explains a failure.</summary>
-    private static (Verdict, string) Target(string listener, List<LegResult> legs)
+    private static (Verdict, string) Target(string listener, List<LegResult> legs, ServerView server)
     {
         var echo = legs.FirstOrDefault(l => l.Role == "reachability");
         var primary = legs.Where(l => l.Role == "primary").ToList();
         var secondary = legs.Where(l => l.Role == "secondary").ToList();
         if (primary.Count == 0)
         {
-            return echo is null ? (Verdict.Skipped, "nothing to run") : (echo.Verdict, Explain(listener, echo));
+            return echo is null ? (Verdict.Skipped, "nothing to run") : (echo.Verdict, Explain(listener, echo, server));
         }
 
         var failed = primary.FirstOrDefault(l => l.Outcome is not (Outcome.Answered or Outcome.NotRun));
@@ -114,10 +114,17 @@ public static class Judge
                 : (failed.Verdict, $"{listener}: the echo passes, but {failed.Name} does not ({failed.Detail}): an inspecting middlebox drops the protocol");
         }
 
-        return echo is null ? (failed.Verdict, $"{listener}: {failed.Detail}") : (echo.Verdict, Explain(listener, echo));
+        return echo is null ? (failed.Verdict, $"{listener}: {failed.Detail}") : (echo.Verdict, Explain(listener, echo, server));
     }
 
-    private static string Explain(string listener, LegResult echo)
+    /// <summary>What the server's control API says of the listener, when it was read: bound means a middlebox answered.</summary>
+    private static string Listening(string listener, ServerView server) =>
+        !server.Available || server.Listeners.Count == 0 ? string.Empty
+        : server.Listeners.TryGetValue(listener, out var state)
+            ? state == "bound" ? $"; the server's {listener} is bound, so a device on the path answered" : $"; the server's {listener} is {state}"
+            : $"; the server has no {listener} (another --only, --except or --port-offset?)";
+
+    private static string Explain(string listener, LegResult echo, ServerView server)
     {
         var seen = echo.ServerSeen;
         return echo.Verdict switch
@@ -125,9 +132,12 @@ public static class Judge
             Verdict.Allowed => $"{listener}: {echo.Detail}",
             Verdict.OneWay => $"{listener}: the server saw the probe ({seen!.Kind} #{seen.Seq}, peer {seen.Peer}) but its answer never came back",
             Verdict.BlockedSilent => $"{listener}: {echo.Detail}{(echo.Listener.StartsWith("tcp/", StringComparison.Ordinal) ? " (no SYN-ACK)" : string.Empty)}; the server saw nothing",
-            Verdict.BlockedReset => $"{listener}: a TCP RST answered the SYN, and the server never accepted the connection",
+            Verdict.BlockedReset => $"{listener}: a TCP RST answered the SYN, and the server never accepted the connection{Listening(listener, server)}",
             Verdict.BlockedIcmp => echo.Icmp is { } icmp
                 ? string.Create(CultureInfo.InvariantCulture, $"{listener}: ICMP type {icmp.Type} code {icmp.Code} ({icmp.Name}) from {icmp.From ?? "an unknown sender"}")
+                  + (icmp.Name == "port-unreachable" && echo.Target?.StartsWith(icmp.From + ":", StringComparison.Ordinal) == true
+                      ? ": the target itself says nothing listens there (serve not running, another --port-offset, or the listener failed)"
+                      : Listening(listener, server))
                 : $"{listener}: {echo.Detail}",
             Verdict.Inconclusive when echo.Outcome == Outcome.NoAnswer => $"{listener}: {echo.Detail}; without the server's record (--control or --ledger) a drop and a lost answer look alike",
             _ => $"{listener}: {echo.Detail}",

@@ -73,6 +73,7 @@ public sealed class ProbeFirewallTests
         var sccp = run.Flow("t6.sccp");
         Assert.True(sccp.VerdictName == "allowed", $"{sccp.VerdictName}: {sccp.Reason}");
         Assert.StartsWith(NatPath.FirewallOutside + ":", sccp.ServerSeen!.Peer);
+        Assert.Contains(sccp.Legs.Single(l => l.Name == "echo").Evidence, e => e.StartsWith($"source NAT: the server saw {NatPath.FirewallOutside}:", StringComparison.Ordinal));
 
         var capf = run.Flow("t6.capf");
         Assert.True(capf.VerdictName == "blocked-silent", $"{capf.VerdictName}: {capf.Reason}");
@@ -80,6 +81,7 @@ public sealed class ProbeFirewallTests
 
         var tvs = run.Flow("t6.tvs");
         Assert.True(tvs.VerdictName == "blocked-reset", $"{tvs.VerdictName}: {tvs.Reason}");
+        Assert.Contains("is bound, so a device on the path answered", tvs.Reason);
 
         var dns = run.Flow("t6.dns");
         Assert.True(dns.VerdictName == "blocked-icmp", $"{dns.VerdictName}: {dns.Reason}");
