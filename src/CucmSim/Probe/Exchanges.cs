@@ -11,6 +11,7 @@ using CucmSim.Clients.Sccp;
 using CucmSim.Clients.Sip;
 using CucmSim.Clients.Snmp;
 using CucmSim.Clients.Tftp;
+using CucmSim.Protocols.Tftp;
 
 namespace CucmSim.Probe;
 
@@ -53,7 +54,7 @@ public static class Exchanges
         var native = protocol switch
         {
             "sip" or "sip-tls" => "SIP OPTIONS, REGISTER, INVITE with RTP both ways, BYE",
-            "tftp" => "TFTP RRQ of SEP<MAC>.cnf.xml, data from the transfer port",
+            "tftp" => "TFTP RRQ of SEP<MAC>.cnf.xml with and without options, data from the transfer port",
             "http" => "HTTP GET",
             "https" => "HTTPS GET",
             "snmp" => "SNMP v2c GET sysDescr",
@@ -351,12 +352,26 @@ public static class Exchanges
         return true;
     }
 
-    /// <summary>TFTP RRQ of the phone's own config: the request leg to the listener, and the data leg from the transfer port.</summary>
+    /// <summary>
+    /// TFTP RRQ of the phone's own config, plain and with options (blksize, tsize, windowsize) side by side: per read,
+    /// the request leg to the listener and the data leg from the transfer port. (serve writes who asked into a
+    /// generated file, so the two reads' checksums differ.)
+    /// </summary>
     public static async Task<List<LegResult>> TftpAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
     {
+        var plain = TftpReadAsync(context, target, default, string.Empty, cancellationToken);
+        var options = TftpReadAsync(context, target, new TftpOptionSet(1428, 0, null, 4), "-options", cancellationToken);
+        var (rrq, data) = await plain.ConfigureAwait(false);
+        var (rrqOptions, dataOptions) = await options.ConfigureAwait(false);
+        return [rrq, data, rrqOptions, dataOptions];
+    }
+
+    private static async Task<(LegResult Rrq, LegResult Data)> TftpReadAsync(ProbeContext context, ProbeTarget target, TftpOptionSet request, string suffix, CancellationToken cancellationToken)
+    {
         var file = context.DeviceName + ".cnf.xml";
-        var rrq = new LegResult { Name = "tftp-rrq", Listener = target.Listener, Role = "primary", Target = $"tftp://{Format(context.EndPoint(target.Dial))}/{file}" };
-        var data = new LegResult { Name = "tftp-data", Listener = target.Listener, Role = "secondary", Target = "the server's transfer port" };
+        var rrq = new LegResult { Name = "tftp-rrq" + suffix, Listener = target.Listener, Role = "primary", Target = $"tftp://{Format(context.EndPoint(target.Dial))}/{file}" };
+        var data = new LegResult { Name = "tftp-data" + suffix, Listener = target.Listener, Role = "secondary", Target = "the server's transfer port" };
+        var asked = request.Any ? $" ({request})" : string.Empty;
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -365,25 +380,26 @@ public static class Exchanges
                 Timeout = context.Timeout,
                 Retries = context.Retries,
                 Source = context.Source,
+                Request = request,
             }, cancellationToken).ConfigureAwait(false);
             if (result.DataEndPoint is null)
             {
                 rrq.Outcome = Outcome.NoAnswer;
                 data.Outcome = Outcome.NoAnswer;
-                rrq.Detail = $"RRQ {file}: {result.Error}";
+                rrq.Detail = $"RRQ {file}{asked}: {result.Error}";
                 data.Detail = "no packet came back from any port of the server";
             }
             else
             {
                 rrq.Outcome = Outcome.Answered;
-                rrq.Detail = result.ServerError is { } code ? $"RRQ answered with ERROR {(int)code}: {result.ServerMessage}" : $"RRQ {file} answered";
+                rrq.Detail = result.ServerError is { } code ? $"RRQ{asked} answered with ERROR {(int)code}: {result.ServerMessage}"
+                    : result.Negotiated is { } granted ? $"RRQ {file}{asked} answered, OACK {granted}" : $"RRQ {file}{asked} answered";
                 data.Target = Format(result.DataEndPoint);
-                var fromTransferPort = result.DataEndPoint.Port != target.Dial;
                 if (result.Ok)
                 {
                     data.Outcome = Outcome.Answered;
                     data.Detail = string.Create(CultureInfo.InvariantCulture, $"{result.Content!.Length} bytes from {Format(result.DataEndPoint)}, sha256 {result.Sha256}, {result.Retransmits} retransmission(s)");
-                    if (!fromTransferPort)
+                    if (result.DataEndPoint.Port == target.Dial)
                     {
                         data.Evidence.Add("the data came from the listener's own port, not a transfer port (serve --tftp-single-port, or a NAT that rewrote the source port)");
                     }
@@ -418,7 +434,7 @@ public static class Exchanges
         }
 
         rrq.ElapsedMs = data.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return [rrq, data];
+        return (rrq, data);
     }
 
     public static async Task<LegResult> HttpAsync(ProbeContext context, ProbeTarget target, bool https, CancellationToken cancellationToken)
