@@ -1,14 +1,59 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using CucmSim.Clients.Net;
 using CucmSim.Protocols.Echo;
 
 namespace CucmSim.Clients.Echo;
+
+/// <summary>Why a probe got no answer.</summary>
+public enum EchoFailure
+{
+    None,
+
+    /// <summary>Nothing came back in time.</summary>
+    Timeout,
+
+    /// <summary>TCP: the connection was refused (a RST answered the SYN).</summary>
+    Reset,
+
+    /// <summary>An ICMP error came back (see <see cref="EchoResult.Icmp"/>).</summary>
+    Icmp,
+
+    /// <summary>Something answered, but not the echo (another nonce, another protocol, a closed connection).</summary>
+    Other,
+}
 
 /// <summary>The outcome of one probe: the answer, or why there was none.</summary>
 public sealed record EchoResult(IPEndPoint Target, string Transport, string Nonce, EchoReply? Reply, string? Error, TimeSpan Elapsed)
 {
     public bool Ok => Reply is { } r && r.Nonce == Nonce;
+
+    public EchoFailure Failure { get; init; }
+
+    /// <summary>The ICMP error the kernel queued for the probe's socket, when one came back.</summary>
+    public IcmpError? Icmp { get; init; }
+
+    /// <summary>The probe's own address and port (what the server would see without NAT).</summary>
+    public IPEndPoint? Local { get; init; }
+
+    /// <summary>How many probes were sent (UDP repeats until an answer).</summary>
+    public int Sent { get; init; } = 1;
+}
+
+/// <summary>How a probe is sent.</summary>
+public sealed record EchoOptions
+{
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>UDP: datagrams sent (the timeout is shared between them).</summary>
+    public int Attempts { get; init; } = 3;
+
+    /// <summary>Local address (port 0) or endpoint to send from.</summary>
+    public IPEndPoint? Source { get; init; }
+
+    /// <summary>Queue ICMP errors and report their type, code and sender (Linux).</summary>
+    public bool ReadIcmp { get; init; } = true;
 }
 
 /// <summary>Sends CUCMSIM-PROBE over TCP or UDP and reads the CUCMSIM-ECHO answer.</summary>
@@ -16,21 +61,36 @@ public static class EchoClient
 {
     public static string NewNonce() => Convert.ToHexString(Guid.NewGuid().ToByteArray().AsSpan(0, 8)).ToLowerInvariant();
 
-    public static async Task<EchoResult> TcpAsync(IPEndPoint target, string? nonce = null, TimeSpan? timeout = null, IPEndPoint? source = null, CancellationToken cancellationToken = default)
+    public static Task<EchoResult> TcpAsync(IPEndPoint target, string? nonce = null, TimeSpan? timeout = null, IPEndPoint? source = null, CancellationToken cancellationToken = default) =>
+        TcpAsync(target, new EchoOptions { Timeout = timeout ?? TimeSpan.FromSeconds(3), Source = source }, nonce, cancellationToken);
+
+    public static async Task<EchoResult> TcpAsync(IPEndPoint target, EchoOptions options, string? nonce, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
         nonce ??= NewNonce();
         var started = TimeProvider.System.GetTimestamp();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout ?? TimeSpan.FromSeconds(3));
+        cts.CancelAfter(options.Timeout);
         using var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        IPEndPoint? local = null;
+        EchoResult Result(EchoReply? reply, string? error, EchoFailure failure, IcmpError? icmp = null) =>
+            new(target, "tcp", nonce, reply, error, TimeProvider.System.GetElapsedTime(started)) { Failure = failure, Icmp = icmp, Local = local };
+
         try
         {
-            if (source is not null)
+            if (options.ReadIcmp)
             {
-                socket.Bind(source);
+                IcmpErrorQueue.Enable(socket);
+            }
+
+            if (options.Source is not null)
+            {
+                socket.Bind(options.Source);
             }
 
             await socket.ConnectAsync(target, cts.Token).ConfigureAwait(false);
+            local = (IPEndPoint?)socket.LocalEndPoint;
             await socket.SendAsync(Encoding.ASCII.GetBytes($"CUCMSIM-PROBE {nonce}\n"), SocketFlags.None, cts.Token).ConfigureAwait(false);
             var buffer = new byte[EchoProbe.MaxEchoLength];
             var length = 0;
@@ -39,7 +99,7 @@ public static class EchoClient
                 var n = await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, cts.Token).ConfigureAwait(false);
                 if (n == 0)
                 {
-                    return new EchoResult(target, "tcp", nonce, null, "connection closed before the answer", TimeProvider.System.GetElapsedTime(started));
+                    return Result(null, "connection closed before the answer", EchoFailure.Other);
                 }
 
                 length += n;
@@ -47,38 +107,68 @@ public static class EchoClient
                 if (newline >= 0)
                 {
                     return EchoProbe.TryParseEcho(buffer.AsSpan(0, newline), out var reply)
-                        ? new EchoResult(target, "tcp", nonce, reply, reply.Nonce == nonce ? null : "answer carries another nonce", TimeProvider.System.GetElapsedTime(started))
-                        : new EchoResult(target, "tcp", nonce, null, $"not an echo: {Encoding.ASCII.GetString(buffer, 0, newline)}", TimeProvider.System.GetElapsedTime(started));
+                        ? Result(reply, reply.Nonce == nonce ? null : "answer carries another nonce", reply.Nonce == nonce ? EchoFailure.None : EchoFailure.Other)
+                        : Result(null, $"not an echo: {Encoding.ASCII.GetString(buffer, 0, newline)}", EchoFailure.Other);
                 }
             }
 
-            return new EchoResult(target, "tcp", nonce, null, "answer too long", TimeProvider.System.GetElapsedTime(started));
+            return Result(null, "answer too long", EchoFailure.Other);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return new EchoResult(target, "tcp", nonce, null, "timeout", TimeProvider.System.GetElapsedTime(started));
+            return Result(null, "timeout", EchoFailure.Timeout);
         }
         catch (SocketException ex)
         {
-            return new EchoResult(target, "tcp", nonce, null, ex.SocketErrorCode.ToString(), TimeProvider.System.GetElapsedTime(started));
+            var icmp = options.ReadIcmp ? IcmpErrorQueue.Drain(socket).LastOrDefault() : null;
+            if (icmp is not null)
+            {
+                return Result(null, icmp.ToString(), EchoFailure.Icmp, icmp);
+            }
+
+            return ex.SocketErrorCode == SocketError.ConnectionRefused
+                ? Result(null, ex.SocketErrorCode.ToString(), EchoFailure.Reset)
+                : Result(null, ex.SocketErrorCode.ToString(), ex.SocketErrorCode == SocketError.TimedOut ? EchoFailure.Timeout : EchoFailure.Other);
         }
     }
 
-    public static async Task<EchoResult> UdpAsync(IPEndPoint target, string? nonce = null, TimeSpan? timeout = null, int attempts = 3, CancellationToken cancellationToken = default)
+    public static Task<EchoResult> UdpAsync(IPEndPoint target, string? nonce = null, TimeSpan? timeout = null, int attempts = 3, CancellationToken cancellationToken = default) =>
+        UdpAsync(target, new EchoOptions { Timeout = timeout ?? TimeSpan.FromSeconds(3), Attempts = attempts }, nonce, cancellationToken);
+
+    public static async Task<EchoResult> UdpAsync(IPEndPoint target, EchoOptions options, string? nonce, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
         nonce ??= NewNonce();
         var started = TimeProvider.System.GetTimestamp();
         using var socket = new Socket(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         var request = Encoding.ASCII.GetBytes($"CUCMSIM-PROBE {nonce}");
         var buffer = new byte[EchoProbe.MaxEchoLength];
-        var each = (timeout ?? TimeSpan.FromSeconds(3)) / Math.Max(1, attempts);
-        string error = "timeout";
+        var attempts = Math.Max(1, options.Attempts);
+        var each = options.Timeout / attempts;
+        var error = "timeout";
+        var failure = EchoFailure.Timeout;
+        IcmpError? icmp = null;
+        IPEndPoint? local = null;
+        var sent = 0;
         try
         {
+            if (options.ReadIcmp)
+            {
+                IcmpErrorQueue.Enable(socket);
+            }
+
+            if (options.Source is not null)
+            {
+                socket.Bind(options.Source);
+            }
+
             socket.Connect(target);
+            local = (IPEndPoint?)socket.LocalEndPoint;
             for (var attempt = 0; attempt < attempts; attempt++)
             {
                 await socket.SendAsync(request, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                sent++;
                 using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 cts.CancelAfter(each);
                 try
@@ -88,25 +178,33 @@ public static class EchoClient
                         var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token).ConfigureAwait(false);
                         if (EchoProbe.TryParseEcho(buffer.AsSpan(0, n), out var reply) && reply.Nonce == nonce)
                         {
-                            return new EchoResult(target, "udp", nonce, reply, null, TimeProvider.System.GetElapsedTime(started));
+                            return new EchoResult(target, "udp", nonce, reply, null, TimeProvider.System.GetElapsedTime(started)) { Local = local, Sent = sent };
                         }
                     }
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
                 }
-                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
+                catch (SocketException ex)
                 {
-                    error = "ICMP port unreachable";
-                    break;
+                    icmp = options.ReadIcmp ? IcmpErrorQueue.Drain(socket).LastOrDefault() : null;
+                    if (icmp is not null || ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable)
+                    {
+                        error = icmp?.ToString() ?? (ex.SocketErrorCode == SocketError.ConnectionRefused ? "ICMP port unreachable" : ex.SocketErrorCode.ToString());
+                        failure = EchoFailure.Icmp;
+                        break;
+                    }
+
+                    throw;
                 }
             }
         }
         catch (SocketException ex)
         {
             error = ex.SocketErrorCode.ToString();
+            failure = EchoFailure.Other;
         }
 
-        return new EchoResult(target, "udp", nonce, null, error, TimeProvider.System.GetElapsedTime(started));
+        return new EchoResult(target, "udp", nonce, null, error, TimeProvider.System.GetElapsedTime(started)) { Failure = failure, Icmp = icmp, Local = local, Sent = sent };
     }
 }

@@ -25,6 +25,9 @@ public sealed record TftpGetOptions
     /// <summary>Expected content (byte for byte); a mismatch fails the fetch.</summary>
     public ReadOnlyMemory<byte>? Expect { get; init; }
 
+    /// <summary>Local address to send from (port 0: the system picks); default: any address.</summary>
+    public IPAddress? Source { get; init; }
+
     /// <summary>Stop after the OACK with ERROR 0 (a "tsize probe"): only the negotiated options are learnt.</summary>
     public bool ProbeOnly { get; init; }
 }
@@ -66,7 +69,7 @@ public static class TftpClient
         options ??= new TftpGetOptions();
         var started = TimeProvider.System.GetTimestamp();
         using var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
+        socket.Bind(new IPEndPoint(options.Source ?? (server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any), 0));
         var send = new byte[TftpPacket.MaxRequestLength];
         var receive = new byte[TftpPacket.HeaderLength + TftpPacket.MaxBlockSize + 1];
         var last = send.AsMemory(0, TftpPacket.WriteRequest(send, TftpOpcode.ReadRequest, file, options.Mode, options.Request));

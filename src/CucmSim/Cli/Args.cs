@@ -72,4 +72,22 @@ internal sealed class Args
     public string? Value(string name) => _values.TryGetValue(name, out var list) ? list[^1] : null;
 
     public IReadOnlyList<string> Values(string name) => _values.TryGetValue(name, out var list) ? list : [];
+
+    /// <summary>A whole number option within bounds; a problem goes to <paramref name="errors"/> and the fallback is used.</summary>
+    public int Int(string name, int fallback, int min, int max, List<string> errors)
+    {
+        var text = Value(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            errors.Add($"--{name} {text}: a whole number from {min} to {max}");
+            return fallback;
+        }
+
+        return value;
+    }
 }

@@ -11,6 +11,7 @@ internal static class CliMain
 
         commands:
           serve      bind every listener of a role and answer, record every hit
+          probe      run every flow toward a serve across the firewall, a verdict per flow
           profiles   list, show and validate port profiles
           version    print the version
 
@@ -30,6 +31,8 @@ internal static class CliMain
         {
             case "serve":
                 return await ServeCommand.RunAsync(rest, output, error).ConfigureAwait(false);
+            case "probe":
+                return await Probe.ProbeCommand.RunAsync(rest, output, error).ConfigureAwait(false);
             case "profiles":
                 return ProfilesCommand.Run(rest, output, error);
             case "version" or "--version":

@@ -403,20 +403,6 @@ internal static class ServeCommand
         return options;
     }
 
-    private static int ParseInt(Args args, string name, int fallback, int min, int max, List<string> errors)
-    {
-        var text = args.Value(name);
-        if (text is null)
-        {
-            return fallback;
-        }
-
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-        {
-            errors.Add($"--{name} {text}: a whole number from {min} to {max}");
-            return fallback;
-        }
-
-        return value;
-    }
+    private static int ParseInt(Args args, string name, int fallback, int min, int max, List<string> errors) =>
+        args.Int(name, fallback, min, max, errors);
 }

@@ -13,6 +13,7 @@ public sealed class NatPath : IAsyncDisposable
     public static readonly IPAddress Server = IPAddress.Parse("198.51.100.1");
     public static readonly IPAddress Client = IPAddress.Parse("192.0.2.2");
     public static readonly IPAddress FirewallOutside = IPAddress.Parse("198.51.100.2");
+    public static readonly IPAddress FirewallInside = IPAddress.Parse("192.0.2.1");
 
     private readonly string _id = Guid.NewGuid().ToString("N")[..5];
 
@@ -26,8 +27,15 @@ public sealed class NatPath : IAsyncDisposable
 
     private string HostIf => $"cs{_id}-h";
 
-    /// <summary>Builds the path with an empty forward chain (everything passes, masqueraded).</summary>
-    public static async Task<NatPath> CreateAsync()
+    /// <summary>The server side's own namespace when the path was built with one; null when the server side is this host.</summary>
+    public string? ServerNs { get; private set; }
+
+    /// <summary>
+    /// Builds the path with an empty forward chain (everything passes, masqueraded). With
+    /// <paramref name="serverNamespace"/> the server side is a namespace of its own (<see cref="ServerNs"/>, loopback
+    /// up): a server there may bind the profile's own ports without meeting anything else on this host.
+    /// </summary>
+    public static async Task<NatPath> CreateAsync(bool serverNamespace = false)
     {
         if (!Environment.IsPrivilegedProcess)
         {
@@ -54,12 +62,14 @@ public sealed class NatPath : IAsyncDisposable
             $"ip -n {path.FirewallNs} link set cs{id}-fc up",
             $"ip -n {path.FirewallNs} link set cs{id}-fh up",
             $"ip netns exec {path.FirewallNs} sysctl -qw net.ipv4.ip_forward=1",
-            $"ip addr add {Server}/30 dev {path.HostIf}",
-            $"ip link set {path.HostIf} up",
         };
+        path.ServerNs = serverNamespace ? $"cs{id}-srv" : null;
+        string[] serverSide = path.ServerNs is { } srv
+            ? [$"ip netns add {srv}", $"ip link set {path.HostIf} netns {srv}", $"ip -n {srv} addr add {Server}/30 dev {path.HostIf}", $"ip -n {srv} link set {path.HostIf} up", $"ip -n {srv} link set lo up"]
+            : [$"ip addr add {Server}/30 dev {path.HostIf}", $"ip link set {path.HostIf} up"];
         try
         {
-            await Netns.RunStepsAsync(steps);
+            await Netns.RunStepsAsync([.. steps, .. serverSide]);
             await Netns.LoadRulesetAsync(path.FirewallNs, $$"""
                 table ip nat {
                   chain post { type nat hook postrouting priority 100; oifname "cs{{id}}-fh" masquerade; }
@@ -91,13 +101,39 @@ public sealed class NatPath : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Assigns a conntrack helper (tftp, sip, ...) to new flows toward <paramref name="port"/>, as an ALG or
+    /// inspection would: the channels the protocol opens become related and pass a stateful policy.
+    /// </summary>
+    public Task AddHelperAsync(string helper, string protocol, int port) =>
+        Netns.LoadRulesetAsync(FirewallNs, $$"""
+            table inet helpers {
+              ct helper {{helper}}-h { type "{{helper}}" protocol {{protocol}}; l3proto ip; }
+              chain pre { type filter hook prerouting priority 0; {{protocol}} dport {{port}} ct helper set "{{helper}}-h"; }
+            }
+            """);
+
+    /// <summary>
+    /// A static NAT of the server, as in front of a CUCM: the client reaches it at the firewall's inside address
+    /// (<see cref="FirewallInside"/>), translated to <see cref="Server"/>.
+    /// </summary>
+    public Task PublishServerAsync() =>
+        Netns.LoadRulesetAsync(FirewallNs, $$"""
+            table ip publish {
+              chain pre { type nat hook prerouting priority -100; ip daddr {{FirewallInside}} dnat to {{Server}}; }
+            }
+            """);
+
     /// <summary>Runs a command inside the client namespace.</summary>
     public Task<ToolResult> InClientAsync(string tool, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
         Netns.ExecAsync(ClientNs, tool, args, timeout, stdin);
 
     public async ValueTask DisposeAsync()
     {
-        await Netns.DeleteAsync(ClientNs, FirewallNs);
-        await ExternalTool.RunAsync("ip", ["link", "del", HostIf], TimeSpan.FromSeconds(10));
+        await Netns.DeleteAsync(ServerNs is null ? [ClientNs, FirewallNs] : [ClientNs, FirewallNs, ServerNs]);
+        if (ServerNs is null)
+        {
+            await ExternalTool.RunAsync("ip", ["link", "del", HostIf], TimeSpan.FromSeconds(10));
+        }
     }
 }

@@ -1,0 +1,610 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using CucmSim.Catalog;
+using CucmSim.Clients.Echo;
+using CucmSim.Clients.Sccp;
+using CucmSim.Clients.Sip;
+using CucmSim.Clients.Snmp;
+using CucmSim.Clients.Tftp;
+using CucmSim.Protocols.Tftp;
+
+namespace CucmSim.Probe;
+
+/// <summary>What every exchange of one run shares: where to go, from where, how long to wait.</summary>
+public sealed class ProbeContext
+{
+    public required IPAddress Target { get; init; }
+    public IPAddress? Source { get; init; }
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
+    public int Retries { get; init; } = 1;
+    public string SnmpCommunity { get; init; } = "public";
+
+    /// <summary>The number the SIP and SCCP calls dial (serve answers 1000 by default).</summary>
+    public string SipNumber { get; init; } = "1000";
+
+    /// <summary>Digest password for REGISTER when the server asks for one.</summary>
+    public string? SipPassword { get; init; }
+
+    /// <summary>The phone this run plays: SEP and a MAC fixed for the run (the TFTP and HTTP file name, the SCCP device).</summary>
+    public string DeviceName { get; init; } = "SEP" + Convert.ToHexString(Guid.NewGuid().ToByteArray().AsSpan(0, 6));
+
+    /// <summary>The wait of a whole exchange: each attempt's timeout, once per attempt.</summary>
+    public TimeSpan Total => Timeout * (Retries + 1);
+
+    public IPAddress Any => Source ?? (Target.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any);
+
+    public IPEndPoint EndPoint(int port) => new(Target, port);
+}
+
+/// <summary>
+/// The exchanges of a probe, one method per protocol. Each runs on real sockets through the clients of
+/// CucmSim.Clients and returns legs with an outcome and evidence; judging is done later, with the server's record.
+/// </summary>
+public static class Exchanges
+{
+    /// <summary>The exchanges a protocol gets, in words.</summary>
+    public static string Describe(string protocol, int ports)
+    {
+        var tls = TerminatesTls(protocol);
+        var native = protocol switch
+        {
+            "sip" or "sip-tls" => "SIP OPTIONS, REGISTER, INVITE with RTP both ways, BYE",
+            "tftp" => "TFTP RRQ of SEP<MAC>.cnf.xml with and without options, data from the transfer port",
+            "http" => "HTTP GET",
+            "https" => "HTTPS GET",
+            "snmp" => "SNMP v2c GET sysDescr",
+            "sccp" or "sccp-tls" => "SCCP register, a call with RTP both ways",
+            "rtp" => string.Create(CultureInfo.InvariantCulture, $"echo on {ports} sampled media port(s)"),
+            _ => null,
+        };
+        var parts = new List<string> { protocol == "rtp" ? native! : "echo" };
+        if (tls)
+        {
+            parts.Add("TLS handshake (certificate)");
+        }
+
+        if (native is not null && protocol != "rtp")
+        {
+            parts.Add(native);
+        }
+
+        return string.Join(" + ", parts);
+    }
+
+    /// <summary>
+    /// The TLS protocols whose handshake a serve completes (SIP, SCCP and HTTPS); on the others (TVS, CAPF, CTL, LDAPS,
+    /// CTI over TLS) it answers the clear-text echo only, so the echo is what the probe runs there.
+    /// </summary>
+    public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls";
+
+    /// <summary>Runs every exchange of one port of a flow: the echo, and at the same time the protocol's own legs.</summary>
+    public static async Task<List<LegResult>> RunTargetAsync(ProbeContext context, Flow flow, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        var echo = EchoAsync(context, target, cancellationToken);
+        var native = NativeAsync(context, flow, target, cancellationToken);
+        await Task.WhenAll(echo, native).ConfigureAwait(false);
+        return [await echo.ConfigureAwait(false), .. await native.ConfigureAwait(false)];
+    }
+
+    /// <summary>The universal echo, a fresh nonce per attempt; stops at the first definite answer (echo, RST, ICMP).</summary>
+    public static async Task<LegResult> EchoAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken, string name = "echo", string role = "reachability")
+    {
+        var leg = new LegResult { Name = name, Listener = target.Listener, Role = role, Target = Format(context.EndPoint(target.Dial)) };
+        var started = Stopwatch.GetTimestamp();
+        var options = new EchoOptions { Timeout = context.Timeout, Attempts = 1, Source = new IPEndPoint(context.Any, 0) };
+        EchoResult? last = null;
+        for (var attempt = 0; attempt <= context.Retries; attempt++)
+        {
+            var nonce = EchoClient.NewNonce();
+            leg.Nonces.Add(nonce);
+            try
+            {
+                last = target.Transport == Transport.Tcp
+                    ? await EchoClient.TcpAsync(context.EndPoint(target.Dial), options, nonce, cancellationToken).ConfigureAwait(false)
+                    : await EchoClient.UdpAsync(context.EndPoint(target.Dial), options, nonce, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or ArgumentException)
+            {
+                leg.Outcome = Outcome.ProbeError;
+                leg.Detail = ex.Message;
+                leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                return leg;
+            }
+
+            leg.Local = last.Local is null ? null : Format(last.Local);
+            if (last.Ok || last.Failure is EchoFailure.Reset or EchoFailure.Icmp or EchoFailure.Other)
+            {
+                break;
+            }
+        }
+
+        leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        switch (last)
+        {
+            case { Ok: true, Reply: { } reply }:
+                leg.Outcome = Outcome.Answered;
+                leg.PeerSeen = Format(reply.PeerAsSeen);
+                leg.Detail = $"CUCMSIM-ECHO from {reply.ListenerId} at {Format(reply.Local)}, peer as seen {Format(reply.PeerAsSeen)}";
+                if (last.Local is { } local && !reply.PeerAsSeen.Address.Equals(local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address))
+                {
+                    leg.Evidence.Add($"source NAT: the server saw {Format(reply.PeerAsSeen)}, the probe sent from {Format(local)}");
+                }
+
+                if (reply.ListenerId != target.Listener)
+                {
+                    leg.Evidence.Add($"the answer names listener {reply.ListenerId}, not {target.Listener}: a port forward on the path, or another --port-offset");
+                }
+
+                break;
+            case { Failure: EchoFailure.Reset }:
+                leg.Outcome = Outcome.Reset;
+                leg.Detail = "connection refused: a TCP RST answered the SYN";
+                break;
+            case { Failure: EchoFailure.Icmp } r:
+                leg.Outcome = Outcome.Icmp;
+                leg.Icmp = r.Icmp is { } icmp ? new IcmpEvidence(icmp.Type, icmp.Code, icmp.Name, icmp.Offender?.ToString()) : null;
+                leg.Detail = r.Error;
+                break;
+            case { Failure: EchoFailure.Other } r:
+                leg.Outcome = Outcome.Incomplete;
+                leg.Detail = r.Error;
+                break;
+            default:
+                leg.Outcome = Outcome.NoAnswer;
+                leg.Detail = string.Create(CultureInfo.InvariantCulture, $"no answer to {leg.Nonces.Count} probe(s) in {context.Timeout.TotalSeconds:0.###} s each");
+                break;
+        }
+
+        return leg;
+    }
+
+    private static async Task<List<LegResult>> NativeAsync(ProbeContext context, Flow flow, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        // The handshake that records the certificate runs beside the protocol's exchange: a path that drops
+        // everything costs one wait, not two.
+        var tls = TerminatesTls(flow.Protocol) && target.Transport == Transport.Tcp ? TlsAsync(context, target, "evidence", cancellationToken) : null;
+        var legs = new List<LegResult>();
+
+        switch (flow.Protocol)
+        {
+            case "sip" or "sip-tls":
+                legs.AddRange(await SipAsync(context, target, flow.Protocol == "sip-tls" ? "tls" : target.Transport == Transport.Udp ? "udp" : "tcp", cancellationToken).ConfigureAwait(false));
+                break;
+            case "tftp" when target.Transport == Transport.Udp:
+                legs.AddRange(await TftpAsync(context, target, cancellationToken).ConfigureAwait(false));
+                break;
+            case "http" or "https":
+                legs.Add(await HttpAsync(context, target, flow.Protocol == "https", cancellationToken).ConfigureAwait(false));
+                break;
+            case "snmp" when target.Transport == Transport.Udp:
+                legs.Add(await SnmpAsync(context, target, cancellationToken).ConfigureAwait(false));
+                break;
+            case "sccp" or "sccp-tls":
+                legs.AddRange(await SccpAsync(context, target, flow.Protocol == "sccp-tls", cancellationToken).ConfigureAwait(false));
+                break;
+        }
+
+        if (tls is not null)
+        {
+            legs.Insert(0, await tls.ConfigureAwait(false));
+        }
+
+        return legs;
+    }
+
+    /// <summary>A TLS handshake that records what the listener presents; the certificate is reported, never trusted.</summary>
+    public static async Task<LegResult> TlsAsync(ProbeContext context, ProbeTarget target, string role, CancellationToken cancellationToken)
+    {
+        var leg = new LegResult { Name = "tls", Listener = target.Listener, Role = role, Target = Format(context.EndPoint(target.Dial)) };
+        var started = Stopwatch.GetTimestamp();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(context.Total);
+        using var socket = new Socket(context.Target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.Bind(new IPEndPoint(context.Any, 0));
+            await socket.ConnectAsync(context.EndPoint(target.Dial), cts.Token).ConfigureAwait(false);
+            leg.Local = Format((IPEndPoint)socket.LocalEndPoint!);
+            await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), false, (_, _, _, _) => true);
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "cucmsim" }, cts.Token).ConfigureAwait(false);
+            if (ssl.RemoteCertificate is { } remote)
+            {
+                using var certificate = new X509Certificate2(remote);
+                leg.Certificate = Describe(certificate, ssl.SslProtocol.ToString());
+                leg.Detail = $"{ssl.SslProtocol}, certificate {certificate.Subject}, issued by {certificate.Issuer}, valid until {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd}";
+                if (certificate.NotAfter.ToUniversalTime() < DateTime.UtcNow)
+                {
+                    leg.Evidence.Add("the certificate has expired");
+                }
+            }
+            else
+            {
+                leg.Detail = $"{ssl.SslProtocol}, no certificate";
+            }
+
+            leg.Outcome = Outcome.Answered;
+        }
+        catch (Exception ex)
+        {
+            Classify(leg, ex, cancellationToken);
+        }
+
+        leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return leg;
+    }
+
+    public static CertificateEvidence Describe(X509Certificate2 certificate, string? protocol)
+    {
+        var sans = new List<string>();
+        foreach (var extension in certificate.Extensions)
+        {
+            if (extension is X509SubjectAlternativeNameExtension san)
+            {
+                sans.AddRange(san.EnumerateDnsNames().Select(n => "DNS:" + n));
+                sans.AddRange(san.EnumerateIPAddresses().Select(a => "IP:" + a));
+            }
+        }
+
+        return new CertificateEvidence(certificate.Subject, certificate.Issuer, sans, new DateTimeOffset(certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero), certificate.Thumbprint, protocol);
+    }
+
+    /// <summary>
+    /// A SIP session on one transport: OPTIONS, REGISTER, then INVITE with SDP, RTP both ways through the answered
+    /// media port (the server's pool echoes it), and BYE. Each request is a leg; the media is the secondary leg.
+    /// </summary>
+    public static async Task<List<LegResult>> SipAsync(ProbeContext context, ProbeTarget target, string transport, CancellationToken cancellationToken)
+    {
+        var where = $"{transport}:{Format(context.EndPoint(target.Dial))}";
+        var options = new LegResult { Name = "sip-options", Listener = target.Listener, Role = "primary", Target = where };
+        var register = new LegResult { Name = "sip-register", Listener = target.Listener, Role = "primary", Target = where, Outcome = Outcome.NotRun };
+        var invite = new LegResult { Name = "sip-invite", Listener = target.Listener, Role = "primary", Target = where, Outcome = Outcome.NotRun };
+        var media = new LegResult { Name = "sip-rtp", Listener = target.Listener, Role = "secondary", Outcome = Outcome.NotRun };
+        List<LegResult> legs = [options, register, invite, media];
+        var started = Stopwatch.GetTimestamp();
+        var current = options;
+        try
+        {
+            await using var client = await SipClient.ConnectAsync(new SipClientOptions
+            {
+                Target = context.EndPoint(target.Dial),
+                Transport = transport,
+                Timeout = context.Total,
+                Source = new IPEndPoint(context.Any, 0),
+            }, cancellationToken).ConfigureAwait(false);
+            foreach (var leg in legs)
+            {
+                leg.Local = Format(client.LocalEndPoint);
+            }
+
+            if (!Sip(options, "OPTIONS", await client.OptionsAsync(cancellationToken: cancellationToken).ConfigureAwait(false), started))
+            {
+                return legs;
+            }
+
+            current = register;
+            var user = context.DeviceName;
+            if (!Sip(register, "REGISTER", await client.RegisterAsync(user, context.SipPassword, 60, cancellationToken).ConfigureAwait(false), started))
+            {
+                return legs;
+            }
+
+            current = invite;
+            var call = await client.CallAsync(context.SipNumber, packets: 10, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (!Sip(invite, "INVITE", call.Invite, started) || !call.Invite.Ok)
+            {
+                return legs;
+            }
+
+            media.Target = call.MediaTarget;
+            media.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            media.Outcome = call.PacketsReceived > 0 ? Outcome.Answered : Outcome.NoAnswer;
+            media.Detail = string.Create(CultureInfo.InvariantCulture, $"RTP to {call.MediaTarget}: {call.PacketsSent} sent, {call.PacketsReceived} came back");
+            if (call.PacketsReceived > 0 && call.PacketsReceived < call.PacketsSent)
+            {
+                media.Evidence.Add("some media packets were lost");
+            }
+
+            invite.Detail += call.Bye is { } bye ? $"; BYE {(bye.Error ?? bye.Status.ToString(CultureInfo.InvariantCulture))}" : string.Empty;
+        }
+        catch (Exception ex)
+        {
+            Classify(current, ex, cancellationToken);
+            current.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+
+        return legs;
+    }
+
+    /// <summary>Fills a SIP leg from one transaction; true when a final response came (any status proves the path).</summary>
+    private static bool Sip(LegResult leg, string method, SipExchange exchange, long started)
+    {
+        leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        if (exchange.Error is not null)
+        {
+            leg.Outcome = exchange.Error == "timeout" ? Outcome.NoAnswer : Outcome.Incomplete;
+            leg.Detail = $"{method}: {exchange.Error}" + (exchange.Provisional.Count > 0 ? $" after {string.Join(", ", exchange.Provisional)}" : string.Empty);
+            return false;
+        }
+
+        leg.Outcome = Outcome.Answered;
+        leg.Detail = string.Create(CultureInfo.InvariantCulture, $"{method} answered {exchange.Status} {exchange.Reason}");
+        if (exchange.Mirror is null)
+        {
+            leg.Evidence.Add("the response carries no X-CucmSim-Mirror: not a cucmsim serve, or a middlebox removed the header");
+        }
+        else
+        {
+            leg.PeerSeen = exchange.Mirror.Source;
+        }
+
+        // Requests: what was sent against what the server says arrived. Responses: what the server says it sent
+        // against what arrived here. Source NAT alone is not a rewrite: it shows as the peer seen.
+        foreach (var rewrite in exchange.Rewrites.Where(r => r.Field != "source").Concat(exchange.ResponseRewrites))
+        {
+            leg.Diffs.Add(new FieldDiff(leg.Name, rewrite.Field, rewrite.Sent, rewrite.Received));
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// TFTP RRQ of the phone's own config, plain and with options (blksize, tsize, windowsize) side by side: per read,
+    /// the request leg to the listener and the data leg from the transfer port. (serve writes who asked into a
+    /// generated file, so the two reads' checksums differ.)
+    /// </summary>
+    public static async Task<List<LegResult>> TftpAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        var plain = TftpReadAsync(context, target, default, string.Empty, cancellationToken);
+        var options = TftpReadAsync(context, target, new TftpOptionSet(1428, 0, null, 4), "-options", cancellationToken);
+        var (rrq, data) = await plain.ConfigureAwait(false);
+        var (rrqOptions, dataOptions) = await options.ConfigureAwait(false);
+        return [rrq, data, rrqOptions, dataOptions];
+    }
+
+    private static async Task<(LegResult Rrq, LegResult Data)> TftpReadAsync(ProbeContext context, ProbeTarget target, TftpOptionSet request, string suffix, CancellationToken cancellationToken)
+    {
+        var file = context.DeviceName + ".cnf.xml";
+        var rrq = new LegResult { Name = "tftp-rrq" + suffix, Listener = target.Listener, Role = "primary", Target = $"tftp://{Format(context.EndPoint(target.Dial))}/{file}" };
+        var data = new LegResult { Name = "tftp-data" + suffix, Listener = target.Listener, Role = "secondary", Target = "the server's transfer port" };
+        var asked = request.Any ? $" ({request})" : string.Empty;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await TftpClient.GetAsync(context.EndPoint(target.Dial), file, new TftpGetOptions
+            {
+                Timeout = context.Timeout,
+                Retries = context.Retries,
+                Source = context.Source,
+                Request = request,
+            }, cancellationToken).ConfigureAwait(false);
+            if (result.DataEndPoint is null)
+            {
+                rrq.Outcome = Outcome.NoAnswer;
+                data.Outcome = Outcome.NoAnswer;
+                rrq.Detail = $"RRQ {file}{asked}: {result.Error}";
+                data.Detail = "no packet came back from any port of the server";
+            }
+            else
+            {
+                rrq.Outcome = Outcome.Answered;
+                rrq.Detail = result.ServerError is { } code ? $"RRQ{asked} answered with ERROR {(int)code}: {result.ServerMessage}"
+                    : result.Negotiated is { } granted ? $"RRQ {file}{asked} answered, OACK {granted}" : $"RRQ {file}{asked} answered";
+                data.Target = Format(result.DataEndPoint);
+                if (result.Ok)
+                {
+                    data.Outcome = Outcome.Answered;
+                    data.Detail = string.Create(CultureInfo.InvariantCulture, $"{result.Content!.Length} bytes from {Format(result.DataEndPoint)}, sha256 {result.Sha256}, {result.Retransmits} retransmission(s)");
+                    if (result.DataEndPoint.Port == target.Dial)
+                    {
+                        data.Evidence.Add("the data came from the listener's own port, not a transfer port (serve --tftp-single-port, or a NAT that rewrote the source port)");
+                    }
+
+                    var text = System.Text.Encoding.UTF8.GetString(result.Content);
+                    if (!text.TrimEnd().EndsWith('>'))
+                    {
+                        data.Outcome = Outcome.Incomplete;
+                        data.Detail += "; the file ends mid-document";
+                    }
+                    else if (!text.Contains(context.Target.ToString(), StringComparison.Ordinal))
+                    {
+                        data.Evidence.Add($"the configuration does not name {context.Target}, the address the probe reached: phones behind this path would be sent elsewhere (a NATed CUCM needs its outside address in configs: serve --external-address)");
+                    }
+                }
+                else if (result.ServerError is not null)
+                {
+                    data.Outcome = Outcome.NotRun;
+                    data.Detail = "no transfer: the server answered with an error";
+                }
+                else
+                {
+                    data.Outcome = Outcome.Incomplete;
+                    data.Detail = $"transfer from {Format(result.DataEndPoint)} stopped: {result.Error}";
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            Classify(rrq, ex, cancellationToken);
+            data.Outcome = Outcome.NotRun;
+        }
+
+        rrq.ElapsedMs = data.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return (rrq, data);
+    }
+
+    public static async Task<LegResult> HttpAsync(ProbeContext context, ProbeTarget target, bool https, CancellationToken cancellationToken)
+    {
+        var file = context.DeviceName + ".cnf.xml";
+        var leg = new LegResult { Name = https ? "https-get" : "http-get", Listener = target.Listener, Role = "primary" };
+        var started = Stopwatch.GetTimestamp();
+        var result = await ProvisioningClient.HttpGetAsync(context.EndPoint(target.Dial), file, https, context.Total, cancellationToken: cancellationToken).ConfigureAwait(false);
+        leg.Target = result.Target;
+        leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        if (result.Status is { } status)
+        {
+            // Any HTTP answer proves the path; 404 is what listeners without provisioning files say.
+            leg.Outcome = Outcome.Answered;
+            leg.Detail = string.Create(CultureInfo.InvariantCulture, $"GET /{file}: HTTP {status}, {result.Content?.Length ?? 0} bytes");
+        }
+        else
+        {
+            var error = result.Error ?? "no answer";
+            leg.Outcome = error.Contains("refused", StringComparison.OrdinalIgnoreCase) ? Outcome.Reset
+                : error.Contains("unreachable", StringComparison.OrdinalIgnoreCase) ? Outcome.Icmp
+                : error.Contains("timed out", StringComparison.OrdinalIgnoreCase) || error.Contains("canceled", StringComparison.OrdinalIgnoreCase) ? Outcome.NoAnswer
+                : Outcome.Incomplete;
+            leg.Detail = $"GET /{file}: {error}";
+        }
+
+        return leg;
+    }
+
+    public static async Task<LegResult> SnmpAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        const string sysDescr = "1.3.6.1.2.1.1.1.0";
+        var leg = new LegResult { Name = "snmp-get", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
+        var result = await SnmpClient.GetAsync(context.EndPoint(target.Dial), context.SnmpCommunity, [sysDescr], timeout: context.Total, attempts: context.Retries + 1, cancellationToken: cancellationToken).ConfigureAwait(false);
+        leg.ElapsedMs = result.Elapsed.TotalMilliseconds;
+        if (result.Error is null)
+        {
+            leg.Outcome = Outcome.Answered;
+            leg.Detail = $"v2c GET sysDescr ({context.SnmpCommunity}): {result[sysDescr]?.ToString() ?? result.ErrorStatus.ToString()}";
+        }
+        else
+        {
+            leg.Outcome = result.Error.StartsWith("timeout", StringComparison.Ordinal) ? Outcome.NoAnswer
+                : result.Error.StartsWith("port unreachable", StringComparison.Ordinal) ? Outcome.Icmp
+                : Outcome.Incomplete;
+            leg.Detail = "v2c GET sysDescr: " + result.Error;
+        }
+
+        return leg;
+    }
+
+    /// <summary>SCCP: register, a call to the test number with RTP both ways through the negotiated ports, unregister.</summary>
+    public static async Task<List<LegResult>> SccpAsync(ProbeContext context, ProbeTarget target, bool tls, CancellationToken cancellationToken)
+    {
+        var leg = new LegResult { Name = "sccp-register", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
+        var call = new LegResult { Name = "sccp-call", Listener = target.Listener, Role = "primary", Target = leg.Target, Outcome = Outcome.NotRun };
+        var media = new LegResult { Name = "sccp-rtp", Listener = target.Listener, Role = "secondary", Outcome = Outcome.NotRun };
+        var current = leg;
+        var started = Stopwatch.GetTimestamp();
+        await using var phone = new SccpPhone(new SccpPhoneOptions
+        {
+            DeviceName = context.DeviceName,
+            Source = context.Source,
+            Tls = tls,
+            Timeout = context.Total,
+        });
+        try
+        {
+            await phone.ConnectAsync(context.EndPoint(target.Dial), cancellationToken).ConfigureAwait(false);
+            leg.Local = phone.LocalEndPoint is null ? null : Format(phone.LocalEndPoint);
+            var registration = await phone.RegisterAsync(cancellationToken).ConfigureAwait(false);
+            leg.Outcome = Outcome.Answered;
+            leg.Detail = registration.Accepted
+                ? string.Create(CultureInfo.InvariantCulture, $"{context.DeviceName} registered (RegisterAck, protocol version {registration.NegotiatedVersion})")
+                : $"{context.DeviceName} rejected: {registration.RejectText}";
+            if (registration.Accepted)
+            {
+                current = call;
+                var result = await phone.CallAsync(context.SipNumber, rtpPackets: 10, cancellationToken).ConfigureAwait(false);
+                call.Outcome = Outcome.Answered;
+                call.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (result.Connected)
+                {
+                    call.Detail = $"call to {context.SipNumber}: media to {result.MediaTarget}, the phone's media at {result.PhoneMedia}";
+                    media.Target = result.MediaTarget is null ? null : Format(result.MediaTarget);
+                    media.Outcome = result.RtpEchoed > 0 ? Outcome.Answered : Outcome.NoAnswer;
+                    media.Detail = string.Create(CultureInfo.InvariantCulture, $"RTP to {media.Target}: {result.RtpSent} sent, {result.RtpEchoed} came back");
+                    media.ElapsedMs = call.ElapsedMs;
+                }
+                else
+                {
+                    call.Detail = $"call to {context.SipNumber} not connected: {result.Error}";
+                }
+
+                current = leg;
+                await phone.UnregisterAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var mirror = phone.Mirror();
+            leg.PeerSeen = mirror.SignallingSeen;
+            if (mirror.EmbeddedRewritten)
+            {
+                leg.Diffs.Add(new FieldDiff(leg.Name, "RegisterReq station address", mirror.EmbeddedSent, mirror.EmbeddedSeen!));
+            }
+        }
+        catch (Exception ex)
+        {
+            Classify(current, ex, cancellationToken);
+        }
+
+        leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return [leg, call, media];
+    }
+
+    /// <summary>Echo on every sampled port of a media range, many at a time.</summary>
+    public static async Task<List<LegResult>> RtpAsync(ProbeContext context, IReadOnlyList<ProbeTarget> targets, CancellationToken cancellationToken)
+    {
+        using var gate = new SemaphoreSlim(64);
+        var tasks = targets.Select(async t =>
+        {
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await EchoAsync(context, t, cancellationToken, "rtp-echo", "primary").ConfigureAwait(false);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }).ToList();
+        return [.. await Task.WhenAll(tasks).ConfigureAwait(false)];
+    }
+
+    private static void Classify(LegResult leg, Exception ex, CancellationToken cancellationToken)
+    {
+        switch (ex)
+        {
+            case OperationCanceledException when !cancellationToken.IsCancellationRequested:
+            case TimeoutException:
+                leg.Outcome = Outcome.NoAnswer;
+                leg.Detail = "timeout: " + ex.Message;
+                break;
+            case SocketException { SocketErrorCode: SocketError.ConnectionRefused }:
+                leg.Outcome = Outcome.Reset;
+                leg.Detail = "connection refused: a TCP RST answered the SYN";
+                break;
+            case SocketException { SocketErrorCode: SocketError.HostUnreachable or SocketError.NetworkUnreachable } s:
+                leg.Outcome = Outcome.Icmp;
+                leg.Detail = s.Message;
+                break;
+            case SocketException { SocketErrorCode: SocketError.TimedOut }:
+                leg.Outcome = Outcome.NoAnswer;
+                leg.Detail = ex.Message;
+                break;
+            case AuthenticationException or IOException or InvalidDataException or SocketException or InvalidCastException:
+                leg.Outcome = Outcome.Incomplete;
+                leg.Detail = $"{ex.GetType().Name}: {ex.Message}";
+                break;
+            default:
+                leg.Outcome = Outcome.ProbeError;
+                leg.Detail = $"{ex.GetType().Name}: {ex.Message}";
+                break;
+        }
+    }
+
+    public static string Format(IPEndPoint endPoint)
+    {
+        var address = endPoint.Address.IsIPv4MappedToIPv6 ? endPoint.Address.MapToIPv4() : endPoint.Address;
+        return address.AddressFamily == AddressFamily.InterNetworkV6
+            ? string.Create(CultureInfo.InvariantCulture, $"[{address}]:{endPoint.Port}")
+            : string.Create(CultureInfo.InvariantCulture, $"{address}:{endPoint.Port}");
+    }
+}

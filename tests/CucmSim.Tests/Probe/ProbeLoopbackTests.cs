@@ -1,0 +1,186 @@
+using System.Xml.Linq;
+using CucmSim.Tests.Infrastructure;
+
+namespace CucmSim.Tests.Probe;
+
+/// <summary>
+/// A real serve child process on the loopback of a namespace of its own, on the profile's own ports (nothing else
+/// on this host can hold them), and the probe beside it.
+/// </summary>
+public sealed class LoopbackServe : IAsyncLifetime
+{
+    public string Namespace { get; } = $"cp{Guid.NewGuid().ToString("N")[..6]}-lo";
+
+    public CucmSimProcess Server { get; private set; } = null!;
+
+    public string Ledger { get; } = Path.Combine(Path.GetTempPath(), $"cucmsim-probe-ledger-{Guid.NewGuid():N}.jsonl");
+
+    public string Control => $"http://{Server.Control}";
+
+    public async Task InitializeAsync()
+    {
+        if (!Environment.IsPrivilegedProcess)
+        {
+            throw new InvalidOperationException("network namespace tests need root (CI runs as root)");
+        }
+
+        await Netns.RunStepsAsync([$"ip netns add {Namespace}", $"ip -n {Namespace} link set lo up"]).DefaultTimeout();
+        Server = CucmSimProcess.StartIn(Namespace, "serve", "--bind", "127.0.0.1", "--control", "127.0.0.1:9900", "--ledger", Ledger, "--state-dir", SimHost.TempDirectory(), "--strict",
+            "--log-level", "warning");
+        await Server.ReadyAsync();
+    }
+
+    /// <summary>Runs the probe beside the server.</summary>
+    public Task<ProbeRun> ProbeAsync(params string[] args) => ProbeRun.InNamespaceAsync(Namespace, TimeSpan.FromSeconds(60), args);
+
+    /// <summary>The server's ledger sequence number, from its control API.</summary>
+    public async Task<string> LedgerSeqAsync()
+    {
+        var health = await Netns.ExecAsync(Namespace, "curl", ["-s", $"{Control}/healthz"], TimeSpan.FromSeconds(10));
+        return System.Text.Json.JsonDocument.Parse(health.Stdout).RootElement.GetProperty("ledgerSeq").GetRawText();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        await Netns.DeleteAsync(Namespace);
+    }
+}
+
+public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<LoopbackServe>
+{
+    private static readonly string[] PhoneFlows =
+        ["t6.dns", "t6.tftp", "t6.sccp", "t6.sccp-tls", "t6.tvs", "t6.capf", "t6.sip", "t6.sips", "t6.tftp-http", "t6.tftp-https", "t6.phone-services", "t6.contact-search", "t6.headset", "t6.rtp-to-cucm"];
+
+    [Fact]
+    public async Task The_full_phone_role_is_allowed_on_loopback_and_every_report_says_so()
+    {
+        var junit = Path.GetTempFileName();
+        var html = Path.GetTempFileName();
+        var run = await serve.ProbeAsync("127.0.0.1", "--control", serve.Control, "--junit", junit, "--html", html, "--rtp-sample", "64");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var report = run.Report!;
+        Assert.Equal(PhoneFlows.Order(), report.Flows.Select(f => f.Id).Order());
+        Assert.All(report.Flows, f =>
+        {
+            Assert.True(f.VerdictName == "allowed", $"{f.Id}: {f.VerdictName}: {f.Reason}");
+            Assert.Equal("pass", f.Result);
+            Assert.NotNull(f.ServerSeen);
+            Assert.Equal("127.0.0.1", f.ServerSeen!.Peer!.Split(':')[0]);
+        });
+        Assert.StartsWith("control ", report.ServerView);
+        Assert.True(report.ElapsedMs < 5000, $"{report.ElapsedMs} ms");
+        Assert.Equal(64, run.Flow("t6.rtp-to-cucm").Legs.Count);
+
+        // Native exchanges happened, with their evidence.
+        var data = run.Flow("t6.tftp").Legs.Single(l => l.Name == "tftp-data");
+        Assert.Equal(CucmSim.Probe.Outcome.Answered, data.Outcome);
+        Assert.NotEqual("127.0.0.1:69", data.Target);
+        Assert.Contains("sha256", data.Detail);
+        Assert.Contains(run.Flow("t6.sccp-tls").Legs, l => l.Certificate is { Subject.Length: > 0 });
+        Assert.Contains(run.Flow("t6.sip").Legs, l => l.Name == "sip-options" && l.Listener == "udp/5060" && l.Detail!.Contains("200"));
+        Assert.Contains(run.Flow("t6.sip").Legs, l => l.Name == "sip-options" && l.Listener == "tcp/5060");
+        foreach (var (flow, media) in new[] { ("t6.sip", "sip-rtp"), ("t6.sips", "sip-rtp"), ("t6.sccp", "sccp-rtp"), ("t6.sccp-tls", "sccp-rtp") })
+        {
+            Assert.Contains(run.Flow(flow).Legs, l => l.Name == media);
+            Assert.All(run.Flow(flow).Legs.Where(l => l.Name == media), l => Assert.True(l.Outcome == CucmSim.Probe.Outcome.Answered, $"{flow} {l.Listener}: {l.Detail}"));
+        }
+
+        // JUnit: one suite per table, one case per flow, no addresses in class names.
+        var doc = XDocument.Load(junit);
+        var suites = doc.Root!.Elements("testsuite").ToList();
+        Assert.Single(suites);
+        Assert.StartsWith("Table 6", suites[0].Attribute("name")!.Value);
+        var cases = suites[0].Elements("testcase").ToList();
+        Assert.Equal(PhoneFlows.Length, cases.Count);
+        Assert.All(cases, c =>
+        {
+            Assert.DoesNotContain("127.0.0.1", c.Attribute("classname")!.Value);
+            Assert.Empty(c.Elements("failure"));
+            Assert.Contains("verdict: allowed", c.Element("system-out")!.Value);
+        });
+        Assert.Equal("0", doc.Root.Attribute("failures")!.Value);
+
+        // HTML: self-contained, every flow there.
+        var page = await File.ReadAllTextAsync(html);
+        foreach (var id in PhoneFlows)
+        {
+            Assert.Contains($"id=\"flow-{id}\"", page);
+        }
+
+        Assert.DoesNotContain("<link", page);
+        Assert.DoesNotContain(" src=", page);
+        Assert.DoesNotContain("http://", page.Replace(serve.Control, string.Empty, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Expectations_pass_a_deny_that_holds_and_fail_one_that_does_not()
+    {
+        // A second server without the TVS listener: its port answers with a RST.
+        await using var partial = CucmSimProcess.StartIn(serve.Namespace, "serve", "--bind", "127.0.0.1", "--port-offset", "1000", "--only", "6", "--except", "t6.tvs,rtp",
+            "--no-control", "--ledger", "none", "--state-dir", SimHost.TempDirectory(), "--log-level", "warning");
+        await partial.ReadyAsync();
+        var holds = Path.GetTempFileName();
+        await File.WriteAllTextAsync(holds, "# the policy\n6 allowed\nt6.tvs denied\n");
+        var breaks = Path.GetTempFileName();
+        await File.WriteAllTextAsync(breaks, "t6.tvs denied\ntcp/2000 denied   # SCCP should be closed, but is not\n");
+
+        var pass = await serve.ProbeAsync("127.0.0.1", "--port-offset", "1000", "--except", "rtp", "--expect", holds);
+        Assert.True(pass.ExitCode == 0, pass.ToString());
+        Assert.Equal("blocked-reset", pass.Flow("t6.tvs").VerdictName);
+        Assert.Equal("denied", pass.Flow("t6.tvs").Expected);
+        Assert.Equal("pass", pass.Flow("t6.tvs").Result);
+
+        var fail = await serve.ProbeAsync("127.0.0.1", "--port-offset", "1000", "--except", "rtp", "--expect", breaks);
+        Assert.True(fail.ExitCode == 1, fail.ToString());
+        Assert.Equal("fail", fail.Flow("t6.sccp").Result);
+        Assert.Equal("allowed", fail.Flow("t6.sccp").VerdictName);
+        Assert.Equal("pass", fail.Flow("t6.tvs").Result);
+        Assert.Contains("FAIL", fail.Output);
+    }
+
+    [Fact]
+    public async Task The_plan_lists_every_flow_and_sends_nothing()
+    {
+        var before = await serve.LedgerSeqAsync().DefaultTimeout();
+        var plan = await serve.ProbeAsync("127.0.0.1", "--plan", "--control", serve.Control);
+        Assert.True(plan.ExitCode == 0, plan.ToString());
+        foreach (var id in PhoneFlows)
+        {
+            Assert.Contains(id, plan.Output);
+        }
+
+        Assert.Contains("nothing sent", plan.Output);
+        Assert.Equal(before, await serve.LedgerSeqAsync().DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task A_saved_result_is_judged_again_with_the_ledger_and_the_baseline_shows_what_changed()
+    {
+        var first = await serve.ProbeAsync("127.0.0.1", "--only", "t6.sccp,t6.tftp");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.All(first.Report!.Flows, f => Assert.Null(f.ServerSeen));
+        var saved = Path.GetTempFileName();
+        await File.WriteAllTextAsync(saved, first.Report.ToJson());
+
+        var again = await ProbeRun.InProcessAsync("--from", saved, "--ledger", serve.Ledger, "--baseline", saved);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.All(again.Report!.Flows, f => Assert.NotNull(f.ServerSeen));
+        Assert.StartsWith("ledger ", again.Report.ServerView);
+        Assert.Empty(again.Report.Changes!);
+        Assert.Contains("baseline: nothing changed", again.Output);
+    }
+
+    [Fact]
+    public async Task Bad_options_exit_2_each_named()
+    {
+        var errors = new StringWriter();
+        var exit = await CucmSim.Probe.ProbeCommand.RunAsync(["127.0.0.1", "--role", "nobody", "--timeout", "x", "--only", "t99.none"], new StringWriter(), errors).DefaultTimeout();
+        Assert.Equal(2, exit);
+        Assert.Contains("--timeout x", errors.ToString());
+        Assert.Contains("t99.none", errors.ToString());
+        Assert.Contains("nobody", errors.ToString());
+        Assert.Equal(0, await CucmSim.Probe.ProbeCommand.RunAsync(["--help"], new StringWriter(), new StringWriter()).DefaultTimeout());
+    }
+}
