@@ -152,8 +152,14 @@ internal static class NativeProtocols
         _ => null,
     };
 
-    /// <summary>Provisioning (6970-6972) serves files; the profile's other HTTP listeners answer a plain 404.</summary>
-    private static TcpNative Http(ListenerRuntime listener, ServeContext context, bool tls) => new()
+    /// <summary>
+    /// Provisioning (6970-6972) serves files; the browser's listeners (the admin web: 80, 8080, 443, 8443) serve
+    /// the admin pages, AXL and UDS; the profile's other HTTP listeners answer a plain 404.
+    /// </summary>
+    private static TcpNative Http(ListenerRuntime listener, ServeContext context, bool tls) =>
+        AdminWeb.AdminWebPorts.IsAdminWeb(listener.Spec.Flows)
+            ? new() { Handler = new AdminWeb.AdminWebProtocol(context.AdminWeb), Tls = tls ? AdminWeb.AdminWebPorts.Tls(context.Certificates) : null }
+            : new()
     {
         Http = true,
         HttpHandler = context.Provisioning is { } provisioning && listener.Spec.Flows.Any(ProvisioningPorts.IsProvisioningFlow)
