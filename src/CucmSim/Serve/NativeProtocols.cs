@@ -139,6 +139,12 @@ internal static class NativeProtocols
         "sccp-tls" => new TcpNative { Handler = new Sccp.SccpProtocol(context, tls: true), Tls = context.Certificates.TlsOptions("CallManager") },
         "sip" => new TcpNative { Handler = new Sip.SipStreamProtocol("TCP") },
         "sip-tls" => new TcpNative { Handler = new Sip.SipStreamProtocol("TLS"), Tls = context.Certificates.TlsOptions("CallManager") },
+        "ctl" => Held("ctl", context.Certificates.TlsOptions("CallManager")),
+        "tvs" => Held("tvs", context.Certificates.TlsOptions("TVS")),
+        "capf" => Held("capf", context.Certificates.TlsOptions("CAPF")),
+        "cti" => Held("cti", null),
+        "cti-tls" => Held("cti", context.Certificates.TlsOptions("CallManager")),
+        "opaque" when listener.Spec.Flows.Any(f => f.Id == "t8.jtapi") => Held("cti", null),
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
@@ -151,6 +157,9 @@ internal static class NativeProtocols
         "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
     };
+
+    /// <summary>Accepted (after TLS when given), held and recorded; nothing is sent (docs/cti.md).</summary>
+    private static TcpNative Held(string verdict, HttpsConnectionAdapterOptions? tls) => new() { Handler = new Held.HeldConnection(verdict), Tls = tls };
 
     /// <summary>
     /// Provisioning (6970-6972) serves files; the browser's listeners (the admin web: 80, 8080, 443, 8443) serve
