@@ -12,10 +12,10 @@ internal static class AdminWebTestSupport
     public const string Password = "axl-secret";
 
     /// <summary>The admin web (80, 8080, 443, 8443), CTI (2748, 2749, 2789) and the TLS-only services (2444, 2445, 3804) on ephemeral ports.</summary>
-    public static Task<SimServer> StartAsync(AdminWebOptions? options = null) =>
+    public static Task<SimServer> StartAsync(AdminWebOptions? options = null, params string[] moreFlows) =>
         SimHost.StartAsync(new ServeOptions
         {
-            Only = ["t4.http", "t4.https", "t8.cti", "t8.cti-tls", "t8.jtapi", "t8.ctl-provider", "t6.tvs", "t6.capf"],
+            Only = ["t4.http", "t4.https", "t8.cti", "t8.cti-tls", "t8.jtapi", "t8.ctl-provider", "t6.tvs", "t6.capf", .. moreFlows],
             EphemeralPorts = true,
             AdminWeb = options ?? new AdminWebOptions { User = User, Password = Password },
             Identity = new ServerIdentity { HostName = "cucm-test", ExternalAddress = IPAddress.Loopback },

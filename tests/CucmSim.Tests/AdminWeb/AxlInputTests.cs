@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using CucmSim.Clients.AdminWeb;
+using CucmSim.Clients.Sip;
 using CucmSim.Protocols.AdminWeb;
 using CucmSim.Serve.AdminWeb;
 using CucmSim.Tests.Infrastructure;
@@ -39,6 +40,24 @@ public sealed class AxlInputTests
 
         var uds = await axl.UdsAsync("users?name=SEP0011").DefaultTimeout();
         Assert.Equal("SEP001122334455", uds.Element("userName"));
+    }
+
+    [Fact]
+    public async Task A_phone_registered_over_sip_is_listed_until_it_unregisters()
+    {
+        await using var server = await StartAsync(null, "t6.sip");
+        await using var sip = await SipClient.ConnectAsync(new SipClientOptions { Target = server.EndPoint("udp/5060") }).DefaultTimeout();
+        Assert.True((await sip.RegisterAsync("2002", null).DefaultTimeout()).Ok);
+
+        using var axl = Client(server, "tcp/443");
+        var listed = await axl.ListPhoneAsync("20%").DefaultTimeout();
+        Assert.Equal(["2002"], listed.Xml.Descendants("phone").Select(p => p.Element("name")!.Value));
+        Assert.Equal("SIP", (await axl.GetPhoneAsync("2002").DefaultTimeout()).Element("protocol"));
+        Assert.Equal("2002", (await axl.UdsAsync("user/2002/devices").DefaultTimeout()).Element("name"));
+
+        Assert.True((await sip.RegisterAsync("2002", null, expires: 0).DefaultTimeout()).Ok);
+        Assert.Empty((await axl.ListPhoneAsync("20%").DefaultTimeout()).Xml.Descendants("phone"));
+        Assert.Equal(HttpStatusCode.NotFound, (await axl.UdsAsync("user/2002/devices").DefaultTimeout()).Status);
     }
 
     [Theory]
