@@ -75,6 +75,13 @@ public sealed class AdminWebRealClientTests
         Assert.Equal("1", await XmllintAsync(list, xpath: "count(//phone)"));
         Assert.Equal("SEP001122334455", await XmllintAsync(list, xpath: "string(//phone/name)"));
 
+        // A client that asks "Expect: 100-continue" gets the interim answer, then the final one.
+        var bodyFile = Path.Combine(Path.GetTempPath(), $"cucmsim-axl-{Guid.NewGuid():N}.xml");
+        await File.WriteAllTextAsync(bodyFile, Envelope("getPhone", "<name>2001</name>" + new string(' ', 100_000)));
+        var expect = await ExternalTool.RunAsync("curl", ["-vsk", "-m", "10", "-u", $"{User}:{Password}", "-H", "Expect: 100-continue", "-H", "SOAPAction: getPhone", "--data-binary", "@" + bodyFile, $"{baseUrl}/axl/"], TimeSpan.FromSeconds(20)).DefaultTimeout();
+        Assert.Contains("HTTP/1.1 100 Continue", expect.Stderr, StringComparison.Ordinal);
+        Assert.Contains("<name>2001</name>", expect.Stdout, StringComparison.Ordinal);
+
         var (getStatus, get) = await AxlAsync(baseUrl, "getPhone", "<name>2001</name>");
         Assert.Equal("200", getStatus);
         Assert.Equal("SIP", await XmllintAsync(get, xpath: "string(//phone/protocol)"));

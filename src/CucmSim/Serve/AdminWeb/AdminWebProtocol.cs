@@ -20,6 +20,7 @@ internal sealed partial class AdminWebProtocol(AdminWebOptions options) : ITcpPr
 {
     private const string TextHtml = "text/html;charset=utf-8";
     private const string TextXml = "text/xml;charset=utf-8";
+    private static readonly byte[] Continue = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
 
     public async Task RunAsync(ConnectionContext connection, ListenerRuntime listener, ServeContext context)
     {
@@ -89,6 +90,12 @@ internal sealed partial class AdminWebProtocol(AdminWebOptions options) : ITcpPr
 
                 session.BytesIn += buffer.Slice(0, bodyStart).Length;
                 input.AdvanceTo(bodyStart);
+                if (length > 0 && string.Equals(head.Header("Expect"), "100-continue", StringComparison.OrdinalIgnoreCase))
+                {
+                    session.BytesOut += Continue.Length;
+                    await output.WriteAsync(Continue, linked.Token).ConfigureAwait(false);
+                }
+
                 var body = await ReadBodyAsync(input, (int)length, linked.Token).ConfigureAwait(false);
                 session.BytesIn += body?.Length ?? 0;
                 if (body is null)
