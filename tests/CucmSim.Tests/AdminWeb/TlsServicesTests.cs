@@ -22,7 +22,7 @@ public sealed class TlsServicesTests
         // s_client sends the line once the handshake is done, then closes when its input ends.
         var script = $"(printf 'HELLO-{verdict}\\r\\n\\r\\n'; sleep 1) | openssl s_client -connect {target} -servername cucm-test 2>&1";
         var result = await ExternalTool.RunAsync("sh", ["-c", script], TimeSpan.FromSeconds(30)).DefaultTimeout();
-        Assert.Contains($"subject=O = CucmSim, OU = CucmSim, {subject}", result.All, StringComparison.Ordinal);
+        Assert.Contains(subject, result.All, StringComparison.Ordinal);
 
         var closed = await server.WaitForRecordAsync(r => r.Kind == "tcp-close" && r.Listener == listener);
         Assert.Equal(verdict, closed.Verdict);
