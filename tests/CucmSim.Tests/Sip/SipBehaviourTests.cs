@@ -92,6 +92,32 @@ public sealed class SipBehaviourTests
     }
 
     [Fact]
+    public async Task A_client_that_sends_and_then_shuts_down_writing_gets_every_answer_over_tcp()
+    {
+        await using var server = await StartAsync();
+        var target = server.EndPoint("tcp/5060");
+        using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await tcp.ConnectAsync(target).DefaultTimeout();
+        var local = (IPEndPoint)tcp.LocalEndPoint!;
+        var requests = string.Concat(Enumerable.Range(1, 50).Select(i =>
+            Request("OPTIONS", target, local, $"z9hG4bKhalf{i}", $"half-{i}", i).Replace("SIP/2.0/UDP", "SIP/2.0/TCP", StringComparison.Ordinal)));
+        await tcp.SendAsync(Encoding.ASCII.GetBytes(requests)).DefaultTimeout();
+        tcp.Shutdown(SocketShutdown.Send);
+
+        // Everything the server sends until it closes its side.
+        var received = new MemoryStream();
+        var buffer = new byte[65536];
+        int n;
+        while ((n = await tcp.ReceiveAsync(buffer, SocketFlags.None).DefaultTimeout()) > 0)
+        {
+            received.Write(buffer, 0, n);
+        }
+
+        var text = Encoding.ASCII.GetString(received.ToArray());
+        Assert.Equal(50, text.Split("SIP/2.0 200 OK\r\n").Length - 1);
+    }
+
+    [Fact]
     public async Task Cucm_identity_answers_unknown_peers_503_until_they_register()
     {
         await using var server = await StartAsync(new SipOptions { UnknownPeer503 = true });

@@ -24,7 +24,9 @@ internal sealed class HeldConnection(string verdict) : ITcpProtocol
 
         var input = connection.Transport.Input;
         using var idle = new CancellationTokenSource(context.Limits.IdleTimeout, context.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping, connection.ConnectionClosed);
+        // Not ConnectionClosed: Kestrel fires it on the peer's FIN, possibly before the bytes that came with the
+        // FIN were read here. The input completes on FIN (with those bytes) and faults on a reset.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping);
         try
         {
             while (true)
@@ -50,8 +52,13 @@ internal sealed class HeldConnection(string verdict) : ITcpProtocol
         {
             detail["closed"] = "idle-timeout";
         }
-        catch (OperationCanceledException) when (context.Stopping.IsCancellationRequested || connection.ConnectionClosed.IsCancellationRequested)
+        catch (OperationCanceledException) when (context.Stopping.IsCancellationRequested)
         {
+        }
+        catch (IOException)
+        {
+            // Reset by the peer: what arrived before it is counted.
+            detail["closed"] = "reset";
         }
 
         if (session.BytesIn == 0)

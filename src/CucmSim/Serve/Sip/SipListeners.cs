@@ -106,7 +106,9 @@ internal sealed class SipStreamProtocol(string transport) : ITcpProtocol
         var sink = new StreamSink(connection.Transport.Output, transport, session, (connection.LocalEndPoint as IPEndPoint)?.Address);
         long requests = 0, malformed = 0;
         using var idle = new CancellationTokenSource(context.Limits.IdleTimeout, context.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping, connection.ConnectionClosed);
+        // Not ConnectionClosed: Kestrel fires it on the peer's FIN, and a client that sends its requests and then
+        // shuts down writing must still get every answer. The input completes on FIN and faults on a reset.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping);
         try
         {
             while (true)
@@ -118,6 +120,11 @@ internal sealed class SipStreamProtocol(string transport) : ITcpProtocol
                 }
                 catch (OperationCanceledException)
                 {
+                    break;
+                }
+                catch (IOException)
+                {
+                    // Reset by the peer.
                     break;
                 }
 
