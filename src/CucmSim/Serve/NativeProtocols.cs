@@ -148,6 +148,7 @@ internal static class NativeProtocols
     {
         "snmp" => Snmp.SnmpAgent.For(context).CreateHandler(listener),
         "sip" => new Sip.SipUdpProtocol(listener, context),
+        "syslog" => new Syslog.SyslogReceiver(listener, context),
         "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
     };
