@@ -149,6 +149,7 @@ internal static class NativeProtocols
         "snmp" => Snmp.SnmpAgent.For(context).CreateHandler(listener),
         "sip" => new Sip.SipUdpProtocol(listener, context),
         "syslog" => new Syslog.SyslogReceiver(listener, context),
+        "ike" => new Ike.IkeResponder(listener),
         "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
     };
