@@ -139,6 +139,7 @@ internal static class NativeProtocols
         "sccp-tls" => new TcpNative { Handler = new Sccp.SccpProtocol(context, tls: true), Tls = context.Certificates.TlsOptions("CallManager") },
         "sip" => new TcpNative { Handler = new Sip.SipStreamProtocol("TCP") },
         "sip-tls" => new TcpNative { Handler = new Sip.SipStreamProtocol("TLS"), Tls = context.Certificates.TlsOptions("CallManager") },
+        "rmi" => new TcpNative { Handler = new Rmi.RmiProtocol() },
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
