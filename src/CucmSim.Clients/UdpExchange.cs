@@ -17,12 +17,27 @@ internal static class UdpExchange
         TimeSpan? timeout, int attempts, CancellationToken cancellationToken)
     {
         using var socket = new Socket(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.Connect(target);
+        }
+        catch (SocketException ex)
+        {
+            return Explain(ex);
+        }
+
+        return await RequestAsync(socket, request, maxAnswer, accept, silence, timeout, attempts, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The same on a connected socket the caller keeps (for exchanges that go on after the answer).</summary>
+    public static async Task<string?> RequestAsync(Socket socket, ReadOnlyMemory<byte> request, int maxAnswer, AnswerFilter accept, string silence,
+        TimeSpan? timeout, int attempts, CancellationToken cancellationToken)
+    {
         var buffer = new byte[maxAnswer + 1];
         var each = (timeout ?? TimeSpan.FromSeconds(3)) / Math.Max(1, attempts);
         var error = silence;
         try
         {
-            socket.Connect(target);
             for (var attempt = 0; attempt < Math.Max(1, attempts); attempt++)
             {
                 await socket.SendAsync(request, SocketFlags.None, cancellationToken).ConfigureAwait(false);
@@ -48,9 +63,12 @@ internal static class UdpExchange
         }
         catch (SocketException ex)
         {
-            error = ex.SocketErrorCode == SocketError.ConnectionRefused ? "port unreachable (ICMP): nothing listens" : ex.SocketErrorCode.ToString();
+            error = Explain(ex);
         }
 
         return error;
     }
+
+    private static string Explain(SocketException ex) =>
+        ex.SocketErrorCode == SocketError.ConnectionRefused ? "port unreachable (ICMP): nothing listens" : ex.SocketErrorCode.ToString();
 }

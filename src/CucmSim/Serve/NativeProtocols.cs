@@ -140,6 +140,7 @@ internal static class NativeProtocols
         "sip" => new TcpNative { Handler = new Sip.SipStreamProtocol("TCP") },
         "sip-tls" => new TcpNative { Handler = new Sip.SipStreamProtocol("TLS"), Tls = context.Certificates.TlsOptions("CallManager") },
         "rmi" => new TcpNative { Handler = new Rmi.RmiProtocol() },
+        "mgcp-backhaul" => new TcpNative { Handler = new Mgcp.MgcpBackhaul() },
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
@@ -151,6 +152,7 @@ internal static class NativeProtocols
         "sip" => new Sip.SipUdpProtocol(listener, context),
         "syslog" => new Syslog.SyslogReceiver(listener, context),
         "ike" => new Ike.IkeResponder(listener),
+        "mgcp" => new Mgcp.MgcpCallAgent(listener, context),
         "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
     };

@@ -31,35 +31,15 @@ internal sealed class RmiProtocol : ITcpProtocol
         session.Detail = [];
         var remote = connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.IPv6None, 0);
         var state = new State(listener, session, (remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address).ToString(), remote.Port);
-        var input = connection.Transport.Input;
         var output = connection.Transport.Output;
-        using var idle = new CancellationTokenSource(context.Limits.IdleTimeout, context.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, context.Stopping);
         try
         {
-            while (true)
+            await TcpReadLoop.RunAsync(connection, context, (in ReadOnlySequence<byte> buffer, out bool close) =>
             {
-                ReadResult result;
-                try
-                {
-                    result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                var buffer = result.Buffer;
-                var consumed = Process(buffer, state, output, out var close);
+                var consumed = Process(buffer, state, output, out close);
                 session.BytesIn += buffer.Slice(0, consumed).Length;
-                input.AdvanceTo(consumed, buffer.End);
-                await output.FlushAsync().ConfigureAwait(false);
-                idle.CancelAfter(context.Limits.IdleTimeout);
-                if (close || result.IsCompleted || result.IsCanceled)
-                {
-                    return;
-                }
-            }
+                return consumed;
+            }).ConfigureAwait(false);
         }
         finally
         {
