@@ -86,6 +86,12 @@ public sealed class IkeResponderTests : IAsyncLifetime
 
         Assert.Equal(2, _server.Listeners.Single(l => l.Id == "udp/500").Malformed);
 
+        // A bare 28-octet IKE_AUTH header would get a 36-octet error: larger than the request, so none is sent.
+        // The echo that follows is the next datagram back (loopback keeps the order of one socket's sends).
+        var header = auth[..IkeCodec.HeaderSize];
+        header[16] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(24), IkeCodec.HeaderSize);
+        await socket.SendAsync(header).DefaultTimeout();
         await socket.SendAsync("CUCMSIM-PROBE 9"u8.ToArray()).DefaultTimeout();
         var e = await socket.ReceiveAsync(buffer).DefaultTimeout();
         Assert.StartsWith("CUCMSIM-ECHO 9 udp/500", System.Text.Encoding.ASCII.GetString(buffer, 0, e), StringComparison.Ordinal);

@@ -126,6 +126,13 @@ internal sealed class IkeResponder(ListenerRuntime listener) : IUdpProtocol
         var n = v2
             ? IkeCodec.WriteV2Notify(_out, m.InitiatorSpi, m.ResponderSpi, m.MajorVersion == 2 ? (IkeExchange)m.ExchangeType : IkeExchange.V2IkeSaInit, m.MessageId, type)
             : IkeCodec.WriteV1Notify(_out, m.InitiatorSpi, m.ResponderSpi, RandomMessageId(), type);
+        // An unauthenticated error is never larger than what provoked it: no amplification towards a forged source.
+        if (n > request.Data.Length)
+        {
+            detail["notify"] += " (not sent: larger than the request)";
+            return;
+        }
+
         request.Reply(_out.AsSpan(0, n));
     }
 
