@@ -46,43 +46,26 @@ public static class SnmpClient
             return Fail(target, "request too large", started);
         }
 
-        using var socket = new Socket(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        var buffer = new byte[SnmpLimits.MaxMessageSize + 1];
-        var each = (timeout ?? TimeSpan.FromSeconds(3)) / Math.Max(1, attempts);
-        var error = "timeout: no answer (wrong community, filtered, or no agent)";
-        try
+        SnmpResult? result = null;
+        var error = await UdpExchange.RequestAsync(target, request.AsMemory(0, length), SnmpLimits.MaxMessageSize, (ReadOnlySpan<byte> answer, out string? problem) =>
         {
-            socket.Connect(target);
-            for (var attempt = 0; attempt < Math.Max(1, attempts); attempt++)
+            // A stale or foreign datagram is passed over: keep waiting for ours.
+            if (TryDecode(answer, requestId, out var status, out var index, out var varBinds, out var why))
             {
-                await socket.SendAsync(request.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                cts.CancelAfter(each);
-                try
-                {
-                    while (true)
-                    {
-                        var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token).ConfigureAwait(false);
-                        if (TryDecode(buffer.AsSpan(0, n), requestId, out var status, out var index, out var varBinds, out var problem))
-                        {
-                            return new SnmpResult(target, status, index, varBinds, null, TimeProvider.System.GetElapsedTime(started));
-                        }
-
-                        // A stale or foreign datagram: keep waiting for ours.
-                        error = problem;
-                    }
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                }
+                result = new SnmpResult(target, status, index, varBinds, null, TimeProvider.System.GetElapsedTime(started));
+                problem = null;
+                return true;
             }
-        }
-        catch (SocketException ex)
+
+            problem = why;
+            return false;
+        }, "timeout: no answer (wrong community, filtered, or no agent)", timeout, attempts, cancellationToken).ConfigureAwait(false);
+        if (result is not null)
         {
-            error = ex.SocketErrorCode == SocketError.ConnectionRefused ? "port unreachable (ICMP): nothing listens" : ex.SocketErrorCode.ToString();
+            return result;
         }
 
-        return Fail(target, error, started);
+        return Fail(target, error!, started);
     }
 
     private static SnmpResult Fail(IPEndPoint target, string error, long started) =>

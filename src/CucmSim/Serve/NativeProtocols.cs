@@ -145,6 +145,8 @@ internal static class NativeProtocols
         "cti" => Held("cti", null),
         "cti-tls" => Held("cti", context.Certificates.TlsOptions("CallManager")),
         "opaque" when listener.Spec.Flows.Any(f => f.Id == "t8.jtapi") => Held("cti", null),
+        "rmi" => new TcpNative { Handler = new Rmi.RmiProtocol() },
+        "mgcp-backhaul" => new TcpNative { Handler = new Mgcp.MgcpBackhaul() },
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
@@ -154,6 +156,9 @@ internal static class NativeProtocols
     {
         "snmp" => Snmp.SnmpAgent.For(context).CreateHandler(listener),
         "sip" => new Sip.SipUdpProtocol(listener, context),
+        "syslog" => new Syslog.SyslogReceiver(listener, context),
+        "ike" => new Ike.IkeResponder(listener),
+        "mgcp" => new Mgcp.MgcpCallAgent(listener, context),
         "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
     };
