@@ -178,7 +178,8 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
         var errors = new StringWriter();
         var exit = await CucmSim.Probe.ProbeCommand.RunAsync(["127.0.0.1", "--role", "nobody", "--timeout", "x", "--only", "t99.none"], new StringWriter(), errors).DefaultTimeout();
         Assert.Equal(2, exit);
-        Assert.Contains("--timeout x", errors.ToString());
+        Assert.Contains("--timeout", errors.ToString());
+        Assert.Contains("'x'", errors.ToString());
         Assert.Contains("t99.none", errors.ToString());
         Assert.Contains("nobody", errors.ToString());
         Assert.Equal(0, await CucmSim.Probe.ProbeCommand.RunAsync(["--help"], new StringWriter(), new StringWriter()).DefaultTimeout());
