@@ -18,7 +18,7 @@ internal sealed class ProbeCli
             """)
         {
             Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SipPassword, Number,
-            Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html,
+            Mtu, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html,
         };
         Ranged(PortOffset, 0, 65535);
         Ranged(Retries, 0, 20);
@@ -71,6 +71,8 @@ internal sealed class ProbeCli
     public Option<string?> SipPassword { get; } = new("--sip-password") { Description = "answer a REGISTER challenge with digest credentials (serve --sip-password)", HelpName = "PW" };
 
     public Option<string> Number { get; } = new("--number") { Description = "the number the SIP and SCCP calls dial (serve's test extension)", HelpName = "N", DefaultValueFactory = _ => "1000" };
+
+    public Option<bool> Mtu { get; } = new("--mtu") { Description = "also send a SIP OPTIONS of 1,400 bytes over UDP: mtu-drop when it fails where small ones pass" };
 
     public Option<bool> Plan { get; } = new("--plan") { Description = "print what would be tested and send nothing" };
 

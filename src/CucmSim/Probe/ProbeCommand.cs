@@ -175,6 +175,7 @@ internal static class ProbeCommand
                 SnmpCommunity = args.GetValue(cli.SnmpCommunity) ?? "public",
                 SipPassword = args.GetValue(cli.SipPassword),
                 SipNumber = args.GetValue(cli.Number) ?? "1000",
+                Mtu = args.GetValue(cli.Mtu),
             };
             report = new ProbeReport
             {
