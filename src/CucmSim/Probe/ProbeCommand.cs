@@ -336,7 +336,7 @@ internal static class ProbeCommand
         {
             output.WriteLine();
             output.WriteLine(title(table.Key));
-            var text = new TextTable("FLOW", "TRANSPORT", "PORTS DIALLED", "PROTOCOL", "EXCHANGE", "PURPOSE") { MaxCellWidth = 80 };
+            var text = new TextTable("FLOW", "TRANSPORT", "PORTS DIALLED", "PROTOCOL", "EXCHANGE", "PURPOSE") { MaxCellWidth = 120 };
             foreach (var f in table)
             {
                 var dialled = f.IsRtp
