@@ -110,6 +110,7 @@ internal static class ServeCommand
         {Serve.Snmp.SnmpCli.Usage}
 
         {Serve.Sip.SipCli.Usage}
+        {Serve.AdminWeb.AdminWebCli.Usage}
 
         Exit codes: 0 stopped by a signal, 1 bad profile or options, 2 --strict and a listener failed.
         """;
@@ -121,7 +122,7 @@ internal static class ServeCommand
              "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
              "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension",
              "tftp-root", "tftp-data-ports", "tftp-max-transfers", "tftp-config",
-             .. Serve.Snmp.SnmpCli.ValueOptions, .. Serve.Sip.SipCli.ValueOptions],
+             .. Serve.Snmp.SnmpCli.ValueOptions, .. Serve.Sip.SipCli.ValueOptions, .. Serve.AdminWeb.AdminWebCli.ValueOptions],
             ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment", "tftp-single-port", "tftp-gso",
              .. Serve.Snmp.SnmpCli.FlagOptions, .. Serve.Sip.SipCli.FlagOptions]);
         if (args.Flag("help"))
@@ -147,6 +148,7 @@ internal static class ServeCommand
         }
 
         var sip = Serve.Sip.SipCli.Parse(args, errors);
+        var adminWeb = Serve.AdminWeb.AdminWebCli.Parse(args, errors);
         var tftp = ParseTftp(args, errors);
         var offset = ParseInt(args, "port-offset", 0, 0, 65535, errors);
         var idle = ParseInt(args, "idle-timeout", 120, 1, 86400, errors);
@@ -240,6 +242,7 @@ internal static class ServeCommand
                 RequireClientCertificate = args.Flag("mtls"),
             },
             Sip = sip,
+            AdminWeb = adminWeb,
             InlineIo = io == "inline",
         };
 

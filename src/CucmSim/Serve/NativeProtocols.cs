@@ -139,6 +139,12 @@ internal static class NativeProtocols
         "sccp-tls" => new TcpNative { Handler = new Sccp.SccpProtocol(context, tls: true), Tls = context.Certificates.TlsOptions("CallManager") },
         "sip" => new TcpNative { Handler = new Sip.SipStreamProtocol("TCP") },
         "sip-tls" => new TcpNative { Handler = new Sip.SipStreamProtocol("TLS"), Tls = context.Certificates.TlsOptions("CallManager") },
+        "ctl" => Held("ctl", context.Certificates.TlsOptions("CallManager")),
+        "tvs" => Held("tvs", context.Certificates.TlsOptions("TVS")),
+        "capf" => Held("capf", context.Certificates.TlsOptions("CAPF")),
+        "cti" => Held("cti", null),
+        "cti-tls" => Held("cti", context.Certificates.TlsOptions("CallManager")),
+        "opaque" when listener.Spec.Flows.Any(f => f.Id == "t8.jtapi") => Held("cti", null),
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
@@ -152,8 +158,17 @@ internal static class NativeProtocols
         _ => null,
     };
 
-    /// <summary>Provisioning (6970-6972) serves files; the profile's other HTTP listeners answer a plain 404.</summary>
-    private static TcpNative Http(ListenerRuntime listener, ServeContext context, bool tls) => new()
+    /// <summary>Accepted (after TLS when given), held and recorded; nothing is sent (docs/cti.md).</summary>
+    private static TcpNative Held(string verdict, HttpsConnectionAdapterOptions? tls) => new() { Handler = new Held.HeldConnection(verdict), Tls = tls };
+
+    /// <summary>
+    /// Provisioning (6970-6972) serves files; the browser's listeners (the admin web: 80, 8080, 443, 8443) serve
+    /// the admin pages, AXL and UDS; the profile's other HTTP listeners answer a plain 404.
+    /// </summary>
+    private static TcpNative Http(ListenerRuntime listener, ServeContext context, bool tls) =>
+        AdminWeb.AdminWebPorts.IsAdminWeb(listener.Spec.Flows)
+            ? new() { Handler = new AdminWeb.AdminWebProtocol(context.AdminWeb), Tls = tls ? AdminWeb.AdminWebPorts.Tls(context.Certificates) : null }
+            : new()
     {
         Http = true,
         HttpHandler = context.Provisioning is { } provisioning && listener.Spec.Flows.Any(ProvisioningPorts.IsProvisioningFlow)

@@ -61,6 +61,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     /// <summary>How the SIP listeners answer.</summary>
     public Sip.SipOptions Sip { get; init; } = new();
 
+    /// <summary>How the admin web listeners answer (AXL credentials, body limit).</summary>
+    public AdminWeb.AdminWebOptions AdminWeb { get; init; } = new();
+
     /// <summary>Phone provisioning content and transfers (TFTP, HTTP 6970, HTTPS 6971/6972).</summary>
     public Tftp.ProvisioningService? Provisioning { get; internal set; }
 

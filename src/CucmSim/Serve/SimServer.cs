@@ -61,6 +61,8 @@ public sealed record ServeOptions
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     public Sip.SipOptions Sip { get; init; } = new();
+
+    public AdminWeb.AdminWebOptions AdminWeb { get; init; } = new();
 }
 
 /// <summary>
@@ -139,6 +141,7 @@ public sealed class SimServer : IAsyncDisposable
             Snmp = options.Snmp,
             Sccp = options.Sccp,
             Sip = options.Sip,
+            AdminWeb = options.AdminWeb,
         };
         context.Provisioning = Tftp.ProvisioningService.Create(options.Tftp, profile, plan.Role, options.PortOffset, options.EphemeralPorts, context);
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
