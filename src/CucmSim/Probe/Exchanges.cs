@@ -80,10 +80,12 @@ public static class Exchanges
     }
 
     /// <summary>
-    /// The TLS protocols whose handshake a serve completes (SIP, SCCP and HTTPS); on the others (TVS, CAPF, CTL, LDAPS,
-    /// CTI over TLS) it answers the clear-text echo only, so the echo is what the probe runs there.
+    /// The TLS protocols whose handshake a serve completes: SIP, SCCP and HTTPS, and CTL, TVS, CAPF and CTI over TLS
+    /// (each with its own identity); on LDAPS it answers the clear-text echo only.
     /// </summary>
-    public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls";
+    public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls" or "ctl" or "tvs" or "capf" or "cti-tls";
+
+    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls";
 
     /// <summary>Runs every exchange of one port of a flow: the echo, and at the same time the protocol's own legs.</summary>
     public static async Task<List<LegResult>> RunTargetAsync(ProbeContext context, Flow flow, ProbeTarget target, CancellationToken cancellationToken)
@@ -170,7 +172,9 @@ public static class Exchanges
     {
         // The handshake that records the certificate runs beside the protocol's exchange: a path that drops
         // everything costs one wait, not two.
-        var tls = TerminatesTls(flow.Protocol) && target.Transport == Transport.Tcp ? TlsAsync(context, target, "evidence", cancellationToken) : null;
+        var tls = TerminatesTls(flow.Protocol) && target.Transport == Transport.Tcp
+            ? TlsAsync(context, target, HasNative(flow.Protocol) ? "evidence" : "primary", cancellationToken)
+            : null;
         var legs = new List<LegResult>();
 
         switch (flow.Protocol)
