@@ -1,8 +1,9 @@
 namespace CucmSim.Cli;
 
 /// <summary>
-/// A small GNU-style argument reader: "--name value", "--name=value", repeatable options, flags and
-/// positionals. Unknown options are errors, reported all at once.
+/// The options of a command read by System.CommandLine from plain lists of names: "--name value" and "--name=value",
+/// repeatable value options, flags and positionals. Every problem (an unknown option, a missing value) is reported
+/// at once. Commands whose options are declared one by one (probe, profiles) use System.CommandLine directly.
 /// </summary>
 internal sealed class Args
 {
@@ -15,53 +16,48 @@ internal sealed class Args
 
     public static Args Parse(IReadOnlyList<string> args, IReadOnlyCollection<string> valueOptions, IReadOnlyCollection<string> flagOptions)
     {
-        var result = new Args();
-        for (var i = 0; i < args.Count; i++)
+        var command = new System.CommandLine.Command("command");
+        var positionals = new System.CommandLine.Argument<string[]>("ARGS") { Arity = System.CommandLine.ArgumentArity.ZeroOrMore };
+        command.Arguments.Add(positionals);
+        var values = valueOptions.Distinct().Select(name => new System.CommandLine.Option<string[]>("--" + name)
         {
-            var arg = args[i];
-            if (arg == "--")
+            Arity = System.CommandLine.ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        }).ToList();
+        var flags = flagOptions.Distinct().Select(name => new System.CommandLine.Option<bool>("--" + name) { Arity = System.CommandLine.ArgumentArity.Zero }).ToList();
+        foreach (var option in values.Cast<System.CommandLine.Option>().Concat(flags))
+        {
+            command.Options.Add(option);
+        }
+
+        var parsed = command.Parse(args);
+        var result = new Args();
+        result.Errors.AddRange(parsed.Errors.Select(e => e.Message));
+        // A word that looks like an option and is none (before any "--") is an unknown option, not an argument.
+        var end = args.ToList().IndexOf("--");
+        var before = end < 0 ? args : args.Take(end).ToList();
+        foreach (var word in parsed.GetValue(positionals) ?? [])
+        {
+            if (word.StartsWith("--", StringComparison.Ordinal) && word.Length > 2 && before.Contains(word))
             {
-                result.Positionals.AddRange(args.Skip(i + 1));
-                break;
-            }
-
-            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
-            {
-                result.Positionals.Add(arg);
-                continue;
-            }
-
-            var eq = arg.IndexOf('=', StringComparison.Ordinal);
-            var name = eq < 0 ? arg[2..] : arg[2..eq];
-            if (flagOptions.Contains(name))
-            {
-                if (eq >= 0)
-                {
-                    result.Errors.Add($"--{name} takes no value");
-                }
-
-                result._flags.Add(name);
-            }
-            else if (valueOptions.Contains(name))
-            {
-                string? value = eq >= 0 ? arg[(eq + 1)..] : i + 1 < args.Count ? args[++i] : null;
-                if (value is null)
-                {
-                    result.Errors.Add($"--{name} needs a value");
-                    continue;
-                }
-
-                if (!result._values.TryGetValue(name, out var list))
-                {
-                    result._values[name] = list = [];
-                }
-
-                list.Add(value);
+                result.Errors.Add($"unknown option {word.Split('=')[0]}");
             }
             else
             {
-                result.Errors.Add($"unknown option --{name}");
+                result.Positionals.Add(word);
             }
+        }
+        foreach (var option in values)
+        {
+            if (parsed.GetResult(option) is { Implicit: false, Tokens.Count: > 0 } r)
+            {
+                result._values[option.Name[2..]] = [.. r.Tokens.Select(t => t.Value)];
+            }
+        }
+
+        foreach (var option in flags.Where(f => parsed.GetResult(f) is { Implicit: false }))
+        {
+            result._flags.Add(option.Name[2..]);
         }
 
         return result;

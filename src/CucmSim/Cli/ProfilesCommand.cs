@@ -1,63 +1,72 @@
+using System.CommandLine;
 using CucmSim.Catalog;
 
 namespace CucmSim.Cli;
 
 internal static class ProfilesCommand
 {
-    public const string Usage = """
-        usage: cucmsim profiles list
-               cucmsim profiles show NAME|FILE [--role ROLE] [--wide] [--notes]
-               cucmsim profiles validate FILE [--role ROLE]
-
-          list      the profiles built into cucmsim
-          show      every flow of a profile as a table, then what a role binds
-          validate  check a profile; every problem is printed with file and line (exit 1 if any)
-        """;
-
+    /// <summary>
+    /// cucmsim profiles list | show NAME|FILE [--role ROLE] [--wide] [--notes] | validate FILE [--role ROLE], on
+    /// System.CommandLine: help per verb, every usage error listed, exit 1 for bad usage or a bad profile.
+    /// </summary>
     public static int Run(IReadOnlyList<string> argv, TextWriter output, TextWriter error)
     {
-        var args = Args.Parse(argv, ["role"], ["wide", "notes", "help"]);
-        if (args.Flag("help") || args.Positionals.Count == 0)
+        var showRole = new Option<string?>("--role") { Description = "also show what this role binds", HelpName = "ROLE" };
+        var validateRole = new Option<string?>("--role") { Description = "also check that this role can serve", HelpName = "ROLE" };
+        var wide = new Option<bool>("--wide") { Description = "write cells out whole" };
+        var notes = new Option<bool>("--notes") { Description = "list the guide's oddities the profile keeps visible" };
+        var showProfile = new Argument<string>("NAME|FILE") { Description = $"an embedded profile ({string.Join(", ", ProfileLoader.EmbeddedNames)}) or a file" };
+        var validateProfile = new Argument<string>("FILE") { Description = "a profile file (or an embedded name)" };
+        var list = new Command("list", "the profiles built into cucmsim");
+        var show = new Command("show", "every flow of a profile as a table, then what a role binds") { showProfile, showRole, wide, notes };
+        var validate = new Command("validate", "check a profile; every problem is printed with file and line (exit 1 if any)") { validateProfile, validateRole };
+        var profiles = new Command("profiles", "list, show and validate port profiles") { list, show, validate };
+        profiles.Options.Add(new System.CommandLine.Help.HelpOption());
+
+        var parsed = profiles.Parse(argv);
+        if (parsed.Action is System.CommandLine.Help.HelpAction)
         {
-            output.WriteLine(Usage);
-            return args.Positionals.Count == 0 && !args.Flag("help") ? 1 : 0;
+            return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
         }
 
-        if (args.Errors.Count > 0)
+        if (parsed.CommandResult.Command == profiles && parsed.UnmatchedTokens.Count == 0)
         {
-            foreach (var e in args.Errors)
-            {
-                error.WriteLine($"cucmsim profiles: {e}");
-            }
-
+            // No verb: the help, and the exit code of a usage error.
+            profiles.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = output, Error = error });
             return 1;
         }
 
-        var verb = args.Positionals[0];
-        switch (verb)
+        if (parsed.Errors.Count > 0)
         {
-            case "list":
-                var table = new TextTable("NAME", "TITLE", "ROLES", "FLOWS", "TABLES");
-                foreach (var name in ProfileLoader.EmbeddedNames)
-                {
-                    var p = ProfileLoader.Load(name);
-                    table.Add(name, p.Title, p.Roles.Count, p.Flows.Count, string.Join(",", p.Flows.Select(f => f.Table).Distinct().Order()));
-                }
+            foreach (var e in parsed.Errors)
+            {
+                error.WriteLine($"cucmsim profiles: {e.Message}");
+            }
 
-                output.Write(table);
-                return 0;
-            case "show" or "validate" when args.Positionals.Count < 2:
-                error.WriteLine($"cucmsim profiles {verb}: name a profile (embedded: {string.Join(", ", ProfileLoader.EmbeddedNames)}) or a file");
-                return 1;
-            case "show":
-                return Show(args.Positionals[1], args.Value("role"), args.Flag("wide"), args.Flag("notes"), output, error);
-            case "validate":
-                return Validate(args.Positionals[1], args.Value("role"), output, error);
-            default:
-                error.WriteLine($"cucmsim profiles: unknown verb '{verb}'");
-                error.WriteLine(Usage);
-                return 1;
+            error.WriteLine("see: cucmsim profiles --help");
+            return 1;
         }
+
+        var verb = parsed.CommandResult.Command;
+        if (verb == list)
+        {
+            var table = new TextTable("NAME", "TITLE", "ROLES", "FLOWS", "TABLES");
+            foreach (var name in ProfileLoader.EmbeddedNames)
+            {
+                var p = ProfileLoader.Load(name);
+                table.Add(name, p.Title, p.Roles.Count, p.Flows.Count, string.Join(",", p.Flows.Select(f => f.Table).Distinct().Order()));
+            }
+
+            output.Write(table);
+            return 0;
+        }
+
+        if (verb == show)
+        {
+            return Show(parsed.GetValue(showProfile)!, parsed.GetValue(showRole), parsed.GetValue(wide), parsed.GetValue(notes), output, error);
+        }
+
+        return Validate(parsed.GetValue(validateProfile)!, parsed.GetValue(validateRole), output, error);
     }
 
     private static int Show(string nameOrPath, string? role, bool wide, bool notes, TextWriter output, TextWriter error)

@@ -27,6 +27,9 @@ public sealed class ProbeContext
     /// <summary>The number the SIP and SCCP calls dial (serve answers 1000 by default).</summary>
     public string SipNumber { get; init; } = "1000";
 
+    /// <summary>--mtu: also send a SIP OPTIONS of more than 1,300 bytes over UDP (RFC 3261 §18.1.1's limit).</summary>
+    public bool Mtu { get; init; }
+
     /// <summary>Digest password for REGISTER when the server asks for one.</summary>
     public string? SipPassword { get; init; }
 
@@ -77,10 +80,12 @@ public static class Exchanges
     }
 
     /// <summary>
-    /// The TLS protocols whose handshake a serve completes (SIP, SCCP and HTTPS); on the others (TVS, CAPF, CTL, LDAPS,
-    /// CTI over TLS) it answers the clear-text echo only, so the echo is what the probe runs there.
+    /// The TLS protocols whose handshake a serve completes: SIP, SCCP and HTTPS, and CTL, TVS, CAPF and CTI over TLS
+    /// (each with its own identity); on LDAPS it answers the clear-text echo only.
     /// </summary>
-    public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls";
+    public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls" or "ctl" or "tvs" or "capf" or "cti-tls";
+
+    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls";
 
     /// <summary>Runs every exchange of one port of a flow: the echo, and at the same time the protocol's own legs.</summary>
     public static async Task<List<LegResult>> RunTargetAsync(ProbeContext context, Flow flow, ProbeTarget target, CancellationToken cancellationToken)
@@ -167,13 +172,21 @@ public static class Exchanges
     {
         // The handshake that records the certificate runs beside the protocol's exchange: a path that drops
         // everything costs one wait, not two.
-        var tls = TerminatesTls(flow.Protocol) && target.Transport == Transport.Tcp ? TlsAsync(context, target, "evidence", cancellationToken) : null;
+        var tls = TerminatesTls(flow.Protocol) && target.Transport == Transport.Tcp
+            ? TlsAsync(context, target, HasNative(flow.Protocol) ? "evidence" : "primary", cancellationToken)
+            : null;
         var legs = new List<LegResult>();
 
         switch (flow.Protocol)
         {
             case "sip" or "sip-tls":
+                var large = context.Mtu && target.Transport == Transport.Udp && flow.Protocol == "sip" ? LargeOptionsAsync(context, target, cancellationToken) : null;
                 legs.AddRange(await SipAsync(context, target, flow.Protocol == "sip-tls" ? "tls" : target.Transport == Transport.Udp ? "udp" : "tcp", cancellationToken).ConfigureAwait(false));
+                if (large is not null)
+                {
+                    legs.Add(await large.ConfigureAwait(false));
+                }
+
                 break;
             case "tftp" when target.Transport == Transport.Udp:
                 legs.AddRange(await TftpAsync(context, target, cancellationToken).ConfigureAwait(false));
@@ -318,6 +331,64 @@ public static class Exchanges
         }
 
         return legs;
+    }
+
+    /// <summary>
+    /// --mtu: an OPTIONS of about 1,400 bytes over UDP (padded with a header), the size past which RFC 3261 §18.1.1
+    /// wants a congestion-controlled transport and past which some paths drop or fail to reassemble.
+    /// </summary>
+    public static async Task<LegResult> LargeOptionsAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        const int size = 1400;
+        var endPoint = context.EndPoint(target.Dial);
+        var leg = new LegResult { Name = "sip-mtu", Listener = target.Listener, Role = "mtu", Target = "udp:" + Format(endPoint), Outcome = Outcome.NoAnswer };
+        var started = Stopwatch.GetTimestamp();
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.Bind(new IPEndPoint(context.Any, 0));
+            socket.Connect(endPoint);
+            var local = (IPEndPoint)socket.LocalEndPoint!;
+            leg.Local = Format(local);
+            var callId = Guid.NewGuid().ToString("N");
+            var head = $"OPTIONS sip:ping@{Format(endPoint)} SIP/2.0\r\nVia: SIP/2.0/UDP {Format(local)};branch=z9hG4bK{callId[..16]};rport\r\nMax-Forwards: 70\r\n" +
+                       $"From: <sip:probe@cucmsim>;tag={callId[16..24]}\r\nTo: <sip:ping@{Format(endPoint)}>\r\nCall-ID: {callId}\r\nCSeq: 1 OPTIONS\r\nX-CucmSim-Pad: ";
+            const string tail = "\r\nContent-Length: 0\r\n\r\n";
+            var request = System.Text.Encoding.ASCII.GetBytes(head + new string('x', Math.Max(0, size - head.Length - tail.Length)) + tail);
+            var buffer = new byte[65536];
+            for (var attempt = 0; attempt <= context.Retries && leg.Outcome != Outcome.Answered; attempt++)
+            {
+                await socket.SendAsync(request, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                wait.CancelAfter(context.Timeout);
+                try
+                {
+                    while (true)
+                    {
+                        var n = await socket.ReceiveAsync(buffer, SocketFlags.None, wait.Token).ConfigureAwait(false);
+                        var text = System.Text.Encoding.UTF8.GetString(buffer, 0, n);
+                        if (text.StartsWith("SIP/2.0 ", StringComparison.Ordinal) && text.Contains(callId, StringComparison.Ordinal))
+                        {
+                            leg.Outcome = Outcome.Answered;
+                            leg.Detail = string.Create(CultureInfo.InvariantCulture, $"an OPTIONS of {request.Length} bytes answered {text[8..text.IndexOf('\r', StringComparison.Ordinal)]}");
+                            break;
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    leg.Outcome = Outcome.NoAnswer;
+                    leg.Detail = string.Create(CultureInfo.InvariantCulture, $"an OPTIONS of {request.Length} bytes got no answer");
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            Classify(leg, ex, cancellationToken);
+        }
+
+        leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return leg;
     }
 
     /// <summary>Fills a SIP leg from one transaction; true when a final response came (any status proves the path).</summary>

@@ -93,6 +93,11 @@ public static class Judge
                 return (Verdict.SecondaryBlocked, $"{listener}: {primary[0].Name} answered, but the {blocked.Name} leg failed: {blocked.Detail}");
             }
 
+            if (legs.FirstOrDefault(l => l.Role == "mtu" && l.Outcome != Outcome.Answered) is { } mtu)
+            {
+                return (Verdict.MtuDrop, $"{listener}: small SIP messages pass, a large one does not ({mtu.Detail}): fragments or large datagrams are dropped on the way; use SIP over TCP, or let the path carry them");
+            }
+
             var diffs = legs.SelectMany(l => l.Diffs).ToList();
             var details = string.Join("; ", primary.Concat(secondary).Where(l => l.Outcome == Outcome.Answered).Select(l => l.Detail));
             return diffs.Count > 0

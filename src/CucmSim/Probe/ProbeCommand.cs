@@ -15,98 +15,55 @@ internal static class ProbeCommand
     public const int ExitBadOptions = 2;
     public const int ExitUnreachable = 3;
 
-    public const string Usage = """
-        usage: cucmsim probe TARGET [options]
-               cucmsim probe --from RESULT.json --ledger FILE [report options]
-
-        Plays the sending role of every flow of the profile whose listener is the target role, against a
-        'cucmsim serve' at TARGET on the other side of the firewall, and gives each flow a verdict with its
-        evidence: allowed, rewritten, secondary-blocked, one-way, blocked-silent, blocked-reset, blocked-icmp,
-        inconclusive, error or skipped.
-
-          --profile NAME|FILE   profile (default: the embedded 'cucm')
-          --role ROLE           the role this side plays (default: phone)
-          --target-role ROLE    the role the server plays (default: cucm)
-          --port-offset N       the offset the server was started with
-          --only SEL, --except SEL  flows to run or leave out, as in serve: a table (6), a protocol (sip) or a
-                                flow id (t6.sccp); repeatable or comma-separated
-          --source ADDR         send from this local address
-          --timeout S           wait per attempt, seconds (default 2)
-          --retries N           attempts after the first (default 1)
-          --concurrency N       ports probed at once (default 64)
-          --rtp-sample N|all    media ports of the RTP pool to probe (default 16, evenly spread)
-          --snmp-community C    community of the SNMP GET (default public)
-          --sip-password PW     answer a REGISTER challenge with digest credentials (serve --sip-password)
-          --number N            the number the SIP and SCCP calls dial (default 1000, serve's test extension)
-          --plan                print what would be tested and send nothing
-          --control URL         serve's control API (http://ADDR:PORT): what the server saw, by nonce
-          --ledger FILE         serve's ledger file (JSON Lines), read after the run for the same purpose
-          --from RESULT.json    judge a saved --json result again (with --ledger or --control), send nothing
-          --expect FILE         expected outcome per selector: lines 'SELECTOR allowed|denied' (flow id,
-                                table, protocol, port:N, tcp/N, udp/N); the last matching line wins
-          --baseline OLD.json   report what changed since an earlier run
-          --json FILE, --junit FILE, --html FILE   write the report in these formats ('-' for stdout)
-
-        Exit codes: 0 every flow as expected, 1 some flow not, 2 bad options or profile, 3 target not reached at all.
-        """;
-
     private static string Version => typeof(ProbeCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
 
     public static async Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
-        var args = Args.Parse(argv,
-            ["profile", "role", "target-role", "port-offset", "only", "except", "source", "timeout", "retries", "concurrency", "rtp-sample", "snmp-community", "sip-password", "number",
-             "control", "ledger", "from", "expect", "baseline", "json", "junit", "html"],
-            ["plan", "help"]);
-        if (args.Flag("help"))
+        var cli = new ProbeCli();
+        var args = cli.Command.Parse(argv);
+        if (args.Action is System.CommandLine.Help.HelpAction)
         {
-            output.WriteLine(Usage);
-            return ExitAsExpected;
+            return args.Invoke(new System.CommandLine.InvocationConfiguration { Output = output, Error = error });
         }
 
-        var errors = new List<string>(args.Errors);
-        var from = args.Value("from");
-        if (args.Positionals.Count > 1)
+        var errors = args.Errors.Select(e => e.Message).ToList();
+
+        // A value that did not parse is among the errors already; the rest of the checks go on with the default.
+        T Get<T>(System.CommandLine.Option<T> option, T fallback)
         {
-            errors.Add($"one TARGET, not {args.Positionals.Count}: {string.Join(" ", args.Positionals)}");
+            try
+            {
+                return args.GetValue(option) ?? fallback;
+            }
+            catch (InvalidOperationException)
+            {
+                return fallback;
+            }
         }
 
-        var targetText = args.Positionals.FirstOrDefault();
-        if (targetText is null && from is null && !args.Flag("plan"))
+        var from = args.GetValue(cli.From);
+        var targetText = args.GetValue(cli.Target);
+        var plan = args.GetValue(cli.Plan);
+        if (targetText is null && from is null && !plan)
         {
             errors.Add("name the TARGET: the address or name of the host that runs 'cucmsim serve'");
         }
 
-        var offset = args.Int("port-offset", 0, 0, 65535, errors);
-        var retries = args.Int("retries", 1, 0, 20, errors);
-        var concurrency = args.Int("concurrency", 64, 1, 4096, errors);
-        var timeout = TimeSpan.FromSeconds(2);
-        if (args.Value("timeout") is { } t)
-        {
-            if (double.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.05 and <= 600)
-            {
-                timeout = TimeSpan.FromSeconds(seconds);
-            }
-            else
-            {
-                errors.Add($"--timeout {t}: seconds, from 0.05 to 600");
-            }
-        }
-
-        int? rtpSample = 16;
-        if (args.Value("rtp-sample") is { } rs)
-        {
-            rtpSample = rs == "all" ? null : args.Int("rtp-sample", 16, 0, 65535, errors);
-        }
+        var offset = Get(cli.PortOffset, 0);
+        var retries = Get(cli.Retries, 1);
+        var concurrency = Get(cli.Concurrency, 64);
+        var timeout = TimeSpan.FromSeconds(Math.Clamp(Get(cli.Timeout, 2), 0.05, 600));
+        var rtpSampleText = args.GetValue(cli.RtpSample);
+        int? rtpSample = rtpSampleText == "all" ? null : int.TryParse(rtpSampleText, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 16;
 
         IPAddress? source = null;
-        if (args.Value("source") is { } s && !IPAddress.TryParse(s, out source))
+        if (args.GetValue(cli.Source) is { } s && !IPAddress.TryParse(s, out source))
         {
             errors.Add($"--source {s}: not an IP address");
         }
 
         Uri? control = null;
-        if (args.Value("control") is { } c)
+        if (args.GetValue(cli.Control) is { } c)
         {
             var text = c.Contains("://", StringComparison.Ordinal) ? c : "http://" + c;
             if (!Uri.TryCreate(text, UriKind.Absolute, out control) || control.Scheme is not ("http" or "https"))
@@ -115,7 +72,7 @@ internal static class ProbeCommand
             }
         }
 
-        var ledger = args.Value("ledger");
+        var ledger = args.GetValue(cli.Ledger);
         if (ledger is not null && !File.Exists(ledger) && from is not null)
         {
             errors.Add($"--ledger {ledger}: no such file");
@@ -127,12 +84,12 @@ internal static class ProbeCommand
         }
 
         ProbeReport? baseline = null;
-        if (args.Value("baseline") is { } b)
+        if (args.GetValue(cli.Baseline) is { } b)
         {
             baseline = ReadReport(b, "--baseline", errors);
         }
 
-        var (profile, problems) = ProfileLoader.TryLoad(args.Value("profile") ?? ProfileLoader.DefaultProfile);
+        var (profile, problems) = ProfileLoader.TryLoad(args.GetValue(cli.Profile) ?? ProfileLoader.DefaultProfile);
         if (profile is null)
         {
             ProfilesCommand.PrintProblems(problems, error);
@@ -140,9 +97,11 @@ internal static class ProbeCommand
             return ExitBadOptions;
         }
 
-        var filter = FlowFilter.Parse(profile, args.Values("only"), args.Values("except"), errors);
+        var only = args.GetValue(cli.Only) ?? [];
+        var except = args.GetValue(cli.Except) ?? [];
+        var filter = FlowFilter.Parse(profile, only, except, errors);
         var expectations = Expectations.AllAllowed;
-        if (args.Value("expect") is { } expectFile)
+        if (args.GetValue(cli.Expect) is { } expectFile)
         {
             if (File.Exists(expectFile))
             {
@@ -154,15 +113,15 @@ internal static class ProbeCommand
             }
         }
 
-        var role = args.Value("role") ?? "phone";
-        var targetRole = args.Value("target-role") ?? "cucm";
-        ProbePlan? plan = null;
+        var role = args.GetValue(cli.Role) ?? "phone";
+        var targetRole = args.GetValue(cli.TargetRole) ?? "cucm";
+        ProbePlan? probePlan = null;
         try
         {
-            plan = ProbePlan.Build(profile, role, targetRole, filter, offset, rtpSample);
-            if (plan.Flows.Count == 0)
+            probePlan = ProbePlan.Build(profile, role, targetRole, filter, offset, rtpSample);
+            if (probePlan.Flows.Count == 0)
             {
-                errors.Add($"profile '{profile.Name}' has no flow from {role} to {targetRole}{(args.Values("only").Count + args.Values("except").Count > 0 ? " left by --only/--except" : string.Empty)}");
+                errors.Add($"profile '{profile.Name}' has no flow from {role} to {targetRole}{(only.Length + except.Length > 0 ? " left by --only/--except" : string.Empty)}");
             }
         }
         catch (ArgumentException ex)
@@ -170,7 +129,7 @@ internal static class ProbeCommand
             errors.Add(ex.Message);
         }
 
-        if (errors.Count > 0 || plan is null)
+        if (errors.Count > 0 || probePlan is null)
         {
             Fail(errors, error);
             return ExitBadOptions;
@@ -178,9 +137,9 @@ internal static class ProbeCommand
 
         string Title(int table) => profile.Name == "cucm" || profile.Extends == "cucm" ? ProbePlan.TableTitle(table) : string.Create(CultureInfo.InvariantCulture, $"Table {table}");
 
-        if (args.Flag("plan"))
+        if (plan)
         {
-            PrintPlan(plan, profile, role, targetRole, targetText, offset, Title, output);
+            PrintPlan(probePlan, profile, role, targetRole, targetText, offset, Title, output);
             return ExitAsExpected;
         }
 
@@ -213,9 +172,10 @@ internal static class ProbeCommand
                 Source = source,
                 Timeout = timeout,
                 Retries = retries,
-                SnmpCommunity = args.Value("snmp-community") ?? "public",
-                SipPassword = args.Value("sip-password"),
-                SipNumber = args.Value("number") ?? "1000",
+                SnmpCommunity = args.GetValue(cli.SnmpCommunity) ?? "public",
+                SipPassword = args.GetValue(cli.SipPassword),
+                SipNumber = args.GetValue(cli.Number) ?? "1000",
+                Mtu = args.GetValue(cli.Mtu),
             };
             report = new ProbeReport
             {
@@ -248,9 +208,9 @@ internal static class ProbeCommand
                 }
             }
 
-            var progress = new ProbeProgress(plan.Flows.Count, error, !Console.IsErrorRedirected && ReferenceEquals(error, Console.Error));
+            var progress = new ProbeProgress(probePlan.Flows.Count, error, !Console.IsErrorRedirected && ReferenceEquals(error, Console.Error));
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var flows = await ProbeRunner.RunAsync(plan, context, concurrency, progress.Done, cancellationToken).ConfigureAwait(false);
+            var flows = await ProbeRunner.RunAsync(probePlan, context, concurrency, progress.Done, cancellationToken).ConfigureAwait(false);
             progress.Finish();
             report.Flows.AddRange(flows);
             report.ElapsedMs = clock.Elapsed.TotalMilliseconds;
@@ -299,10 +259,10 @@ internal static class ProbeCommand
 
         report.Summarise();
         report.ExitCode = ExitCode(report);
-        ReportWriters.Text(report, Title, output);
-        await WriteAsync(args.Value("json"), report.ToJson(), output, cancellationToken).ConfigureAwait(false);
-        await WriteAsync(args.Value("junit"), ReportWriters.Junit(report, Title), output, cancellationToken).ConfigureAwait(false);
-        await WriteAsync(args.Value("html"), ReportWriters.Html(report, Title), output, cancellationToken).ConfigureAwait(false);
+        ReportWriters.Terminal(report, Title, output, ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected);
+        await WriteAsync(args.GetValue(cli.Json), report.ToJson(), output, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(args.GetValue(cli.Junit), ReportWriters.Junit(report, Title), output, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(args.GetValue(cli.Html), ReportWriters.Html(report, Title), output, cancellationToken).ConfigureAwait(false);
         return report.ExitCode;
     }
 
@@ -376,7 +336,7 @@ internal static class ProbeCommand
         {
             output.WriteLine();
             output.WriteLine(title(table.Key));
-            var text = new TextTable("FLOW", "TRANSPORT", "PORTS DIALLED", "PROTOCOL", "EXCHANGE", "PURPOSE") { MaxCellWidth = 80 };
+            var text = new TextTable("FLOW", "TRANSPORT", "PORTS DIALLED", "PROTOCOL", "EXCHANGE", "PURPOSE") { MaxCellWidth = 120 };
             foreach (var f in table)
             {
                 var dialled = f.IsRtp

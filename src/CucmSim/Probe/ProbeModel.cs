@@ -9,6 +9,7 @@ public enum Verdict
     Allowed,
     Rewritten,
     SecondaryBlocked,
+    MtuDrop,
     OneWay,
     BlockedSilent,
     BlockedReset,
@@ -28,6 +29,7 @@ public static class Verdicts
         Verdict.Allowed => "allowed",
         Verdict.Rewritten => "rewritten",
         Verdict.SecondaryBlocked => "secondary-blocked",
+        Verdict.MtuDrop => "mtu-drop",
         Verdict.OneWay => "one-way",
         Verdict.BlockedSilent => "blocked-silent",
         Verdict.BlockedReset => "blocked-reset",
@@ -63,11 +65,12 @@ public static class Verdicts
         Verdict.Rewritten => 2,
         Verdict.Inconclusive => 3,
         Verdict.SecondaryBlocked => 4,
-        Verdict.OneWay => 5,
-        Verdict.BlockedSilent => 6,
-        Verdict.BlockedReset => 7,
-        Verdict.BlockedIcmp => 8,
-        _ => 9,
+        Verdict.MtuDrop => 5,
+        Verdict.OneWay => 6,
+        Verdict.BlockedSilent => 7,
+        Verdict.BlockedReset => 8,
+        Verdict.BlockedIcmp => 9,
+        _ => 10,
     };
 }
 

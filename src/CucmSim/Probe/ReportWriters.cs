@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Xml.Linq;
+using Spectre.Console;
 
 namespace CucmSim.Probe;
 
@@ -168,23 +169,48 @@ public static class ReportWriters
         return sb.ToString();
     }
 
-    /// <summary>The terminal's final table, grouped by the guide's tables.</summary>
-    public static void Text(ProbeReport report, Func<int, string> tableTitle, TextWriter output)
+    /// <summary>
+    /// The terminal's final table, grouped by the guide's tables (Spectre.Console: colours on a terminal, plain text
+    /// and a fixed width when the output is a file or a pipe).
+    /// </summary>
+    public static void Terminal(ProbeReport report, Func<int, string> tableTitle, TextWriter output, bool terminal)
     {
-        foreach (var table in report.Flows.GroupBy(f => f.Table).OrderBy(g => g.Key))
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            output.WriteLine();
-            output.WriteLine(tableTitle(table.Key));
-            var text = new Cli.TextTable("FLOW", "PORTS", "PROTOCOL", "EXPECTED", "VERDICT", "RESULT", "REASON") { MaxCellWidth = 110 };
-            foreach (var f in table)
-            {
-                text.Add(f.Id, $"{f.Transport} {f.Ports}", f.Protocol, f.Expected, f.VerdictName, f.Result.ToUpperInvariant(), Shorten(f.Reason, 110));
-            }
-
-            output.Write(text);
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        if (!terminal)
+        {
+            console.Profile.Width = 220;
         }
 
-        output.WriteLine();
+        foreach (var group in report.Flows.GroupBy(f => f.Table).OrderBy(g => g.Key))
+        {
+            var table = new Table { Border = TableBorder.Simple, Title = new TableTitle(tableTitle(group.Key)) };
+            table.AddColumns("FLOW", "PORTS", "PROTOCOL", "EXPECTED", "VERDICT", "RESULT", "REASON");
+            table.Columns[^1].Width(110);
+            foreach (var f in group)
+            {
+                var colour = f.Verdict switch
+                {
+                    Verdict.Allowed => "green",
+                    Verdict.Skipped => "grey",
+                    Verdict.Rewritten or Verdict.SecondaryBlocked or Verdict.OneWay or Verdict.Inconclusive => "yellow",
+                    _ => "red",
+                };
+                table.AddRow(
+                    new Text(f.Id), new Text($"{f.Transport} {f.Ports}"), new Text(f.Protocol), new Text(f.Expected),
+                    new Markup($"[{colour}]{Markup.Escape(f.VerdictName)}[/]"),
+                    new Markup(f.Result == "fail" ? "[bold red]FAIL[/]" : f.Result == "pass" ? "[green]PASS[/]" : "[grey]SKIP[/]"),
+                    new Text(Shorten(f.Reason, 220)));
+            }
+
+            console.Write(table);
+        }
+
         if (report.Changes is { } changes)
         {
             output.WriteLine(changes.Count == 0 ? "baseline: nothing changed" : $"baseline: {changes.Count} change(s)");

@@ -51,4 +51,25 @@ public sealed class ProfilesCommandTests
         Assert.Contains($"{bad}:4: override: unknown flow 't6.nope'", error);
         Assert.Contains("2 problem(s)", error);
     }
+
+    [Fact]
+    public async Task Usage_errors_are_listed_with_exit_1_and_every_verb_has_its_help()
+    {
+        var (code, _, error) = await RunAsync("profiles", "show");
+        Assert.Equal(1, code);
+        Assert.Contains("Required argument missing for command: 'show'", error);
+
+        (code, _, error) = await RunAsync("profiles", "validate", "x.json", "--wide", "--bogus");
+        Assert.Equal(1, code);
+        Assert.Contains("'--wide'", error);
+        Assert.Contains("'--bogus'", error);
+
+        (code, var help, _) = await RunAsync("profiles", "show", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--notes", help);
+
+        (code, help, _) = await RunAsync("profiles");
+        Assert.Equal(1, code);
+        Assert.Contains("validate", help);
+    }
 }

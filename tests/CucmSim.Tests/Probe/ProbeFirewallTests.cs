@@ -165,4 +165,22 @@ public sealed class ProbeFirewallTests
         Assert.All(sip.Legs.Where(l => l.Name == "sip-rtp"), l => Assert.Equal(CucmSim.Probe.Outcome.Answered, l.Outcome));
         Assert.Contains("rewritten", run.Output);
     }
+
+    [Fact]
+    public async Task A_path_that_drops_large_datagrams_gives_mtu_drop_when_asked()
+    {
+        await using var lab = await Lab.StartAsync("t6.sip", "t6.rtp-to-cucm");
+        await lab.Path.AddRulesAsync("udp dport 5060 meta length > 1300 drop").DefaultTimeout();
+
+        var run = await lab.ProbeAsync("--only", "t6.sip", "--mtu");
+        var sip = run.Flow("t6.sip");
+        Assert.True(sip.VerdictName == "mtu-drop", $"{sip.VerdictName}: {sip.Reason}\n{run}");
+        Assert.StartsWith("udp/5060", sip.Reason, StringComparison.Ordinal);
+        Assert.Equal(CucmSim.Probe.Outcome.NoAnswer, sip.Legs.Single(l => l.Name == "sip-mtu").Outcome);
+        Assert.Equal(CucmSim.Probe.Outcome.Answered, sip.Legs.Single(l => l.Name == "sip-options" && l.Listener == "udp/5060").Outcome);
+
+        // Without --mtu the small messages are all there is to see.
+        var plain = await lab.ProbeAsync("--only", "t6.sip");
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+    }
 }

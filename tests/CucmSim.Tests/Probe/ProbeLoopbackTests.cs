@@ -78,7 +78,11 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
         Assert.Equal(CucmSim.Probe.Outcome.Answered, data.Outcome);
         Assert.NotEqual("127.0.0.1:69", data.Target);
         Assert.Contains("sha256", data.Detail);
-        Assert.Contains(run.Flow("t6.sccp-tls").Legs, l => l.Certificate is { Subject.Length: > 0 });
+        foreach (var tls in new[] { "t6.sccp-tls", "t6.sips", "t6.tftp-https", "t6.tvs", "t6.capf" })
+        {
+            Assert.Contains(run.Flow(tls).Legs, l => l.Name == "tls" && l.Certificate is { Subject.Length: > 0 });
+        }
+
         Assert.Contains(run.Flow("t6.sip").Legs, l => l.Name == "sip-options" && l.Listener == "udp/5060" && l.Detail!.Contains("200"));
         Assert.Contains(run.Flow("t6.sip").Legs, l => l.Name == "sip-options" && l.Listener == "tcp/5060");
         foreach (var (flow, media) in new[] { ("t6.sip", "sip-rtp"), ("t6.sips", "sip-rtp"), ("t6.sccp", "sccp-rtp"), ("t6.sccp-tls", "sccp-rtp") })
@@ -178,7 +182,8 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
         var errors = new StringWriter();
         var exit = await CucmSim.Probe.ProbeCommand.RunAsync(["127.0.0.1", "--role", "nobody", "--timeout", "x", "--only", "t99.none"], new StringWriter(), errors).DefaultTimeout();
         Assert.Equal(2, exit);
-        Assert.Contains("--timeout x", errors.ToString());
+        Assert.Contains("--timeout", errors.ToString());
+        Assert.Contains("'x'", errors.ToString());
         Assert.Contains("t99.none", errors.ToString());
         Assert.Contains("nobody", errors.ToString());
         Assert.Equal(0, await CucmSim.Probe.ProbeCommand.RunAsync(["--help"], new StringWriter(), new StringWriter()).DefaultTimeout());

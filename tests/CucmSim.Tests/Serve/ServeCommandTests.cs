@@ -33,4 +33,17 @@ public sealed class ServeCommandTests
         var warnings = child.Output.Split('\n').Count(l => l.StartsWith("warning: --external-address", StringComparison.Ordinal));
         Assert.Equal(loopback ? 1 : 0, warnings);
     }
+
+    [Fact]
+    public async Task Every_problem_of_the_command_line_is_listed_at_once_with_exit_1()
+    {
+        var error = new StringWriter();
+        Assert.Equal(1, await CliMain.RunAsync(["serve", "--bogus", "--port-offset=x", "extra", "--bind", "127.0.0.1", "--bind", "not-an-address", "--role"], TextWriter.Null, error).DefaultTimeout());
+        var text = error.ToString();
+        Assert.Contains("unknown option --bogus", text, StringComparison.Ordinal);
+        Assert.Contains("--port-offset x: a whole number", text, StringComparison.Ordinal);
+        Assert.Contains("unexpected argument 'extra'", text, StringComparison.Ordinal);
+        Assert.Contains("--bind not-an-address: not an IP address", text, StringComparison.Ordinal);
+        Assert.Contains("'--role'", text, StringComparison.Ordinal);
+    }
 }
