@@ -8,7 +8,7 @@ using CucmSim.Protocols.Echo;
 using CucmSim.Protocols.Rtp;
 using Microsoft.Extensions.Logging;
 using Tmds.Linux;
-using static CucmSim.Serve.LinuxMessages;
+using static CucmSim.Clients.Net.LinuxMessages;
 using static Tmds.Linux.LibC;
 
 namespace CucmSim.Serve;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using static CucmSim.Serve.LinuxMessages;
+using static CucmSim.Clients.Net.LinuxMessages;
 
 namespace CucmSim.Serve;
 

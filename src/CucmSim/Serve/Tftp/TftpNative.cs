@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using CucmSim.Protocols.Tftp;
-using static CucmSim.Serve.LinuxMessages;
+using static CucmSim.Clients.Net.LinuxMessages;
 
 namespace CucmSim.Serve.Tftp;
 
