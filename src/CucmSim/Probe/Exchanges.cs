@@ -7,6 +7,9 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using CucmSim.Catalog;
 using CucmSim.Clients.Echo;
+using CucmSim.Clients.Ike;
+using CucmSim.Clients.Mgcp;
+using CucmSim.Clients.Rmi;
 using CucmSim.Clients.Sccp;
 using CucmSim.Clients.Sip;
 using CucmSim.Clients.Snmp;
@@ -62,6 +65,9 @@ public static class Exchanges
             "https" => "HTTPS GET",
             "snmp" => "SNMP v2c GET sysDescr",
             "sccp" or "sccp-tls" => "SCCP register, a call with RTP both ways",
+            "ike" => "IKEv1 Main Mode and IKEv2 IKE_SA_INIT (NO_PROPOSAL_CHOSEN expected: no SA is made)",
+            "rmi" => "Java RMI (JRMP) handshake and ping",
+            "mgcp" => "MGCP RSIP, then the call agent's AUEP back",
             "rtp" => string.Create(CultureInfo.InvariantCulture, $"echo on {ports} sampled media port(s)"),
             _ => null,
         };
@@ -85,7 +91,7 @@ public static class Exchanges
     /// </summary>
     public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls" or "ctl" or "tvs" or "capf" or "cti-tls";
 
-    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls";
+    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls" or "ike" or "rmi" or "mgcp";
 
     /// <summary>Runs every exchange of one port of a flow: the echo, and at the same time the protocol's own legs.</summary>
     public static async Task<List<LegResult>> RunTargetAsync(ProbeContext context, Flow flow, ProbeTarget target, CancellationToken cancellationToken)
@@ -199,6 +205,15 @@ public static class Exchanges
                 break;
             case "sccp" or "sccp-tls":
                 legs.AddRange(await SccpAsync(context, target, flow.Protocol == "sccp-tls", cancellationToken).ConfigureAwait(false));
+                break;
+            case "ike" when target.Transport == Transport.Udp:
+                legs.AddRange(await Task.WhenAll(IkeAsync(context, target, 1, cancellationToken), IkeAsync(context, target, 2, cancellationToken)).ConfigureAwait(false));
+                break;
+            case "rmi" when target.Transport == Transport.Tcp:
+                legs.Add(await RmiAsync(context, target, cancellationToken).ConfigureAwait(false));
+                break;
+            case "mgcp" when target.Transport == Transport.Udp:
+                legs.AddRange(await MgcpAsync(context, target, cancellationToken).ConfigureAwait(false));
                 break;
         }
 
@@ -555,6 +570,70 @@ public static class Exchanges
         }
 
         return leg;
+    }
+
+    /// <summary>Where a client's error text says nothing came back, an ICMP error did, or something else went wrong.</summary>
+    private static Outcome OutcomeOf(string error) =>
+        error.StartsWith("timeout", StringComparison.Ordinal) ? Outcome.NoAnswer
+        : error.StartsWith("port unreachable", StringComparison.Ordinal) ? Outcome.Icmp
+        : error == "refused" ? Outcome.Reset
+        : Outcome.Incomplete;
+
+    /// <summary>IKE (a gateway starting IPsec): the first message of v1 or v2; any answer proves 500/udp both ways.</summary>
+    public static async Task<LegResult> IkeAsync(ProbeContext context, ProbeTarget target, int version, CancellationToken cancellationToken)
+    {
+        var leg = new LegResult { Name = version == 1 ? "ike-v1" : "ike-v2", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
+        var result = await IkeClient.ProbeAsync(context.EndPoint(target.Dial), version, context.Total, context.Retries + 1, cancellationToken).ConfigureAwait(false);
+        leg.ElapsedMs = result.Elapsed.TotalMilliseconds;
+        leg.Outcome = result.Error is null ? Outcome.Answered : OutcomeOf(result.Error);
+        leg.Detail = result.Error is null
+            ? string.Create(CultureInfo.InvariantCulture, $"IKEv{version}: answered with notify {result.Notify?.ToString(CultureInfo.InvariantCulture) ?? "none"}{(result.NoProposalChosen ? " (NO_PROPOSAL_CHOSEN)" : string.Empty)}")
+            : $"IKEv{version}: {result.Error}";
+        return leg;
+    }
+
+    /// <summary>Java RMI: the JRMP handshake; the endpoint the server names is this client as it saw it (NAT shows).</summary>
+    public static async Task<LegResult> RmiAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        var leg = new LegResult { Name = "rmi-handshake", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
+        var result = await RmiClient.HandshakeAsync(context.EndPoint(target.Dial), context.Total, cancellationToken).ConfigureAwait(false);
+        leg.ElapsedMs = result.Elapsed.TotalMilliseconds;
+        leg.Outcome = result.Error is null ? Outcome.Answered : OutcomeOf(result.Error);
+        if (result.Error is null)
+        {
+            leg.PeerSeen = string.Create(CultureInfo.InvariantCulture, $"{result.SeenHost}:{result.SeenPort}");
+            leg.Detail = $"ProtocolAck naming {leg.PeerSeen}; ping {(result.PingAnswered ? "answered" : "not answered")}";
+        }
+        else
+        {
+            leg.Detail = "JRMP handshake: " + result.Error;
+        }
+
+        return leg;
+    }
+
+    /// <summary>MGCP (a gateway restarting): RSIP answered, then the call agent's AUEP to the gateway (the secondary leg).</summary>
+    public static async Task<List<LegResult>> MgcpAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        var endpoint = $"aaln/1@{context.DeviceName.ToLowerInvariant()}";
+        var rsip = new LegResult { Name = "mgcp-rsip", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
+        var audit = new LegResult { Name = "mgcp-auep", Listener = target.Listener, Role = "secondary", Target = rsip.Target, Outcome = Outcome.NotRun };
+        var result = await MgcpClient.RestartAsync(context.EndPoint(target.Dial), endpoint, context.Total, cancellationToken).ConfigureAwait(false);
+        rsip.ElapsedMs = result.Restart.Elapsed.TotalMilliseconds;
+        if (result.Restart.Error is null)
+        {
+            rsip.Outcome = Outcome.Answered;
+            rsip.Detail = string.Create(CultureInfo.InvariantCulture, $"RSIP for {endpoint} answered {result.Restart.Response?.Code}");
+            audit.Outcome = result.Audit is null ? Outcome.NoAnswer : Outcome.Answered;
+            audit.Detail = result.Audit is null ? $"no AUEP from the call agent: {result.AuditError}" : $"AUEP {result.Audit.Endpoint} came back to this gateway, answered 200";
+        }
+        else
+        {
+            rsip.Outcome = OutcomeOf(result.Restart.Error);
+            rsip.Detail = "RSIP: " + result.Restart.Error;
+        }
+
+        return [rsip, audit];
     }
 
     /// <summary>SCCP: register, a call to the test number with RTP both ways through the negotiated ports, unregister.</summary>

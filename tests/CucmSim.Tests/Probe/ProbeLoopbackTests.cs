@@ -53,6 +53,33 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
         ["t6.dns", "t6.tftp", "t6.sccp", "t6.sccp-tls", "t6.tvs", "t6.capf", "t6.sip", "t6.sips", "t6.tftp-http", "t6.tftp-https", "t6.phone-services", "t6.contact-search", "t6.headset", "t6.rtp-to-cucm"];
 
     [Fact]
+    public async Task Gateway_and_rtmt_flows_run_ike_mgcp_and_rmi_natively()
+    {
+        var gateway = await serve.ProbeAsync("127.0.0.1", "--role", "gateway", "--only", "t7.ike,t7.mgcp", "--control", serve.Control);
+        Assert.True(gateway.ExitCode == 0, gateway.ToString());
+        foreach (var name in new[] { "ike-v1", "ike-v2" })
+        {
+            var ike = gateway.Flow("t7.ike").Legs.Single(l => l.Name == name);
+            Assert.Equal(CucmSim.Probe.Outcome.Answered, ike.Outcome);
+            Assert.Contains("NO_PROPOSAL_CHOSEN", ike.Detail, StringComparison.Ordinal);
+        }
+
+        // The call agent's audit comes back to the gateway that restarted: the secondary leg of MGCP.
+        var audit = gateway.Flow("t7.mgcp").Legs.Single(l => l.Name == "mgcp-auep");
+        Assert.Equal("secondary", audit.Role);
+        Assert.Equal(CucmSim.Probe.Outcome.Answered, audit.Outcome);
+
+        var rtmt = await serve.ProbeAsync("127.0.0.1", "--role", "cucm", "--only", "t1.amc");
+        Assert.True(rtmt.ExitCode == 0, rtmt.ToString());
+        Assert.All(rtmt.Flow("t1.amc").Legs.Where(l => l.Name == "rmi-handshake"), l =>
+        {
+            Assert.Equal(CucmSim.Probe.Outcome.Answered, l.Outcome);
+            Assert.StartsWith("127.0.0.1:", l.PeerSeen, StringComparison.Ordinal);
+        });
+        Assert.Equal(2, rtmt.Flow("t1.amc").Legs.Count(l => l.Name == "rmi-handshake"));
+    }
+
+    [Fact]
     public async Task The_full_phone_role_is_allowed_on_loopback_and_every_report_says_so()
     {
         var junit = Path.GetTempFileName();
