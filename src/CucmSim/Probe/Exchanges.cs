@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using CucmSim.Catalog;
+using CucmSim.Clients.AdminWeb;
 using CucmSim.Clients.Echo;
 using CucmSim.Clients.Ike;
 using CucmSim.Clients.Mgcp;
@@ -26,6 +27,9 @@ public sealed class ProbeContext
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
     public int Retries { get; init; } = 1;
     public string SnmpCommunity { get; init; } = "public";
+
+    /// <summary>USER:PW for AXL's basic auth on the admin web (browser flows).</summary>
+    public string AxlUser { get; init; } = "administrator:cucmsim";
 
     /// <summary>The number the SIP and SCCP calls dial (serve answers 1000 by default).</summary>
     public string SipNumber { get; init; } = "1000";
@@ -61,8 +65,8 @@ public static class Exchanges
         {
             "sip" or "sip-tls" => "SIP OPTIONS, REGISTER, INVITE with RTP both ways, BYE",
             "tftp" => "TFTP RRQ of SEP<MAC>.cnf.xml with and without options, data from the transfer port",
-            "http" => "HTTP GET",
-            "https" => "HTTPS GET",
+            "http" => "HTTP GET (AXL getCCMVersion on the admin web)",
+            "https" => "HTTPS GET (AXL getCCMVersion on the admin web)",
             "snmp" => "SNMP v2c GET sysDescr",
             "sccp" or "sccp-tls" => "SCCP register, a call with RTP both ways",
             "ike" => "IKEv1 Main Mode and IKEv2 IKE_SA_INIT (NO_PROPOSAL_CHOSEN expected: no SA is made)",
@@ -196,6 +200,9 @@ public static class Exchanges
                 break;
             case "tftp" when target.Transport == Transport.Udp:
                 legs.AddRange(await TftpAsync(context, target, cancellationToken).ConfigureAwait(false));
+                break;
+            case "http" or "https" when IsAdminWeb(flow):
+                legs.Add(await AxlAsync(context, target, flow.Protocol == "https", cancellationToken).ConfigureAwait(false));
                 break;
             case "http" or "https":
                 legs.Add(await HttpAsync(context, target, flow.Protocol == "https", cancellationToken).ConfigureAwait(false));
@@ -521,6 +528,52 @@ public static class Exchanges
 
         rrq.ElapsedMs = data.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         return (rrq, data);
+    }
+
+    /// <summary>The browser's flows (table 4): the admin web with AXL, not the phones' provisioning files.</summary>
+    private static bool IsAdminWeb(Flow flow) => flow.From == "browser";
+
+    /// <summary>
+    /// The admin web as an AXL application uses it: getCCMVersion with basic auth. Any HTTP answer proves the path;
+    /// the detail says whether the credentials were taken and which version the node reports.
+    /// </summary>
+    public static async Task<LegResult> AxlAsync(ProbeContext context, ProbeTarget target, bool https, CancellationToken cancellationToken)
+    {
+        var endPoint = context.EndPoint(target.Dial);
+        var leg = new LegResult { Name = "axl", Listener = target.Listener, Role = "primary", Target = Format(endPoint) };
+        var user = context.AxlUser.Split(':', 2);
+        var host = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+        var started = Stopwatch.GetTimestamp();
+        using var axl = new AxlClient(new Uri($"{(https ? "https" : "http")}://{host}:{endPoint.Port}/"), user[0], user.Length > 1 ? user[1] : string.Empty, timeout: context.Total);
+        try
+        {
+            var answer = await axl.GetCcmVersionAsync(cancellationToken).ConfigureAwait(false);
+            leg.Outcome = Outcome.Answered;
+            leg.Detail = answer.Status == System.Net.HttpStatusCode.OK
+                ? $"AXL getCCMVersion: {answer.Element("version") ?? "answered"}"
+                : string.Create(CultureInfo.InvariantCulture, $"AXL getCCMVersion: HTTP {(int)answer.Status} ({answer.Status})");
+        }
+        catch (HttpRequestException ex)
+        {
+            var socket = ex.InnerException as SocketException;
+            leg.Outcome = socket?.SocketErrorCode == SocketError.ConnectionRefused ? Outcome.Reset
+                : socket?.SocketErrorCode is SocketError.HostUnreachable or SocketError.NetworkUnreachable ? Outcome.Icmp
+                : Outcome.Incomplete;
+            leg.Detail = "AXL getCCMVersion: " + ex.Message;
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            leg.Outcome = Outcome.NoAnswer;
+            leg.Detail = "AXL getCCMVersion: no answer";
+        }
+        catch (System.Xml.XmlException ex)
+        {
+            leg.Outcome = Outcome.Incomplete;
+            leg.Detail = "AXL getCCMVersion: not XML: " + ex.Message;
+        }
+
+        leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return leg;
     }
 
     public static async Task<LegResult> HttpAsync(ProbeContext context, ProbeTarget target, bool https, CancellationToken cancellationToken)

@@ -17,7 +17,7 @@ internal sealed class ProbeCli
             Exit codes: 0 every flow as expected, 1 some flow not, 2 bad options or profile, 3 target not reached at all.
             """)
         {
-            Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SipPassword, Number,
+            Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SipPassword, Number, AxlUser,
             Mtu, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html,
         };
         Ranged(PortOffset, 0, 65535);
@@ -65,6 +65,13 @@ internal sealed class ProbeCli
     public Option<int> Concurrency { get; } = new("--concurrency") { Description = "ports probed at once", HelpName = "N", DefaultValueFactory = _ => 64 };
 
     public Option<string> RtpSample { get; } = new("--rtp-sample") { Description = "media ports of the RTP pool to probe, spread evenly", HelpName = "N|all", DefaultValueFactory = _ => "16" };
+
+    public Option<string> AxlUser { get; } = new("--axl-user")
+    {
+        Description = "AXL user and password for the admin web's getCCMVersion (serve's --axl-user; default administrator:cucmsim)",
+        HelpName = "USER:PW",
+        DefaultValueFactory = _ => "administrator:cucmsim",
+    };
 
     public Option<string> SnmpCommunity { get; } = new("--snmp-community") { Description = "community of the SNMP GET", HelpName = "C", DefaultValueFactory = _ => "public" };
 

@@ -173,6 +173,7 @@ internal static class ProbeCommand
                 Timeout = timeout,
                 Retries = retries,
                 SnmpCommunity = args.GetValue(cli.SnmpCommunity) ?? "public",
+                AxlUser = args.GetValue(cli.AxlUser) ?? "administrator:cucmsim",
                 SipPassword = args.GetValue(cli.SipPassword),
                 SipNumber = args.GetValue(cli.Number) ?? "1000",
                 Mtu = args.GetValue(cli.Mtu),

@@ -53,6 +53,21 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
         ["t6.dns", "t6.tftp", "t6.sccp", "t6.sccp-tls", "t6.tvs", "t6.capf", "t6.sip", "t6.sips", "t6.tftp-http", "t6.tftp-https", "t6.phone-services", "t6.contact-search", "t6.headset", "t6.rtp-to-cucm"];
 
     [Fact]
+    public async Task The_browser_role_asks_axl_for_the_version_on_every_admin_web_port()
+    {
+        var run = await serve.ProbeAsync("127.0.0.1", "--role", "browser", "--control", serve.Control);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var axl = run.Report!.Flows.SelectMany(f => f.Legs).Where(l => l.Name == "axl").ToList();
+        Assert.Equal(["tcp/443", "tcp/80", "tcp/8080", "tcp/8443"], axl.Select(l => l.Listener).Order());
+        Assert.All(axl, l => Assert.Matches(@"AXL getCCMVersion: \d+\.\d+", l.Detail));
+
+        // Wrong credentials still prove the path (401), and say so.
+        var refused = await serve.ProbeAsync("127.0.0.1", "--role", "browser", "--only", "t4.https", "--axl-user", "administrator:wrong");
+        Assert.True(refused.ExitCode == 0, refused.ToString());
+        Assert.All(refused.Flow("t4.https").Legs.Where(l => l.Name == "axl"), l => Assert.Contains("HTTP 401", l.Detail, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Gateway_and_rtmt_flows_run_ike_mgcp_and_rmi_natively()
     {
         var gateway = await serve.ProbeAsync("127.0.0.1", "--role", "gateway", "--only", "t7.ike,t7.mgcp", "--control", serve.Control);
