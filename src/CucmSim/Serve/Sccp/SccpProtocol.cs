@@ -328,13 +328,14 @@ internal sealed class SccpSession
                 await SendAsync(new SccpTimeDateRes(_context.Time.GetUtcNow())).ConfigureAwait(false);
                 break;
             case SccpValue { Id: SccpMessageId.UnregisterReq }:
-                await SendAsync(new SccpValue(SccpMessageId.UnregisterAck, 0), 0).ConfigureAwait(false);
                 EndCall("unregister", send: false);
                 if (_device is not null && _context.Devices.TryGet(_device.Name, out var current) && ReferenceEquals(current, _device))
                 {
                     _context.Devices.Unregister(_device.Name);
                     Record("sccp-unregister", "unregister-req", null);
                 }
+
+                await SendAsync(new SccpValue(SccpMessageId.UnregisterAck, 0), 0).ConfigureAwait(false);
 
                 _device = null;
                 _feature.Verdict = "sccp-unregistered";
@@ -400,6 +401,14 @@ internal sealed class SccpSession
         _headerVersion = SccpFraming.HeaderVersionFor(_negotiated);
         RestartDeadline();
 
+        // The registry first, then the answer: whoever has seen the RegisterAck finds the device registered.
+        var embedded = Embedded(register).ToString();
+        _device = new DeviceRecord(register.DeviceName, "sccp", DeviceTypes.Name(register.DeviceType), _negotiated, embedded, _peerText, _listener.Id, _context.Time.GetUtcNow());
+        _context.Devices.Register(_device);
+        _feature.Verdict = "sccp-registered";
+        SccpProtocol.LogRegistered(_protocol.Log, _listener.Id, _peerText, register.DeviceName, register.DeviceType, _negotiated, embedded);
+        _context.Ledger.Append(Base("sccp-register", "registered", RegisterDetail(register, null)));
+
         // chan-sccp handle_register: RegisterAck (header version 0), then CapabilitiesReq.
         await SendAsync(new SccpRegisterAck
         {
@@ -408,13 +417,6 @@ internal sealed class SccpSession
             MaxProtocolVersion = (byte)_negotiated,
         }, 0).ConfigureAwait(false);
         await SendAsync(SccpEmpty.CapabilitiesReq).ConfigureAwait(false);
-
-        var embedded = Embedded(register).ToString();
-        _device = new DeviceRecord(register.DeviceName, "sccp", DeviceTypes.Name(register.DeviceType), _negotiated, embedded, _peerText, _listener.Id, _context.Time.GetUtcNow());
-        _context.Devices.Register(_device);
-        _feature.Verdict = "sccp-registered";
-        SccpProtocol.LogRegistered(_protocol.Log, _listener.Id, _peerText, register.DeviceName, register.DeviceType, _negotiated, embedded);
-        _context.Ledger.Append(Base("sccp-register", "registered", RegisterDetail(register, null)));
         if (_options.Mirror)
         {
             // The mirror: what arrived here, so a phone can tell that a middlebox rewrote it.

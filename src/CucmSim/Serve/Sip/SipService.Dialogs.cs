@@ -202,6 +202,19 @@ internal sealed partial class SipService
             }
         }
 
+        // The registry first, then the answer: whoever has seen the 200 (the phone, a test, an AXL listPhone
+        // after it) finds the device registered, or gone.
+        if (verdictText == "registered")
+        {
+            _context.Devices.Register(new DeviceRecord(user, "sip", "SIP", null, ContactHost(contact), peer.Text, listener.Id, _context.Time.GetUtcNow()));
+            RecordRegistration(listener, sink, peer, aor, verdictText, contact, expires, m);
+        }
+        else if (verdictText == "unregistered")
+        {
+            _context.Devices.Unregister(user);
+            RecordRegistration(listener, sink, peer, aor, verdictText, contact, 0, m);
+        }
+
         var ok = Begin(scratch, m, 200, "OK"u8, peer, sink, StatelessTag(m));
         if (verdictText == "registered")
         {
@@ -216,18 +229,6 @@ internal sealed partial class SipService
         ok.Write(_context.Time.GetUtcNow().ToString("r", CultureInfo.InvariantCulture));
         ok.Crlf();
         Send(sink, scratch, End(ref ok, m, peer, sink, default, default));
-
-        if (verdictText == "registered")
-        {
-            _context.Devices.Register(new DeviceRecord(user, "sip", "SIP", null, ContactHost(contact), peer.Text, listener.Id, _context.Time.GetUtcNow()));
-            RecordRegistration(listener, sink, peer, aor, verdictText, contact, expires, m);
-        }
-        else if (verdictText == "unregistered")
-        {
-            _context.Devices.Unregister(user);
-            RecordRegistration(listener, sink, peer, aor, verdictText, contact, 0, m);
-        }
-
         return "sip-register";
     }
 
