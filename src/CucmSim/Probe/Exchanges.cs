@@ -616,9 +616,7 @@ public static class Exchanges
         }
         else
         {
-            leg.Outcome = result.Error.StartsWith("timeout", StringComparison.Ordinal) ? Outcome.NoAnswer
-                : result.Error.StartsWith("port unreachable", StringComparison.Ordinal) ? Outcome.Icmp
-                : Outcome.Incomplete;
+            leg.Outcome = OutcomeOf(result.Error);
             leg.Detail = "v2c GET sysDescr: " + result.Error;
         }
 

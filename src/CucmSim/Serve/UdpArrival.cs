@@ -303,11 +303,14 @@ internal static unsafe partial class UdpArrival
         var at = 0;
         while (at + CmsgHeader <= span.Length)
         {
-            var len = (int)BinaryPrimitives.ReadUInt64LittleEndian(span[at..]);
-            if (len < CmsgHeader || at + len > span.Length)
+            var declared = BinaryPrimitives.ReadUInt64LittleEndian(span[at..]);
+            if (declared < CmsgHeader || declared > (ulong)(span.Length - at))
             {
+                // Truncated or nonsense: no address rather than a read past the buffer.
                 break;
             }
+
+            var len = (int)declared;
 
             var level = BinaryPrimitives.ReadInt32LittleEndian(span[(at + 8)..]);
             var type = BinaryPrimitives.ReadInt32LittleEndian(span[(at + 12)..]);
