@@ -13,6 +13,7 @@ internal static class CliMain
           serve      bind every listener of a role and answer, record every hit
           probe      run every flow toward a serve across the firewall, a verdict per flow
           profiles   list, show and validate port profiles
+          acl        the profile's flows from one role to another as firewall rules (ASA, IOS, nftables, iptables)
           version    print the version
 
         'cucmsim <command> --help' describes a command.
@@ -33,6 +34,8 @@ internal static class CliMain
                 return await ServeCommand.RunAsync(rest, output, error).ConfigureAwait(false);
             case "probe":
                 return await Probe.ProbeCommand.RunAsync(rest, output, error).ConfigureAwait(false);
+            case "acl":
+                return await Acl.AclCommand.RunAsync(rest, output, error).ConfigureAwait(false);
             case "profiles":
                 return ProfilesCommand.Run(rest, output, error);
             case "version" or "--version":

@@ -124,6 +124,13 @@ public sealed class NatPath : IAsyncDisposable
             }
             """);
 
+    /// <summary>Loads a whole nftables ruleset (a generated policy, say) into the firewall namespace.</summary>
+    public Task LoadFirewallAsync(string ruleset) => Netns.LoadRulesetAsync(FirewallNs, ruleset);
+
+    /// <summary>Runs a command inside the firewall namespace (nft list, conntrack).</summary>
+    public Task<ToolResult> InFirewallAsync(string tool, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
+        Netns.ExecAsync(FirewallNs, tool, args, timeout, stdin);
+
     /// <summary>Runs a command inside the client namespace.</summary>
     public Task<ToolResult> InClientAsync(string tool, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
         Netns.ExecAsync(ClientNs, tool, args, timeout, stdin);
