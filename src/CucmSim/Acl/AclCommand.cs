@@ -16,7 +16,7 @@ internal sealed class AclCommand
             guide's table and row; the output is the same for the same profile and options.
             """)
         {
-            From, To, Format, Profile, Addresses, Only, Except, Inspect, NoEphemeralHoles, PortOffset, Name, Output,
+            From, To, Format, Profile, Addresses, Only, Except, Inspect, NoEphemeralHoles, Counters, PortOffset, Name, Output,
         };
         Command.Options.Add(new System.CommandLine.Help.HelpOption());
         PortOffset.Validators.Add(r =>
@@ -51,6 +51,8 @@ internal sealed class AclCommand
     public Option<bool> Inspect { get; } = new("--inspect") { Description = "add the inspections (ASA inspect, IOS zone-based, conntrack helpers) that open secondary channels, instead of open ranges" };
 
     public Option<bool> NoEphemeralHoles { get; } = new("--no-ephemeral-holes") { Description = "open no range for ports chosen per session; say where inspection is needed instead" };
+
+    public Option<bool> Counters { get; } = new("--counters") { Description = "a counter on every nftables rule, to read hits back with 'nft list ruleset'" };
 
     public Option<int> PortOffset { get; } = new("--port-offset") { Description = "the offset serve was started with", HelpName = "N", DefaultValueFactory = _ => 0 };
 
@@ -104,6 +106,7 @@ internal sealed class AclCommand
             Filter = filter,
             Inspect = args.GetValue(cli.Inspect),
             NoEphemeralHoles = args.GetValue(cli.NoEphemeralHoles),
+            Counters = args.GetValue(cli.Counters),
             PortOffset = args.GetValue(cli.PortOffset),
             Name = args.GetValue(cli.Name),
         };

@@ -289,6 +289,9 @@ public sealed record AclOptions(string From, string To, AclFormat Format)
     /// <summary>Open no range for ports chosen per session: say where inspection is needed instead.</summary>
     public bool NoEphemeralHoles { get; init; }
 
+    /// <summary>A counter on every nftables rule (iptables counts always), so that hits can be read back.</summary>
+    public bool Counters { get; init; }
+
     /// <summary>The offset a serve was started with (labs on shared hosts).</summary>
     public int PortOffset { get; init; }
 

@@ -107,8 +107,9 @@ public static class AclWriters
         }
 
         b.Append("\n  chain forward {\n    type filter hook forward priority filter; policy drop;\n");
-        b.Append("    ct state established,related accept comment \"replies, and the channels that conntrack helpers expect\"\n");
-        b.Append("    ct state invalid drop\n");
+        var counter = policy.Options.Counters ? " counter" : string.Empty;
+        b.Append(CultureInfo.InvariantCulture, $"    ct state established,related{counter} accept comment \"replies, and the channels that conntrack helpers expect\"\n");
+        b.Append(CultureInfo.InvariantCulture, $"    ct state invalid{counter} drop\n");
         foreach (var entry in policy.Entries)
         {
             var match = entry.Protocol == "ip"
@@ -121,7 +122,7 @@ public static class AclWriters
 
             foreach (var family in Families(policy))
             {
-                var rule = $"{NftAddresses(policy, family, entry.Reversed)}{match} accept comment \"{entry.Comment}\"";
+                var rule = $"{NftAddresses(policy, family, entry.Reversed)}{match}{(policy.Options.Counters ? " counter" : "")} accept comment \"{entry.Comment}\"";
                 b.Append(entry.Emitted ? "    " : "    # ").Append(rule).Append('\n');
             }
         }

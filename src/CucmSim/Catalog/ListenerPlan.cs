@@ -31,6 +31,14 @@ public sealed class FlowFilter
     public bool Includes(Flow flow) =>
         (_only.Count == 0 || _only.Any(p => p(flow))) && !_except.Any(p => p(flow));
 
+    /// <summary>The flows both filters include.</summary>
+    public FlowFilter And(FlowFilter other)
+    {
+        var both = new FlowFilter();
+        both._only.Add(f => Includes(f) && other.Includes(f));
+        return both;
+    }
+
     public static FlowFilter Parse(Profile profile, IEnumerable<string> only, IEnumerable<string> except, List<string> errors)
     {
         var filter = new FlowFilter();

@@ -13,6 +13,7 @@ internal static class CliMain
           serve      bind every listener of a role and answer, record every hit
           probe      run every flow toward a serve across the firewall, a verdict per flow
           profiles   list, show and validate port profiles
+          lab        a training lab in network namespaces: phones, firewall, cucm; scenarios to break and fix
           acl        the profile's flows from one role to another as firewall rules (ASA, IOS, nftables, iptables)
           version    print the version
 
@@ -34,6 +35,8 @@ internal static class CliMain
                 return await ServeCommand.RunAsync(rest, output, error).ConfigureAwait(false);
             case "probe":
                 return await Probe.ProbeCommand.RunAsync(rest, output, error).ConfigureAwait(false);
+            case "lab":
+                return await Lab.LabCommand.RunAsync(rest, output, error).ConfigureAwait(false);
             case "acl":
                 return await Acl.AclCommand.RunAsync(rest, output, error).ConfigureAwait(false);
             case "profiles":
