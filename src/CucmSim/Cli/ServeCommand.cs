@@ -323,6 +323,11 @@ internal static class ServeCommand
             output.WriteLine($"FAILED {server.ControlError}");
         }
 
+        if (server.Context.SshHostKey is { } hostKey)
+        {
+            output.WriteLine($"ssh host key: {hostKey.Algorithm} {hostKey.Fingerprint} ({hostKey.Path ?? $"this run only: {hostKey.Problem}"})");
+        }
+
         var tcp = server.Listeners.Where(l => l.Transport == "tcp").ToList();
         var udp = server.Listeners.Where(l => l.Transport == "udp").ToList();
         var rtpText = server.Plan.Rtp is null

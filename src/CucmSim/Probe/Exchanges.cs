@@ -11,6 +11,7 @@ using CucmSim.Clients.Echo;
 using CucmSim.Clients.Ike;
 using CucmSim.Clients.Mgcp;
 using CucmSim.Clients.Rmi;
+using CucmSim.Clients.Ssh;
 using CucmSim.Clients.Sccp;
 using CucmSim.Clients.Sip;
 using CucmSim.Clients.Snmp;
@@ -71,6 +72,7 @@ public static class Exchanges
             "sccp" or "sccp-tls" => "SCCP register, a call with RTP both ways",
             "ike" => "IKEv1 Main Mode and IKEv2 IKE_SA_INIT (NO_PROPOSAL_CHOSEN expected: no SA is made)",
             "rmi" => "Java RMI (JRMP) handshake and ping",
+            "ssh" => "SSH identification and key exchange (the host key and its fingerprint; no login)",
             "mgcp" => "MGCP RSIP, then the call agent's AUEP back",
             "rtp" => string.Create(CultureInfo.InvariantCulture, $"echo on {ports} sampled media port(s)"),
             _ => null,
@@ -95,7 +97,7 @@ public static class Exchanges
     /// </summary>
     public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls" or "ctl" or "tvs" or "capf" or "cti-tls";
 
-    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls" or "ike" or "rmi" or "mgcp";
+    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls" or "ike" or "rmi" or "mgcp" or "ssh";
 
     /// <summary>Runs every exchange of one port of a flow: the echo, and at the same time the protocol's own legs.</summary>
     public static async Task<List<LegResult>> RunTargetAsync(ProbeContext context, Flow flow, ProbeTarget target, CancellationToken cancellationToken)
@@ -221,6 +223,9 @@ public static class Exchanges
                 break;
             case "mgcp" when target.Transport == Transport.Udp:
                 legs.AddRange(await MgcpAsync(context, target, cancellationToken).ConfigureAwait(false));
+                break;
+            case "ssh" when target.Transport == Transport.Tcp:
+                legs.Add(await SshAsync(context, target, cancellationToken).ConfigureAwait(false));
                 break;
         }
 
@@ -658,6 +663,41 @@ public static class Exchanges
         else
         {
             leg.Detail = "JRMP handshake: " + result.Error;
+        }
+
+        return leg;
+    }
+
+    /// <summary>
+    /// SSH (the publisher installing a subscriber, DRS and CDR to the SFTP server): identification and key exchange;
+    /// the host key's signature is checked, its type and fingerprint are the evidence. Nobody logs in.
+    /// </summary>
+    public static async Task<LegResult> SshAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        var leg = new LegResult { Name = "ssh-kex", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
+        var result = await SshKeyScanClient.ScanAsync(context.EndPoint(target.Dial), context.Total, cancellationToken).ConfigureAwait(false);
+        leg.ElapsedMs = result.Elapsed.TotalMilliseconds;
+        if (result.Server is { } server)
+        {
+            leg.Evidence.Add("banner " + server.Line);
+        }
+
+        if (result.Fingerprint is not null)
+        {
+            leg.Evidence.Add($"host key {result.HostKeyAlgorithm} {result.Fingerprint}");
+        }
+
+        if (result.Error is null)
+        {
+            leg.Outcome = Outcome.Answered;
+            leg.Detail = $"{result.Server!.Line}; {result.Kex} with host key {result.HostKeyAlgorithm} {result.Fingerprint} (signature verified)" +
+                (result.Disconnect is { } bye ? $"; then disconnected ({bye.Reason}: {bye.Description})" : string.Empty);
+        }
+        else
+        {
+            // A server that answered at all (its banner) proves the path; what failed after is the server's, or the middle's.
+            leg.Outcome = OutcomeOf(result.Error);
+            leg.Detail = (result.Server is { } s ? s.Line + ": " : "SSH: ") + result.Error;
         }
 
         return leg;

@@ -146,6 +146,7 @@ internal static class NativeProtocols
         "cti-tls" => Held("cti", context.Certificates.TlsOptions("CallManager")),
         "opaque" when listener.Spec.Flows.Any(f => f.Id == "t8.jtapi") => Held("cti", null),
         "rmi" => new TcpNative { Handler = new Rmi.RmiProtocol() },
+        "ssh" when context.SshHostKey is { } hostKey => new TcpNative { Handler = new Ssh.SshServer(hostKey), ServerSpeaksFirstAfter = Ssh.SshServer.BannerAfter },
         "mgcp-backhaul" => new TcpNative { Handler = new Mgcp.MgcpBackhaul() },
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),

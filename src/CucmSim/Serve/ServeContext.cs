@@ -69,6 +69,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
 
     /// <summary>Certificates of the TLS listeners.</summary>
     public required CertificateService Certificates { get; init; }
+
+    /// <summary>The SSH host key (null when the role has no SSH listener).</summary>
+    public Ssh.SshHostKey? SshHostKey { get; init; }
 }
 
 public sealed record ServeLimits

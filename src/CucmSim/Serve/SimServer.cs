@@ -142,6 +142,7 @@ public sealed class SimServer : IAsyncDisposable
             Sccp = options.Sccp,
             Sip = options.Sip,
             AdminWeb = options.AdminWeb,
+            SshHostKey = plan.Listeners.Any(l => l.Protocol == "ssh") ? Ssh.SshHostKey.ForState(options.StateDirectory) : null,
         };
         context.Provisioning = Tftp.ProvisioningService.Create(options.Tftp, profile, plan.Role, options.PortOffset, options.EphemeralPorts, context);
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
@@ -238,6 +239,22 @@ public sealed class SimServer : IAsyncDisposable
             var loop = new UdpListenerLoop(l, Context, NativeProtocols.CreateUdp(l, Context));
             _udpLoops.Add(loop);
             _udpTasks.Add(Task.Run(() => loop.RunAsync(_stopping.Token), CancellationToken.None));
+        }
+
+        if (Context.SshHostKey is { } hostKey)
+        {
+            Ledger.Append(new LedgerRecord
+            {
+                Kind = "event",
+                Verdict = "ssh-host-key",
+                Detail = new()
+                {
+                    ["algorithm"] = hostKey.Algorithm,
+                    ["fingerprint"] = hostKey.Fingerprint,
+                    ["publicKey"] = hostKey.PublicKeyLine,
+                    ["file"] = hostKey.Path ?? $"(this run only: {hostKey.Problem})",
+                },
+            });
         }
 
         _sweeper = Context.Time.CreateTimer(_ => SweepFlows(false), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));

@@ -95,6 +95,20 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
     }
 
     [Fact]
+    public async Task The_subscriber_install_flow_gets_the_ssh_host_key_as_evidence()
+    {
+        var run = await serve.ProbeAsync("127.0.0.1", "--role", "cucm", "--only", "t1.sftp-subscriber", "--control", serve.Control);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var flow = run.Flow("t1.sftp-subscriber");
+        Assert.True(flow.VerdictName == "allowed", $"{flow.VerdictName}: {flow.Reason}");
+        var leg = flow.Legs.Single(l => l.Name == "ssh-kex");
+        Assert.Equal(CucmSim.Probe.Outcome.Answered, leg.Outcome);
+        Assert.Contains("banner SSH-2.0-OpenSSH_7.4", leg.Evidence);
+        Assert.Contains(leg.Evidence, e => e.StartsWith("host key ecdsa-sha2-nistp256 SHA256:", StringComparison.Ordinal));
+        Assert.Contains("(signature verified)", leg.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_full_phone_role_is_allowed_on_loopback_and_every_report_says_so()
     {
         var junit = Path.GetTempFileName();
