@@ -37,4 +37,9 @@ for f in glob.glob(sys.argv[1] + "/*.trx"):
     skipped += int(c.get("notExecuted", 0))
 print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
 PY
+
+# The container image, built from the Dockerfile and run, where Docker can be installed (root, Debian's docker.io).
+if [ "$(id -u)" -eq 0 ] && [ "${CUCMSIM_SKIP_CONTAINER:-0}" != 1 ]; then
+  if tests/container/run.sh; then echo "container: passed"; else echo "container: FAILED"; status=1; fi
+fi
 exit $status
