@@ -254,7 +254,7 @@ internal static class ProbeCommand
 
         report.Summarise();
         report.ExitCode = ExitCode(report);
-        ReportWriters.Terminal(report, Title, output, ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected);
+        ReportWriters.Terminal(report, Title, output, Tables.IsTerminal(output));
         await WriteAsync(args.GetValue(cli.Json), report.ToJson(), output, cancellationToken).ConfigureAwait(false);
         await WriteAsync(args.GetValue(cli.Junit), ReportWriters.Junit(report, Title), output, cancellationToken).ConfigureAwait(false);
         await WriteAsync(args.GetValue(cli.Html), ReportWriters.Html(report, Title), output, cancellationToken).ConfigureAwait(false);
