@@ -1,4 +1,6 @@
 using CucmSim.Cli;
 
-ServeCommand.ConfigureRuntime(args);
-return await CliMain.RunAsync(args, Console.Out, Console.Error);
+var cli = new CliMain();
+var parsed = cli.Parse(args);
+ServeCommand.ConfigureRuntime(parsed, cli.Serve);
+return await CliMain.InvokeAsync(parsed, Console.Out, Console.Error);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CucmSim.Catalog;
+using CucmSim.Cli;
 
 namespace CucmSim.Acl;
 
@@ -10,22 +11,14 @@ internal sealed class AclCommand
 
     public AclCommand()
     {
-        Command = new Command("acl", """
-            Writes the profile's flows from one role to another as firewall rules: Cisco ASA or IOS access lists,
-            an nftables table (load with 'nft -f') or iptables-restore input. Every rule carries the flow id and the
-            guide's table and row; the output is the same for the same profile and options.
-            """)
+        Command = new Command("acl", "the profile's flows from one role to another as firewall rules: ASA, IOS, nftables, iptables")
         {
             From, To, Format, Profile, Addresses, Only, Except, Inspect, NoEphemeralHoles, Counters, PortOffset, Name, Output,
         };
-        Command.Options.Add(new System.CommandLine.Help.HelpOption());
-        PortOffset.Validators.Add(r =>
-        {
-            if (r.Tokens.Count > 0 && int.TryParse(r.Tokens[^1].Value, out var v) && v is < 0 or > 65535)
-            {
-                r.AddError($"--port-offset {v}: a whole number from 0 to 65535");
-            }
-        });
+        Cli.ProfileCompletions.SendingRoles(From, Profile);
+        Cli.ProfileCompletions.ListeningRoles(To, Profile);
+        Cli.ProfileCompletions.Selectors(Only, Profile);
+        Cli.ProfileCompletions.Selectors(Except, Profile);
     }
 
     public Command Command { get; }
@@ -34,7 +27,7 @@ internal sealed class AclCommand
 
     public Option<string> To { get; } = new("--to") { Description = "the listening role", HelpName = "ROLE", DefaultValueFactory = _ => "cucm" };
 
-    public Option<AclFormat> Format { get; } = new("--format") { Description = "asa, ios, nftables or iptables", HelpName = "FORMAT", Required = true };
+    public Option<string> Format { get; } = new Option<string>("--format") { Description = "asa, ios, nftables or iptables", HelpName = "FORMAT", Required = true }.OneOf("asa", "ios", "nftables", "iptables");
 
     public Option<string> Profile { get; } = new("--profile") { Description = "profile (default: the embedded 'cucm')", HelpName = "NAME|FILE", DefaultValueFactory = _ => ProfileLoader.DefaultProfile };
 
@@ -54,22 +47,20 @@ internal sealed class AclCommand
 
     public Option<bool> Counters { get; } = new("--counters") { Description = "a counter on every nftables rule, to read hits back with 'nft list ruleset'" };
 
-    public Option<int> PortOffset { get; } = new("--port-offset") { Description = "the offset serve was started with", HelpName = "N", DefaultValueFactory = _ => 0 };
+    public Option<int> PortOffset { get; } = new Option<int>("--port-offset") { Description = "the offset serve was started with", HelpName = "N", DefaultValueFactory = _ => 0 }.Whole(0, 65535);
 
     public Option<string?> Name { get; } = new("--name") { Description = "the access list's (or nftables table's) name", HelpName = "NAME" };
 
     public Option<string?> Output { get; } = new("--output", "-o") { Description = "write to FILE instead of standard output", HelpName = "FILE" };
 
-    public static Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error)
-    {
-        var cli = new AclCommand();
-        var args = cli.Command.Parse(argv);
-        if (args.Action is System.CommandLine.Help.HelpAction)
-        {
-            return Task.FromResult(args.Invoke(new InvocationConfiguration { Output = output, Error = error }));
-        }
+    /// <summary>cucmsim acl with these arguments (what follows "acl" on the command line).</summary>
+    public static Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error) =>
+        Cli.CliMain.RunAsync(["acl", .. argv], output, error);
 
-        var errors = args.Errors.Select(e => e.Message).ToList();
+    public static Task<int> RunAsync(ParseResult args, AclCommand cli, TextWriter output, TextWriter error)
+    {
+        // Values that did not parse are listed together here; the checks that need the profile come after.
+        var errors = Cli.OptionKinds.Problems(args);
         if (errors.Count > 0)
         {
             return Task.FromResult(Fail(error, errors));
@@ -78,7 +69,7 @@ internal sealed class AclCommand
         var (profile, problems) = ProfileLoader.TryLoad(args.GetValue(cli.Profile)!);
         if (profile is null)
         {
-            return Task.FromResult(Fail(error, [.. problems.Select(p => p.ToString())]));
+            return Task.FromResult(Fail(error, [.. errors, .. problems.Select(p => p.ToString())]));
         }
 
         var addresses = new Dictionary<string, List<string>>(StringComparer.Ordinal);
@@ -100,7 +91,7 @@ internal sealed class AclCommand
         }
 
         var filter = FlowFilter.Parse(profile, args.GetValue(cli.Only) ?? [], args.GetValue(cli.Except) ?? [], errors);
-        var options = new AclOptions(args.GetValue(cli.From)!, args.GetValue(cli.To)!, args.GetValue(cli.Format))
+        var options = new AclOptions(args.GetValue(cli.From)!, args.GetValue(cli.To)!, Enum.TryParse<AclFormat>(args.GetValue(cli.Format), ignoreCase: true, out var format) ? format : AclFormat.Nftables)
         {
             Addresses = addresses.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value),
             Filter = filter,

@@ -10,52 +10,71 @@ namespace CucmSim.Lab;
 /// cucmsim lab: a training lab in one command. phones ⇄ firewall ⇄ cucm in network namespaces on this host, the
 /// firewall loaded from 'cucmsim acl' and changed by a scenario, serve in the cucm namespace, probe from the phones.
 /// </summary>
-internal static class LabCommand
+internal sealed class LabCommand
 {
     public const int ExitFailed = 1;
     public const int ExitBadOptions = 2;
 
-    private const string Description = """
-        A training lab on this host (root only): three network namespaces, phones ⇄ firewall ⇄ cucm, addressed from
-        198.18.0.0/15. The firewall runs the nftables policy that 'cucmsim acl --from phone --to cucm' writes, changed
-        by a scenario; 'cucmsim serve' runs in the cucm namespace. Trainees probe, read the verdicts, and fix the
-        firewall ('lab exec firewall nft ...'); 'lab check' says whether the scenario's verdicts hold.
-        """;
+    private const string Description = "a training lab in network namespaces (root): phones, firewall and cucm, scenarios to break and fix";
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    private readonly Option<string> _name = new("--name") { Description = "the lab's name: several labs can run side by side (1-8 of a-z, 0-9)", HelpName = "NAME", DefaultValueFactory = _ => "cslab" };
+    private readonly Option<string> _scenario = new("--scenario") { Description = $"a built-in scenario ({string.Join(", ", LabScenario.EmbeddedNames)}) or a file", HelpName = "NAME|FILE", DefaultValueFactory = _ => "clean" };
+    private readonly Option<string[]> _only = new("--only") { Description = "serve, the policy and the probe keep only these flows (a table, a protocol, a flow id)", HelpName = "SEL" };
+    private readonly Option<string[]> _except = new("--except") { Description = "flows to leave out of serve, the policy and the probe", HelpName = "SEL" };
+    private readonly Option<string> _profile = new("--profile") { Description = "profile (default: the embedded 'cucm')", HelpName = "NAME|FILE", DefaultValueFactory = _ => ProfileLoader.DefaultProfile };
+    private readonly Option<string?> _json = new("--json") { Description = "lab check: write the probe's report here too", HelpName = "FILE" };
+    private readonly Argument<string> _ns = new("NAMESPACE") { Description = "phones, firewall or cucm" };
+    private readonly Command _up;
+    private readonly Command _down;
+    private readonly Command _status;
+    private readonly Command _probe;
+    private readonly Command _check;
+    private readonly Command _exec;
+    private readonly Command _scenarios;
+
+    public LabCommand()
     {
-        var name = new Option<string>("--name") { Description = "the lab's name: several labs can run side by side (1-8 of a-z, 0-9)", HelpName = "NAME", DefaultValueFactory = _ => "cslab" };
-        var scenario = new Option<string>("--scenario") { Description = $"a built-in scenario ({string.Join(", ", LabScenario.EmbeddedNames)}) or a file", HelpName = "NAME|FILE", DefaultValueFactory = _ => "clean" };
-        var only = new Option<string[]>("--only") { Description = "serve, the policy and the probe keep only these flows (a table, a protocol, a flow id)", HelpName = "SEL" };
-        var except = new Option<string[]>("--except") { Description = "flows to leave out of serve, the policy and the probe", HelpName = "SEL" };
-        var profile = new Option<string>("--profile") { Description = "profile (default: the embedded 'cucm')", HelpName = "NAME|FILE", DefaultValueFactory = _ => ProfileLoader.DefaultProfile };
-        var json = new Option<string?>("--json") { Description = "lab check: write the probe's report here too", HelpName = "FILE" };
-        var ns = new Argument<string>("NAMESPACE") { Description = "phones, firewall or cucm" };
-        ns.AcceptOnlyFromAmong("phones", "firewall", "cucm");
+        _ns.AcceptOnlyFromAmong("phones", "firewall", "cucm");
+        _up = new Command("up", "build the lab (removing any leftover of the same name first) and start serve") { _name, _scenario, _only, _except, _profile };
+        _down = new Command("down", "stop serve and remove the namespaces; safe on a lab that crashed or is gone") { _name };
+        _status = new Command("status", "the scenario, serve, the firewall's rules with their counters, conntrack entries and expectations") { _name };
+        _probe = new Command("probe", "run 'cucmsim probe' from the phones namespace toward serve; options after the command go to the probe") { _name };
+        _probe.TreatUnmatchedTokensAsErrors = false;
+        _check = new Command("check", "run the scenario's expected verdicts as a test: exit 0 when every flow is as the scenario says") { _name, _json };
+        _exec = new Command("exec", "run a command in one of the lab's namespaces: lab exec firewall nft list ruleset") { _name, _ns };
+        _exec.TreatUnmatchedTokensAsErrors = false;
+        _scenarios = new Command("scenarios", "list the built-in scenarios");
+        Cli.ProfileCompletions.Selectors(_only, _profile);
+        Cli.ProfileCompletions.Selectors(_except, _profile);
+        _scenario.CompletionSources.Add(_ => LabScenario.EmbeddedNames.Select(n => new System.CommandLine.Completions.CompletionItem(n)));
+        Command = new Command("lab", Description) { _up, _down, _status, _probe, _check, _exec, _scenarios };
+    }
 
-        var up = new Command("up", "build the lab (removing any leftover of the same name first) and start serve") { name, scenario, only, except, profile };
-        var down = new Command("down", "stop serve and remove the namespaces; safe on a lab that crashed or is gone") { name };
-        var status = new Command("status", "the scenario, serve, the firewall's rules with their counters, conntrack entries and expectations") { name };
-        var probe = new Command("probe", "run 'cucmsim probe' from the phones namespace toward serve; options after the command go to the probe") { name };
-        probe.TreatUnmatchedTokensAsErrors = false;
-        var check = new Command("check", "run the scenario's expected verdicts as a test: exit 0 when every flow is as the scenario says") { name, json };
-        var exec = new Command("exec", "run a command in one of the lab's namespaces: lab exec firewall nft list ruleset") { name, ns };
-        exec.TreatUnmatchedTokensAsErrors = false;
-        var scenarios = new Command("scenarios", "list the built-in scenarios");
-        var root = new Command("lab", Description) { up, down, status, probe, check, exec, scenarios };
-        foreach (var each in new[] { root, up, down, status, probe, check, exec, scenarios })
+    public Command Command { get; }
+
+    /// <summary>Gives the lab's commands their action: each lists its problems its own way (exit 2).</summary>
+    public void Bind()
+    {
+        foreach (var each in new[] { Command, _up, _down, _status, _probe, _check, _exec, _scenarios })
         {
-            each.Options.Add(new System.CommandLine.Help.HelpOption());
+            each.Action = new Cli.CommandAction((parsed, cancellationToken) =>
+                RunAsync(parsed, parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error, cancellationToken));
+        }
+    }
+
+    public async Task<int> RunAsync(ParseResult args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    {
+        var (name, scenario, only, except, profile, json, ns) = (_name, _scenario, _only, _except, _profile, _json, _ns);
+        var (root, up, down, status, probe, check, exec, scenarios) = (Command, _up, _down, _status, _probe, _check, _exec, _scenarios);
+        if (args.CommandResult.Command == root)
+        {
+            new System.CommandLine.Help.HelpAction().Invoke(args);
+            return ExitBadOptions;
         }
 
-        var args = root.Parse(argv);
-        if (args.Action is System.CommandLine.Help.HelpAction || args.CommandResult.Command == root)
-        {
-            var code = args.Invoke(new InvocationConfiguration { Output = output, Error = error });
-            return args.CommandResult.Command == root && args.Action is not System.CommandLine.Help.HelpAction ? ExitBadOptions : code;
-        }
-
-        var errors = args.Errors.Select(e => e.Message).ToList();
+        var errors = args.CommandResult.Command is { } c && (c == probe || c == exec)
+            ? [.. args.Errors.Where(e => !e.Message.StartsWith("Unrecognized command or argument", StringComparison.Ordinal)).Select(e => e.Message)]
+            : Cli.OptionKinds.Problems(args);
         var command = args.CommandResult.Command;
         if (command == scenarios)
         {

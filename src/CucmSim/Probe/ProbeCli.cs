@@ -9,13 +9,7 @@ internal sealed class ProbeCli
 {
     public ProbeCli()
     {
-        Command = new Command("probe", """
-            Plays the sending role of every flow of the profile whose listener is the target role, against a
-            'cucmsim serve' at TARGET on the other side of the firewall, and gives each flow a verdict with its
-            evidence: allowed, rewritten, secondary-blocked, one-way, blocked-silent, blocked-reset, blocked-icmp,
-            inconclusive, error or skipped. 'cucmsim probe --from RESULT.json --ledger FILE' judges a saved result again.
-            Exit codes: 0 every flow as expected, 1 some flow not, 2 bad options or profile, 3 target not reached at all.
-            """)
+        Command = new Command("probe", "run every flow toward a serve across the firewall, a verdict per flow")
         {
             Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SipPassword, Number, AxlUser,
             Mtu, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html,
@@ -23,7 +17,10 @@ internal sealed class ProbeCli
         Ranged(PortOffset, 0, 65535);
         Ranged(Retries, 0, 20);
         Ranged(Concurrency, 1, 4096);
-        Command.Options.Add(new System.CommandLine.Help.HelpOption());
+        Cli.ProfileCompletions.SendingRoles(Role, Profile);
+        Cli.ProfileCompletions.ListeningRoles(TargetRole, Profile);
+        Cli.ProfileCompletions.Selectors(Only, Profile);
+        Cli.ProfileCompletions.Selectors(Except, Profile);
         Timeout.Validators.Add(r =>
         {
             if (Token(r) is { } text && double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is < 0.05 or > 600)
@@ -39,6 +36,16 @@ internal sealed class ProbeCli
             }
         });
     }
+
+    /// <summary>What probe --help says after the options.</summary>
+    public const string Details = """
+        Plays the sending role of every flow of the profile whose listener is the target role, against a
+        'cucmsim serve' at TARGET on the other side of the firewall, and gives each flow a verdict with its
+        evidence: allowed, rewritten, secondary-blocked, one-way, blocked-silent, blocked-reset, blocked-icmp,
+        inconclusive, error or skipped. 'cucmsim probe --from RESULT.json --ledger FILE' judges a saved result again.
+
+        Exit codes: 0 every flow as expected, 1 some flow not, 2 bad options or profile, 3 target not reached at all.
+        """;
 
     public Command Command { get; }
 

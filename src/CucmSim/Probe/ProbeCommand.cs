@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Reflection;
 using CucmSim.Catalog;
 using CucmSim.Cli;
 
@@ -15,18 +14,13 @@ internal static class ProbeCommand
     public const int ExitBadOptions = 2;
     public const int ExitUnreachable = 3;
 
-    private static string Version => typeof(ProbeCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+    /// <summary>cucmsim probe with these arguments (what follows "probe" on the command line).</summary>
+    public static Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
+        CliMain.RunAsync(["probe", .. argv], output, error, cancellationToken);
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    public static async Task<int> RunAsync(System.CommandLine.ParseResult args, ProbeCli cli, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        var cli = new ProbeCli();
-        var args = cli.Command.Parse(argv);
-        if (args.Action is System.CommandLine.Help.HelpAction)
-        {
-            return args.Invoke(new System.CommandLine.InvocationConfiguration { Output = output, Error = error });
-        }
-
-        var errors = args.Errors.Select(e => e.Message).ToList();
+        var errors = OptionKinds.Problems(args);
 
         // A value that did not parse is among the errors already; the rest of the checks go on with the default.
         T Get<T>(System.CommandLine.Option<T> option, T fallback)
@@ -180,7 +174,7 @@ internal static class ProbeCommand
             };
             report = new ProbeReport
             {
-                Version = Version,
+                Version = CliMain.VersionText,
                 Started = DateTimeOffset.UtcNow,
                 Target = target.ToString(),
                 Profile = profile.Name,
@@ -260,7 +254,7 @@ internal static class ProbeCommand
 
         report.Summarise();
         report.ExitCode = ExitCode(report);
-        ReportWriters.Terminal(report, Title, output, ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected);
+        ReportWriters.Terminal(report, Title, output, Tables.IsTerminal(output));
         await WriteAsync(args.GetValue(cli.Json), report.ToJson(), output, cancellationToken).ConfigureAwait(false);
         await WriteAsync(args.GetValue(cli.Junit), ReportWriters.Junit(report, Title), output, cancellationToken).ConfigureAwait(false);
         await WriteAsync(args.GetValue(cli.Html), ReportWriters.Html(report, Title), output, cancellationToken).ConfigureAwait(false);
@@ -337,16 +331,16 @@ internal static class ProbeCommand
         {
             output.WriteLine();
             output.WriteLine(title(table.Key));
-            var text = new TextTable("FLOW", "TRANSPORT", "PORTS DIALLED", "PROTOCOL", "EXCHANGE", "PURPOSE") { MaxCellWidth = 120 };
+            var text = Tables.Create("FLOW", "TRANSPORT", "PORTS DIALLED", "PROTOCOL", "EXCHANGE", "PURPOSE");
             foreach (var f in table)
             {
                 var dialled = f.IsRtp
                     ? string.Create(CultureInfo.InvariantCulture, $"{f.Targets.Count} of {f.Flow.Ports.Text}{(offset == 0 ? string.Empty : $" (+{offset})")}")
                     : string.Join(",", f.Targets.Select(t => t.Dial).Distinct());
-                text.Add(f.Flow.Id, f.Flow.Transport.ToString().ToLowerInvariant(), f.SkipReason is null ? dialled : "-", f.Flow.Protocol, f.Exchange, f.Flow.Purpose);
+                text.Row(120, f.Flow.Id, f.Flow.Transport.ToString().ToLowerInvariant(), f.SkipReason is null ? dialled : "-", f.Flow.Protocol, f.Exchange, f.Flow.Purpose);
             }
 
-            output.Write(text);
+            Tables.Write(output, text);
         }
     }
 

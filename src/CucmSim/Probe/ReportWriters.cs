@@ -175,17 +175,7 @@ public static class ReportWriters
     /// </summary>
     public static void Terminal(ProbeReport report, Func<int, string> tableTitle, TextWriter output, bool terminal)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(output),
-        });
-        if (!terminal)
-        {
-            console.Profile.Width = 220;
-        }
+        var console = Cli.Tables.ConsoleOn(output, terminal, plainWidth: 220);
 
         foreach (var group in report.Flows.GroupBy(f => f.Table).OrderBy(g => g.Key))
         {
@@ -205,7 +195,7 @@ public static class ReportWriters
                     new Text(f.Id), new Text($"{f.Transport} {f.Ports}"), new Text(f.Protocol), new Text(f.Expected),
                     new Markup($"[{colour}]{Markup.Escape(f.VerdictName)}[/]"),
                     new Markup(f.Result == "fail" ? "[bold red]FAIL[/]" : f.Result == "pass" ? "[green]PASS[/]" : "[grey]SKIP[/]"),
-                    new Text(Shorten(f.Reason, 220)));
+                    new Text(Cli.Tables.Shorten(f.Reason, 220)));
             }
 
             console.Write(table);
@@ -223,6 +213,4 @@ public static class ReportWriters
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{report.Flows.Count} flows: {report.Summary.GetValueOrDefault("pass")} pass, {report.Summary.GetValueOrDefault("fail")} fail, {report.Summary.GetValueOrDefault("skip")} skipped ({string.Join(", ", report.Flows.GroupBy(f => f.VerdictName).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"))}); {report.ElapsedMs / 1000:0.00} s; server's record: {report.ServerView}"));
     }
-
-    private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
 }

@@ -61,8 +61,8 @@ public sealed class ProfilesCommandTests
 
         (code, _, error) = await RunAsync("profiles", "validate", "x.json", "--wide", "--bogus");
         Assert.Equal(1, code);
-        Assert.Contains("'--wide'", error);
-        Assert.Contains("'--bogus'", error);
+        Assert.Contains("unknown option --wide", error);
+        Assert.Contains("unknown option --bogus", error);
 
         (code, var help, _) = await RunAsync("profiles", "show", "--help");
         Assert.Equal(0, code);

@@ -1,47 +1,28 @@
-using System.Globalization;
+using System.CommandLine;
 using CucmSim.Cli;
 
 namespace CucmSim.Serve.AdminWeb;
 
-/// <summary>The serve command's admin web options (kept here so the command itself only names them).</summary>
+/// <summary>The serve command's admin web options, each declared once with what it sets in <see cref="AdminWebOptions"/>.</summary>
 internal static class AdminWebCli
 {
-    public static readonly string[] ValueOptions = ["axl-user", "axl-max-body"];
-
-    public const string Usage = """
-  --axl-user USER:PW    AXL user for HTTP basic auth on POST /axl/ (default administrator:cucmsim)
-  --axl-max-body BYTES  largest admin web request body accepted (default 1048576); larger gets 413
-""";
-
-    public static AdminWebOptions Parse(Args args, List<string> errors)
+    public static void Declare(Declared<AdminWebOptions> o)
     {
-        var defaults = new AdminWebOptions();
-        var options = defaults;
-        if (args.Value("axl-user") is { } user)
-        {
-            var colon = user.IndexOf(':', StringComparison.Ordinal);
-            if (colon <= 0)
-            {
-                errors.Add($"--axl-user {user}: write USER:PASSWORD");
-            }
-            else
-            {
-                options = options with { User = user[..colon], Password = user[(colon + 1)..] };
-            }
-        }
+        var d = new AdminWebOptions();
+        o.Add(new Option<Credentials>("--axl-user") { HelpName = "USER:PW", Description = $"AXL user for HTTP basic auth on POST /axl/ (default {d.User}:{d.Password})" }.LastWins<Credentials>(Credentials.Read),
+            (s, v) => s with { User = v.User, Password = v.Password });
+        o.Add(new Option<int>("--axl-max-body") { HelpName = "BYTES", Description = "largest admin web request body accepted; larger gets 413", DefaultValueFactory = _ => d.MaxBodyBytes }.Whole(1024, 64 * 1024 * 1024),
+            (s, v) => s with { MaxBodyBytes = v });
+    }
+}
 
-        if (args.Value("axl-max-body") is { } text)
-        {
-            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var max) && max is >= 1024 and <= 64 * 1024 * 1024)
-            {
-                options = options with { MaxBodyBytes = max };
-            }
-            else
-            {
-                errors.Add($"--axl-max-body {text}: 1024 to 67108864");
-            }
-        }
-
-        return options;
+/// <summary>USER:PASSWORD as given on the command line, split at the first colon (the password may hold more).</summary>
+internal readonly record struct Credentials(string User, string Password)
+{
+    public static string? Read(string text, out Credentials value)
+    {
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        value = colon <= 0 ? new(text, string.Empty) : new(text[..colon], text[(colon + 1)..]);
+        return colon <= 0 ? "write USER:PASSWORD" : null;
     }
 }

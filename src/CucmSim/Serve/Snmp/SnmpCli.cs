@@ -1,97 +1,73 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using CucmSim.Cli;
 
 namespace CucmSim.Serve.Snmp;
 
-/// <summary>The serve command's SNMP options, parsed into one <see cref="SnmpOptions"/>.</summary>
+/// <summary>The serve command's SNMP options, each declared once with what it sets in <see cref="SnmpOptions"/>.</summary>
 internal static class SnmpCli
 {
-    public const string Usage = """
-          --snmp-community C    read-only v1/v2c community, repeatable (default public; 'none' answers no community)
-          --snmp-sys-descr T    sysDescr (default: a CUCM-shaped 'Hardware:..., Software:UCOS ...')
-          --snmp-sys-contact T  sysContact     --snmp-sys-name T  sysName (default: host name)
-          --snmp-sys-location T sysLocation    --snmp-sys-services N  sysServices (default 72)
-          --snmp-user U         SNMPv3 user NAME | NAME:SHA|SHA-256:AUTHPASS | NAME:SHA|SHA-256:AUTHPASS:AES:PRIVPASS, repeatable
-          --snmp-engine-id HEX  snmpEngineID (default: Cisco enterprise MAC format derived from the host name)
-          --snmp-trap HOST[:P]  send traps (v2c) to this receiver, repeatable (port 162 unless given)
-          --snmp-trap-community C   community of the traps (default public)
-          --snmp-phone-traps    send ccmPhoneStatusUpdate when devices register or unregister
-          --snmp-no-coldstart   do not send coldStart at start
-          --snmp-max-amplification N  unauthenticated answers at most N times the request or the floor (default 3; 0 = off)
-          --snmp-amplification-floor B  bytes an unauthenticated answer may always use (default 256; 0 = strictly N times)
-        """;
-
-    public static readonly string[] ValueOptions =
-        ["snmp-community", "snmp-sys-descr", "snmp-sys-contact", "snmp-sys-name", "snmp-sys-location", "snmp-sys-services", "snmp-user",
-         "snmp-engine-id", "snmp-trap", "snmp-trap-community", "snmp-max-amplification", "snmp-amplification-floor"];
-
-    public static readonly string[] FlagOptions = ["snmp-phone-traps", "snmp-no-coldstart"];
-
-    public static SnmpOptions Parse(Args args, List<string> errors)
+    public static void Declare(Declared<SnmpOptions> o)
     {
         var d = new SnmpOptions();
-        var users = new List<SnmpUser>();
-        foreach (var u in args.Values("snmp-user"))
-        {
-            try
-            {
-                users.Add(SnmpUser.Parse(u));
-            }
-            catch (FormatException ex)
-            {
-                errors.Add($"--snmp-user {u.Split(':')[0]}:...: {ex.Message}");
-            }
-        }
-
-        if (args.Value("snmp-engine-id") is { } hex && (hex.Length is < 10 or > 64 || hex.Length % 2 != 0 || !hex.All(Uri.IsHexDigit)))
-        {
-            errors.Add($"--snmp-engine-id {hex}: 5 to 32 bytes in hex (RFC 3411 SnmpEngineID)");
-        }
-
-        foreach (var t in args.Values("snmp-trap"))
-        {
-            var colon = t.LastIndexOf(':');
-            var portText = colon > 0 && !IPAddress.TryParse(t, out _) ? t[(colon + 1)..] : null;
-            if (t.Length == 0 || (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)))
-            {
-                errors.Add($"--snmp-trap {t}: write HOST or HOST:PORT");
-            }
-        }
-
-        var communities = args.Values("snmp-community");
-        return d with
-        {
-            Communities = communities.Count == 0 ? d.Communities : communities.Where(c => c != "none").ToList(),
-            SysDescr = args.Value("snmp-sys-descr") ?? d.SysDescr,
-            SysContact = args.Value("snmp-sys-contact") ?? d.SysContact,
-            SysName = args.Value("snmp-sys-name"),
-            SysLocation = args.Value("snmp-sys-location") ?? d.SysLocation,
-            SysServices = Int(args, "snmp-sys-services", d.SysServices, 0, 127, errors),
-            Users = users,
-            EngineId = args.Value("snmp-engine-id"),
-            TrapReceivers = args.Values("snmp-trap"),
-            TrapCommunity = args.Value("snmp-trap-community") ?? d.TrapCommunity,
-            PhoneStatusTraps = args.Flag("snmp-phone-traps"),
-            ColdStartTrap = !args.Flag("snmp-no-coldstart"),
-            MaxAmplification = Int(args, "snmp-max-amplification", d.MaxAmplification, 0, 1000, errors),
-            AmplificationFloor = Int(args, "snmp-amplification-floor", d.AmplificationFloor, 0, 65507, errors),
-        };
+        o.Add(new Option<string[]>("--snmp-community") { HelpName = "C", Description = "read-only v1/v2c community, repeatable ('none' answers no community)", DefaultValueFactory = _ => [.. d.Communities] }.Repeatable(),
+            (s, v) => s with { Communities = v.Where(c => c != "none").ToList() });
+        o.Add(new Option<string>("--snmp-sys-descr") { HelpName = "TEXT", Description = "sysDescr (default: a CUCM-shaped 'Hardware:..., Software:UCOS ...')" }.LastWins(),
+            (s, v) => s with { SysDescr = v });
+        o.Add(new Option<string>("--snmp-sys-contact") { HelpName = "TEXT", Description = "sysContact" }.LastWins(),
+            (s, v) => s with { SysContact = v });
+        o.Add(new Option<string?>("--snmp-sys-name") { HelpName = "TEXT", Description = "sysName (default: the host name)" }.Optional(),
+            (s, v) => s with { SysName = v });
+        o.Add(new Option<string>("--snmp-sys-location") { HelpName = "TEXT", Description = "sysLocation" }.LastWins(),
+            (s, v) => s with { SysLocation = v });
+        o.Add(new Option<int>("--snmp-sys-services") { HelpName = "N", Description = "sysServices", DefaultValueFactory = _ => d.SysServices }.Whole(0, 127),
+            (s, v) => s with { SysServices = v });
+        o.Add(new Option<SnmpUser[]>("--snmp-user") { HelpName = "USER", Description = "SNMPv3 user NAME | NAME:SHA|SHA-256:AUTHPASS | NAME:SHA|SHA-256:AUTHPASS:AES:PRIVPASS, repeatable" }.Repeatable<SnmpUser>(User, text => text.Split(':')[0] + ":..."),
+            (s, v) => s with { Users = v });
+        o.Add(new Option<string?>("--snmp-engine-id") { HelpName = "HEX", Description = "snmpEngineID (default: Cisco enterprise MAC format derived from the host name)" }.LastWins(EngineId),
+            (s, v) => s with { EngineId = v });
+        o.Add(new Option<string[]>("--snmp-trap") { HelpName = "HOST[:PORT]", Description = "send traps (v2c) to this receiver, repeatable (port 162 unless given)" }.Repeatable<string>(Receiver),
+            (s, v) => s with { TrapReceivers = v });
+        o.Add(new Option<string>("--snmp-trap-community") { HelpName = "C", Description = "community of the traps", DefaultValueFactory = _ => d.TrapCommunity }.LastWins(),
+            (s, v) => s with { TrapCommunity = v });
+        o.Add(new Option<bool>("--snmp-phone-traps") { Description = "send ccmPhoneStatusUpdate when devices register or unregister" },
+            (s, v) => s with { PhoneStatusTraps = v });
+        o.Add(new Option<bool>("--snmp-no-coldstart") { Description = "do not send coldStart at start" },
+            (s, v) => s with { ColdStartTrap = !v });
+        o.Add(new Option<int>("--snmp-max-amplification") { HelpName = "N", Description = "unauthenticated answers at most N times the request or the floor (0 = off)", DefaultValueFactory = _ => d.MaxAmplification }.Whole(0, 1000),
+            (s, v) => s with { MaxAmplification = v });
+        o.Add(new Option<int>("--snmp-amplification-floor") { HelpName = "BYTES", Description = "bytes an unauthenticated answer may always use (0 = strictly N times)", DefaultValueFactory = _ => d.AmplificationFloor }.Whole(0, 65507),
+            (s, v) => s with { AmplificationFloor = v });
     }
 
-    private static int Int(Args args, string name, int fallback, int min, int max, List<string> errors)
+    private static string? User(string text, out SnmpUser value)
     {
-        if (args.Value(name) is not { } text)
+        try
         {
-            return fallback;
+            value = SnmpUser.Parse(text);
+            return null;
         }
-
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v < min || v > max)
+        catch (FormatException ex)
         {
-            errors.Add($"--{name} {text}: a whole number from {min} to {max}");
-            return fallback;
+            value = new SnmpUser(string.Empty);
+            return ex.Message;
         }
+    }
 
-        return v;
+    private static string? EngineId(string text, out string? value)
+    {
+        value = text;
+        return text.Length is < 10 or > 64 || text.Length % 2 != 0 || !text.All(Uri.IsHexDigit) ? "5 to 32 bytes in hex (RFC 3411 SnmpEngineID)" : null;
+    }
+
+    private static string? Receiver(string text, out string value)
+    {
+        value = text;
+        var colon = text.LastIndexOf(':');
+        var portText = colon > 0 && !IPAddress.TryParse(text, out _) ? text[(colon + 1)..] : null;
+        return text.Length == 0 || (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535))
+            ? "write HOST or HOST:PORT"
+            : null;
     }
 }
