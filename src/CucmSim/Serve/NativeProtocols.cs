@@ -147,6 +147,8 @@ internal static class NativeProtocols
         "opaque" when listener.Spec.Flows.Any(f => f.Id == "t8.jtapi") => Held("cti", null),
         "rmi" => new TcpNative { Handler = new Rmi.RmiProtocol() },
         "mgcp-backhaul" => new TcpNative { Handler = new Mgcp.MgcpBackhaul() },
+        "ldap" => new TcpNative { Handler = new Ldap.LdapProtocol(tls: false) },
+        "ldaps" => new TcpNative { Handler = new Ldap.LdapProtocol(tls: true), Tls = context.Certificates.TlsOptions("directory") },
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
