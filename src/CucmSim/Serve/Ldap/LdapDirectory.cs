@@ -105,13 +105,14 @@ internal sealed class LdapDirectory
         var baseDn = Normalize(request.BaseObject);
         if (baseDn.Length == 0)
         {
-            // The root DSE answers a base search; a subtree search of "" covers the whole directory (AD's global catalog does the same).
+            // The root DSE answers a base search; one level below it is the naming context, and a subtree search of ""
+            // covers the whole directory (AD's global catalog does the same).
             if (request.Scope == LdapScope.BaseObject)
             {
                 return new SearchOutcome(Matches(_rootDse, request.Filter) ? [_rootDse] : [], LdapResultCode.Success, string.Empty, string.Empty);
             }
 
-            return Collect(request, request.Scope == LdapScope.SingleLevel ? _entries.Where(e => !e.NormalizedDn.Contains(',', StringComparison.Ordinal)) : _entries);
+            return Collect(request, request.Scope == LdapScope.SingleLevel ? _entries.Where(e => e.NormalizedDn == Suffix) : _entries);
         }
 
         if (!_entries.Any(e => e.NormalizedDn == baseDn))
