@@ -107,6 +107,9 @@ internal static class ServeCommand
           --sccp-extension NUM  number that answers and opens media (default 1000)
           --sccp-auto-answer    off hook alone opens media
           --sccp-fragment       write each SCCP message in two TCP segments (testing inspection)
+          --dhcp                answer DHCP on 67/udp (off by default, as Cisco advises): offers carry option 150
+          --dhcp-pool RANGE     addresses to lease: CIDR (10.1.2.0/24) or FIRST-LAST (default: the subnet of the
+                                interface a request arrives on; a relay's /24)
         {Serve.Snmp.SnmpCli.Usage}
 
         {Serve.Sip.SipCli.Usage}
@@ -121,9 +124,9 @@ internal static class ServeCommand
             ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "ledger-window", "idle-timeout", "log-level", "io", "io-threads",
              "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
              "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension",
-             "tftp-root", "tftp-data-ports", "tftp-max-transfers", "tftp-config",
+             "tftp-root", "tftp-data-ports", "tftp-max-transfers", "tftp-config", "dhcp-pool",
              .. Serve.Snmp.SnmpCli.ValueOptions, .. Serve.Sip.SipCli.ValueOptions, .. Serve.AdminWeb.AdminWebCli.ValueOptions],
-            ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment", "tftp-single-port", "tftp-gso",
+            ["strict", "no-control", "mtls", "ephemeral-ports", "help", "sccp-reject-all", "sccp-auto-answer", "sccp-fragment", "tftp-single-port", "tftp-gso", "dhcp",
              .. Serve.Snmp.SnmpCli.FlagOptions, .. Serve.Sip.SipCli.FlagOptions]);
         if (args.Flag("help"))
         {
@@ -150,6 +153,7 @@ internal static class ServeCommand
         var sip = Serve.Sip.SipCli.Parse(args, errors);
         var adminWeb = Serve.AdminWeb.AdminWebCli.Parse(args, errors);
         var tftp = ParseTftp(args, errors);
+        var dhcp = ParseDhcp(args, errors);
         var offset = ParseInt(args, "port-offset", 0, 0, 65535, errors);
         var idle = ParseInt(args, "idle-timeout", 120, 1, 86400, errors);
         var ledgerMb = ParseInt(args, "ledger-max-mb", 64, 1, 1 << 20, errors);
@@ -244,6 +248,7 @@ internal static class ServeCommand
             Sip = sip,
             AdminWeb = adminWeb,
             InlineIo = io == "inline",
+            Dhcp = dhcp,
         };
 
 
@@ -404,6 +409,29 @@ internal static class ServeCommand
         }
 
         return options;
+    }
+
+    private static Serve.Dhcp.DhcpOptions? ParseDhcp(Args args, List<string> errors)
+    {
+        Serve.Dhcp.DhcpPool? pool = null;
+        if (args.Value("dhcp-pool") is { } text)
+        {
+            if (!args.Flag("dhcp"))
+            {
+                errors.Add("--dhcp-pool needs --dhcp");
+            }
+
+            if (Serve.Dhcp.DhcpPool.TryParse(text, out var parsed, out var error))
+            {
+                pool = parsed;
+            }
+            else
+            {
+                errors.Add($"--dhcp-pool {text}: {error}");
+            }
+        }
+
+        return args.Flag("dhcp") ? new Serve.Dhcp.DhcpOptions { Pool = pool } : null;
     }
 
     private static int ParseInt(Args args, string name, int fallback, int min, int max, List<string> errors) =>

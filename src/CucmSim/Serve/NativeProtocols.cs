@@ -161,6 +161,7 @@ internal static class NativeProtocols
         "syslog" => new Syslog.SyslogReceiver(listener, context),
         "ike" => new Ike.IkeResponder(listener),
         "mgcp" => new Mgcp.MgcpCallAgent(listener, context),
+        "dhcp" => context.Dhcp is { } dhcp ? new Dhcp.DhcpServer(listener, context, dhcp) : null,
         "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
     };
