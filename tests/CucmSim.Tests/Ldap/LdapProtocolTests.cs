@@ -85,6 +85,18 @@ public sealed class LdapProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Nmap_names_ldap_and_ldap_over_ssl()
+    {
+        var ports = string.Join(',', new[] { "tcp/389", "tcp/636" }.Select(l => _server.EndPoint(l).Port.ToString(CultureInfo.InvariantCulture)));
+        var nmap = await ExternalTool.RunAsync("nmap", ["-sV", "-sT", "-Pn", "-n", "-p", ports, "127.0.0.1"], TimeSpan.FromSeconds(150)).DefaultTimeout(TimeSpan.FromSeconds(160));
+        Assert.True(nmap.ExitCode == 0, nmap.All);
+        var lines = nmap.Stdout.Split('\n').Where(l => l.Contains("/tcp", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Matches(@"open\s+ldap", lines.Single(l => l.StartsWith(_server.EndPoint("tcp/389").Port.ToString(CultureInfo.InvariantCulture) + "/", StringComparison.Ordinal)));
+        Assert.Matches(@"open\s+ssl/ldap", lines.Single(l => l.StartsWith(_server.EndPoint("tcp/636").Port.ToString(CultureInfo.InvariantCulture) + "/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task A_wrong_password_is_invalid_credentials()
     {
         var whoami = await RunAsync("ldapwhoami", "-x", "-H", Url("tcp/389"), "-D", Admin, "-w", "wrong");
