@@ -69,6 +69,24 @@ internal sealed class ServeCli
         o.Add(new Option<bool>("--mtls") { Description = "ask TLS clients for a certificate (mutual TLS)" },
             (s, v) => s with { Certificates = s.Certificates with { RequireClientCertificate = v } });
 
+        var dhcp = o.Add(new Option<bool>("--dhcp") { Description = "answer DHCP on 67/udp (off by default, as Cisco advises): offers carry option 150, the TFTP server" },
+            (s, v) => v ? s with { Dhcp = s.Dhcp ?? new Serve.Dhcp.DhcpOptions() } : s);
+        var dhcpPool = o.Add(new Option<Serve.Dhcp.DhcpPool?>("--dhcp-pool") { HelpName = "RANGE", Description = "addresses to lease: CIDR (10.1.2.0/24) or FIRST-LAST (default: the subnet of the interface a request arrives on; a relay's /24)" }
+                .LastWins<Serve.Dhcp.DhcpPool?>((string text, out Serve.Dhcp.DhcpPool? value) =>
+                {
+                    var ok = Serve.Dhcp.DhcpPool.TryParse(text, out var pool, out var error);
+                    value = ok ? pool : null;
+                    return ok ? null : error ?? "not a pool";
+                }),
+            (s, v) => v is null ? s : s with { Dhcp = (s.Dhcp ?? new Serve.Dhcp.DhcpOptions()) with { Pool = v } });
+        dhcpPool.Validators.Add(r =>
+        {
+            if (!r.Implicit && r.GetResult(dhcp) is not { Implicit: false })
+            {
+                r.AddError("--dhcp-pool needs --dhcp");
+            }
+        });
+
         DeclareTftp(o.Part(s => s.Tftp, (s, t) => s with { Tftp = t }), d.Tftp);
         DeclareSccp(o.Part(s => s.Sccp, (s, c) => s with { Sccp = c }), d.Sccp);
         Serve.Snmp.SnmpCli.Declare(o.Part(s => s.Snmp, (s, c) => s with { Snmp = c }));

@@ -9,6 +9,7 @@ using CucmSim.Catalog;
 using CucmSim.Clients.AdminWeb;
 using CucmSim.Clients.Echo;
 using CucmSim.Clients.Ike;
+using CucmSim.Clients.Ldap;
 using CucmSim.Clients.Mgcp;
 using CucmSim.Clients.Rmi;
 using CucmSim.Clients.Ssh;
@@ -16,6 +17,7 @@ using CucmSim.Clients.Sccp;
 using CucmSim.Clients.Sip;
 using CucmSim.Clients.Snmp;
 using CucmSim.Clients.Tftp;
+using CucmSim.Protocols.Ldap;
 using CucmSim.Protocols.Tftp;
 
 namespace CucmSim.Probe;
@@ -74,6 +76,7 @@ public static class Exchanges
             "rmi" => "Java RMI (JRMP) handshake and ping",
             "ssh" => "SSH identification and key exchange (the host key and its fingerprint; no login)",
             "mgcp" => "MGCP RSIP, then the call agent's AUEP back",
+            "ldap" or "ldaps" => "LDAP anonymous bind, root DSE, a subtree search for people, unbind",
             "rtp" => string.Create(CultureInfo.InvariantCulture, $"echo on {ports} sampled media port(s)"),
             _ => null,
         };
@@ -93,11 +96,11 @@ public static class Exchanges
 
     /// <summary>
     /// The TLS protocols whose handshake a serve completes: SIP, SCCP and HTTPS, and CTL, TVS, CAPF and CTI over TLS
-    /// (each with its own identity); on LDAPS it answers the clear-text echo only.
+    /// (each with its own identity), and LDAPS.
     /// </summary>
-    public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls" or "ctl" or "tvs" or "capf" or "cti-tls";
+    public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls" or "ctl" or "tvs" or "capf" or "cti-tls" or "ldaps";
 
-    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls" or "ike" or "rmi" or "mgcp" or "ssh";
+    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls" or "ike" or "rmi" or "mgcp" or "ssh" or "ldap" or "ldaps";
 
     /// <summary>Runs every exchange of one port of a flow: the echo, and at the same time the protocol's own legs.</summary>
     public static async Task<List<LegResult>> RunTargetAsync(ProbeContext context, Flow flow, ProbeTarget target, CancellationToken cancellationToken)
@@ -226,6 +229,9 @@ public static class Exchanges
                 break;
             case "ssh" when target.Transport == Transport.Tcp:
                 legs.Add(await SshAsync(context, target, cancellationToken).ConfigureAwait(false));
+                break;
+            case "ldap" or "ldaps" when target.Transport == Transport.Tcp:
+                legs.Add(await LdapAsync(context, target, flow.Protocol == "ldaps", cancellationToken).ConfigureAwait(false));
                 break;
         }
 
@@ -698,6 +704,49 @@ public static class Exchanges
             // A server that answered at all (its banner) proves the path; what failed after is the server's, or the middle's.
             leg.Outcome = OutcomeOf(result.Error);
             leg.Detail = (result.Server is { } s ? s.Line + ": " : "SSH: ") + result.Error;
+        }
+
+        return leg;
+    }
+
+    /// <summary>
+    /// LDAP as CUCM's directory sync starts: an anonymous simple bind, the root DSE for the naming context, a subtree
+    /// search for people under it, unbind. Any bind answer proves the path; the detail says what the directory holds.
+    /// </summary>
+    public static async Task<LegResult> LdapAsync(ProbeContext context, ProbeTarget target, bool tls, CancellationToken cancellationToken)
+    {
+        var leg = new LegResult { Name = "ldap-bind-search", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
+        var started = Stopwatch.GetTimestamp();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(context.Total);
+        try
+        {
+            await using var ldap = await LdapConnection.ConnectAsync(context.EndPoint(target.Dial), tls, context.Source, cts.Token).ConfigureAwait(false);
+            leg.Local = ldap.Local is { } local ? Format(local) : null;
+            var bind = await ldap.BindAsync(string.Empty, string.Empty, cts.Token).ConfigureAwait(false);
+            leg.Outcome = Outcome.Answered;
+            if (bind.Code != LdapResultCode.Success)
+            {
+                leg.Detail = $"anonymous bind answered {bind.Code} ({(int)bind.Code}): {bind.Diagnostic}";
+                return leg;
+            }
+
+            var root = await ldap.SearchAsync(string.Empty, LdapScope.BaseObject, new LdapPresent("objectClass"), ["namingContexts", "supportedLDAPVersion"], cancellationToken: cts.Token).ConfigureAwait(false);
+            var naming = root.Entries.FirstOrDefault()?.Get("namingContexts").FirstOrDefault();
+            var people = naming is null
+                ? null
+                : await ldap.SearchAsync(naming, LdapScope.WholeSubtree, LdapFilter.Parse("(objectClass=person)"), ["sAMAccountName", "telephoneNumber"], 100, cancellationToken: cts.Token).ConfigureAwait(false);
+            await ldap.UnbindAsync(cts.Token).ConfigureAwait(false);
+            leg.Detail = string.Create(CultureInfo.InvariantCulture,
+                $"bind success; root DSE naming context {naming ?? "none"}; {people?.Entries.Count ?? 0} people ({people?.Done.Code.ToString() ?? "not searched"}){(ldap.TlsDetail is null ? string.Empty : "; " + ldap.TlsDetail)}");
+        }
+        catch (Exception ex)
+        {
+            Classify(leg, ex, cancellationToken);
+        }
+        finally
+        {
+            leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         }
 
         return leg;

@@ -148,6 +148,8 @@ internal static class NativeProtocols
         "rmi" => new TcpNative { Handler = new Rmi.RmiProtocol() },
         "ssh" when context.SshHostKey is { } hostKey => new TcpNative { Handler = new Ssh.SshServer(hostKey), ServerSpeaksFirstAfter = Ssh.SshServer.BannerAfter },
         "mgcp-backhaul" => new TcpNative { Handler = new Mgcp.MgcpBackhaul() },
+        "ldap" => new TcpNative { Handler = new Ldap.LdapProtocol(tls: false) },
+        "ldaps" => new TcpNative { Handler = new Ldap.LdapProtocol(tls: true), Tls = context.Certificates.TlsOptions("directory") },
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
@@ -160,6 +162,7 @@ internal static class NativeProtocols
         "syslog" => new Syslog.SyslogReceiver(listener, context),
         "ike" => new Ike.IkeResponder(listener),
         "mgcp" => new Mgcp.MgcpCallAgent(listener, context),
+        "dhcp" => context.Dhcp is { } dhcp ? new Dhcp.DhcpServer(listener, context, dhcp) : null,
         "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
     };

@@ -67,6 +67,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     /// <summary>Phone provisioning content and transfers (TFTP, HTTP 6970, HTTPS 6971/6972).</summary>
     public Tftp.ProvisioningService? Provisioning { get; internal set; }
 
+    /// <summary>The DHCP server's settings (serve --dhcp); null: the DHCP listener only echoes.</summary>
+    public Dhcp.DhcpOptions? Dhcp { get; init; }
+
     /// <summary>Certificates of the TLS listeners.</summary>
     public required CertificateService Certificates { get; init; }
 

@@ -63,6 +63,9 @@ public sealed record ServeOptions
     public Sip.SipOptions Sip { get; init; } = new();
 
     public AdminWeb.AdminWebOptions AdminWeb { get; init; } = new();
+
+    /// <summary>serve --dhcp: answer DHCP on the dhcp listeners; null (the default) leaves them to the echo.</summary>
+    public Dhcp.DhcpOptions? Dhcp { get; init; }
 }
 
 /// <summary>
@@ -143,6 +146,7 @@ public sealed class SimServer : IAsyncDisposable
             Sip = options.Sip,
             AdminWeb = options.AdminWeb,
             SshHostKey = plan.Listeners.Any(l => l.Protocol == "ssh") ? Ssh.SshHostKey.ForState(options.StateDirectory) : null,
+            Dhcp = options.Dhcp,
         };
         context.Provisioning = Tftp.ProvisioningService.Create(options.Tftp, profile, plan.Role, options.PortOffset, options.EphemeralPorts, context);
         var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);

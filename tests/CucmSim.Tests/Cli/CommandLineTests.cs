@@ -21,7 +21,7 @@ public sealed class CommandLineTests
         "snmp-sys-location", "snmp-sys-services", "snmp-user", "snmp-engine-id", "snmp-trap", "snmp-trap-community", "snmp-phone-traps",
         "snmp-no-coldstart", "snmp-max-amplification", "snmp-amplification-floor", "sip-realm", "sip-user", "sip-password",
         "sip-cucm-503", "sip-trunk-peer", "sip-server-header", "sip-no-mirror", "sip-ring-ms", "sip-max-size", "sip-reply-to-via",
-        "axl-user", "axl-max-body", "log-level", "io", "io-threads", "help",
+        "axl-user", "axl-max-body", "dhcp", "dhcp-pool", "log-level", "io", "io-threads", "help",
     ];
 
     private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
