@@ -37,6 +37,11 @@ public sealed class ProbeContext
     /// <summary>--mtu: also send a SIP OPTIONS of more than 1,300 bytes over UDP (RFC 3261 §18.1.1's limit).</summary>
     public bool Mtu { get; init; }
 
+    /// <summary>
+    /// --idle: every UDP echo also asks for the server's delayed answer after this many seconds of silence; 0 for none.
+    /// </summary>
+    public int IdleSeconds { get; init; }
+
     /// <summary>Digest password for REGISTER when the server asks for one.</summary>
     public string? SipPassword { get; init; }
 
@@ -111,7 +116,8 @@ public static class Exchanges
     {
         var leg = new LegResult { Name = name, Listener = target.Listener, Role = role, Target = Format(context.EndPoint(target.Dial)) };
         var started = Stopwatch.GetTimestamp();
-        var options = new EchoOptions { Timeout = context.Timeout, Attempts = 1, Source = new IPEndPoint(context.Any, 0) };
+        var idle = target.Transport == Transport.Udp ? context.IdleSeconds : 0;
+        var options = new EchoOptions { Timeout = context.Timeout, Attempts = 1, Source = new IPEndPoint(context.Any, 0), IdleSeconds = idle };
         EchoResult? last = null;
         for (var attempt = 0; attempt <= context.Retries; attempt++)
         {
@@ -155,6 +161,11 @@ public static class Exchanges
                     leg.Evidence.Add($"the answer names listener {reply.ListenerId}, not {target.Listener}: a port forward on the path, or another --port-offset");
                 }
 
+                if (idle > 0)
+                {
+                    leg.Later = IdleAsync(leg, idle, last.Callback);
+                }
+
                 break;
             case { Failure: EchoFailure.Reset }:
                 leg.Outcome = Outcome.Reset;
@@ -173,6 +184,47 @@ public static class Exchanges
                 leg.Outcome = Outcome.NoAnswer;
                 leg.Detail = string.Create(CultureInfo.InvariantCulture, $"no answer to {leg.Nonces.Count} probe(s) in {context.Timeout.TotalSeconds:0.###} s each");
                 break;
+        }
+
+        return leg;
+    }
+
+    /// <summary>
+    /// --idle: the echo's socket stays silent, and the server's delayed answer to the address it saw must still get
+    /// through. A leg of its own ("idle", or "rtp-echo-idle"), finished after the run's other legs.
+    /// </summary>
+    private static async Task<LegResult> IdleAsync(LegResult echo, int seconds, Task<EchoCallbackResult>? callback)
+    {
+        var leg = new LegResult
+        {
+            Name = echo.Name == "echo" ? "idle" : echo.Name + "-idle",
+            Listener = echo.Listener,
+            Role = "idle",
+            Target = echo.Target,
+            Local = echo.Local,
+            PeerSeen = echo.PeerSeen,
+            Nonces = [echo.Nonces[^1]],
+        };
+        if (callback is null)
+        {
+            leg.Outcome = Outcome.Incomplete;
+            leg.Detail = "the server answered the echo but scheduled no delayed answer (an older serve, or too many pending there): the idle check did not run";
+            return leg;
+        }
+
+        var result = await callback.ConfigureAwait(false);
+        leg.ElapsedMs = result.Waited.TotalMilliseconds;
+        leg.Evidence.Add(string.Create(CultureInfo.InvariantCulture, $"idle {seconds} s; the server saw this socket as {echo.PeerSeen}"));
+        if (result.Ok)
+        {
+            leg.Outcome = Outcome.Answered;
+            leg.Detail = string.Create(CultureInfo.InvariantCulture, $"after {seconds} s of silence the server's delayed answer to {echo.PeerSeen} came back");
+        }
+        else
+        {
+            leg.Outcome = Outcome.NoAnswer;
+            leg.Detail = string.Create(CultureInfo.InvariantCulture,
+                $"the echo came back at once, but the server's delayed answer after {seconds} s of silence, sent to {echo.PeerSeen}, never arrived (waited {result.Waited.TotalSeconds:0.#} s)");
         }
 
         return leg;

@@ -177,6 +177,7 @@ internal static class ProbeCommand
                 SipPassword = args.GetValue(cli.SipPassword),
                 SipNumber = args.GetValue(cli.Number) ?? "1000",
                 Mtu = args.GetValue(cli.Mtu),
+                IdleSeconds = Get(cli.Idle, 0),
             };
             report = new ProbeReport
             {
@@ -192,6 +193,7 @@ internal static class ProbeCommand
                 Retries = retries,
                 Concurrency = concurrency,
                 RtpSample = rtpSample?.ToString(CultureInfo.InvariantCulture) ?? "all",
+                IdleSeconds = context.IdleSeconds == 0 ? null : context.IdleSeconds,
                 DeviceName = context.DeviceName,
             };
 
