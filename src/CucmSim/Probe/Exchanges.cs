@@ -28,6 +28,9 @@ public sealed class ProbeContext
     public int Retries { get; init; } = 1;
     public string SnmpCommunity { get; init; } = "public";
 
+    /// <summary>--snmp-user: the SNMPv3 user of the second SNMP leg; null runs v2c alone.</summary>
+    public SnmpV3User? SnmpUser { get; init; }
+
     /// <summary>USER:PW for AXL's basic auth on the admin web (browser flows).</summary>
     public string AxlUser { get; init; } = "administrator:cucmsim";
 
@@ -72,7 +75,7 @@ public static class Exchanges
             "tftp" => "TFTP RRQ of SEP<MAC>.cnf.xml with and without options, data from the transfer port",
             "http" => "HTTP GET (AXL getCCMVersion on the admin web)",
             "https" => "HTTPS GET (AXL getCCMVersion on the admin web)",
-            "snmp" => "SNMP v2c GET sysDescr",
+            "snmp" => "SNMP v2c GET sysDescr (and v3 with --snmp-user)",
             "sccp" or "sccp-tls" => "SCCP register, a call with RTP both ways",
             "ike" => "IKEv1 Main Mode and IKEv2 IKE_SA_INIT (NO_PROPOSAL_CHOSEN expected: no SA is made)",
             "rmi" => "Java RMI (JRMP) handshake and ping",
@@ -260,7 +263,7 @@ public static class Exchanges
                 legs.Add(await HttpAsync(context, target, flow.Protocol == "https", cancellationToken).ConfigureAwait(false));
                 break;
             case "snmp" when target.Transport == Transport.Udp:
-                legs.Add(await SnmpAsync(context, target, cancellationToken).ConfigureAwait(false));
+                legs.AddRange(await SnmpAsync(context, target, cancellationToken).ConfigureAwait(false));
                 break;
             case "sccp" or "sccp-tls":
                 legs.AddRange(await SccpAsync(context, target, flow.Protocol == "sccp-tls", cancellationToken).ConfigureAwait(false));
@@ -655,11 +658,21 @@ public static class Exchanges
         return leg;
     }
 
-    public static async Task<LegResult> SnmpAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    /// <summary>
+    /// SNMP: a v2c GET of sysDescr and, with --snmp-user, a v3 GET as that user beside it (discovery, then the user's
+    /// level). A v3 Report (unknown user, wrong digest, ...) proves the path both ways: the leg names the credential.
+    /// </summary>
+    public static async Task<List<LegResult>> SnmpAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
     {
         const string sysDescr = "1.3.6.1.2.1.1.1.0";
-        var leg = new LegResult { Name = "snmp-get", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
-        var result = await SnmpClient.GetAsync(context.EndPoint(target.Dial), context.SnmpCommunity, [sysDescr], timeout: context.Total, attempts: context.Retries + 1, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var endPoint = context.EndPoint(target.Dial);
+        var v2 = SnmpClient.GetAsync(endPoint, context.SnmpCommunity, [sysDescr], timeout: context.Total, attempts: context.Retries + 1, cancellationToken: cancellationToken);
+        var v3 = context.SnmpUser is { } user
+            ? SnmpV3Client.GetAsync(endPoint, user, [sysDescr], context.Total, context.Retries + 1, cancellationToken)
+            : null;
+
+        var leg = new LegResult { Name = "snmp-get", Listener = target.Listener, Role = "primary", Target = Format(endPoint) };
+        var result = await v2.ConfigureAwait(false);
         leg.ElapsedMs = result.Elapsed.TotalMilliseconds;
         if (result.Error is null)
         {
@@ -672,7 +685,34 @@ public static class Exchanges
             leg.Detail = "v2c GET sysDescr: " + result.Error;
         }
 
-        return leg;
+        if (v3 is null)
+        {
+            return [leg];
+        }
+
+        var secure = new LegResult { Name = "snmp-v3-get", Listener = target.Listener, Role = "primary", Target = leg.Target };
+        var answer = await v3.ConfigureAwait(false);
+        secure.ElapsedMs = answer.Elapsed.TotalMilliseconds;
+        var engine = answer.EngineId is null ? string.Empty : $", engine {answer.EngineId}";
+        if (answer.Error is null)
+        {
+            secure.Outcome = Outcome.Answered;
+            secure.Detail = $"v3 GET sysDescr as {context.SnmpUser}{engine}: {answer[sysDescr]?.ToString() ?? answer.ErrorStatus.ToString()}";
+            if (answer.Resynchronised)
+            {
+                secure.Evidence.Add("the agent reported notInTimeWindow once; the request went again with its clock");
+            }
+        }
+        else
+        {
+            // A Report came back: the path carries SNMPv3 both ways, the agent refused the credentials.
+            secure.Outcome = answer.Report is null ? OutcomeOf(answer.Error) : Outcome.Incomplete;
+            secure.Detail = $"v3 GET sysDescr{engine}: {answer.Error}"
+                + (answer.Report is null ? string.Empty : "; the agent's Report came back, so the path carries SNMPv3: check the user on both sides")
+                + (leg.Outcome == Outcome.Answered ? "; v2c on the same port was answered" : string.Empty);
+        }
+
+        return [leg, secure];
     }
 
     /// <summary>Where a client's error text says nothing came back, an ICMP error did, or something else went wrong.</summary>

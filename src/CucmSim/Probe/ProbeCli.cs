@@ -17,7 +17,7 @@ internal sealed class ProbeCli
             Exit codes: 0 every flow as expected, 1 some flow not, 2 bad options or profile, 3 target not reached at all.
             """)
         {
-            Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SipPassword, Number, AxlUser,
+            Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SnmpUser, SipPassword, Number, AxlUser,
             Mtu, Idle, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html,
         };
         Ranged(PortOffset, 0, 65535);
@@ -75,6 +75,12 @@ internal sealed class ProbeCli
     };
 
     public Option<string> SnmpCommunity { get; } = new("--snmp-community") { Description = "community of the SNMP GET", HelpName = "C", DefaultValueFactory = _ => "public" };
+
+    public Option<string?> SnmpUser { get; } = new("--snmp-user")
+    {
+        Description = "also GET sysDescr with SNMPv3 as this user, written as serve's --snmp-user: NAME, NAME:SHA|SHA-256:AUTHPASS or NAME:SHA|SHA-256:AUTHPASS:AES:PRIVPASS",
+        HelpName = "USER",
+    };
 
     public Option<string?> SipPassword { get; } = new("--sip-password") { Description = "answer a REGISTER challenge with digest credentials (serve --sip-password)", HelpName = "PW" };
 
