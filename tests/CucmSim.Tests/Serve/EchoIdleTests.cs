@@ -81,6 +81,8 @@ public sealed class EchoIdleTests
         Assert.Equal(first.Length - " idle=2".Length, callback.Length);
         Assert.Equal(0, server.Context.EchoCallbacks.Pending);
 
+        // The record is written after the count: once it is there, so is the counter.
+        Assert.Equal("callback", (await server.WaitForRecordAsync(r => r.Kind == "echo-idle" && r.Nonce == "n1")).Verdict);
         var metrics = await server.Control().GetStringAsync("/metrics").DefaultTimeout();
         Assert.Contains("cucmsim_echo_idle_sent_total 1\n", metrics);
         Assert.Contains("cucmsim_echo_idle_refused_total 2\n", metrics);
