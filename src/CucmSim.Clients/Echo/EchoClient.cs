@@ -39,6 +39,18 @@ public sealed record EchoResult(IPEndPoint Target, string Transport, string Nonc
 
     /// <summary>How many probes were sent (UDP repeats until an answer).</summary>
     public int Sent { get; init; } = 1;
+
+    /// <summary>
+    /// UDP with <see cref="EchoOptions.IdleSeconds"/>: the wait for the server's delayed answer, on the same socket
+    /// (which it owns and closes); null when no answer came, or the server scheduled no callback.
+    /// </summary>
+    public Task<EchoCallbackResult>? Callback { get; init; }
+}
+
+/// <summary>What came of a wait for the delayed answer: the callback, or nothing within the idle time and the timeout.</summary>
+public sealed record EchoCallbackResult(EchoReply? Reply, int IdleSeconds, TimeSpan Waited)
+{
+    public bool Ok => Reply is not null;
 }
 
 /// <summary>How a probe is sent.</summary>
@@ -54,6 +66,12 @@ public sealed record EchoOptions
 
     /// <summary>Queue ICMP errors and report their type, code and sender (Linux).</summary>
     public bool ReadIcmp { get; init; } = true;
+
+    /// <summary>
+    /// UDP: ask the server for a second answer after this many seconds of silence (<c>idle=S</c>); 0 asks for none.
+    /// The wait for it (<see cref="EchoResult.Callback"/>) lasts the idle time and <see cref="Timeout"/>.
+    /// </summary>
+    public int IdleSeconds { get; init; }
 }
 
 /// <summary>Sends CUCMSIM-PROBE over TCP or UDP and reads the CUCMSIM-ECHO answer.</summary>
@@ -141,8 +159,11 @@ public static class EchoClient
         ArgumentNullException.ThrowIfNull(options);
         nonce ??= NewNonce();
         var started = TimeProvider.System.GetTimestamp();
-        using var socket = new Socket(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        var request = Encoding.ASCII.GetBytes($"CUCMSIM-PROBE {nonce}");
+        var socket = new Socket(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        using var owned = new SocketOwner(socket);
+        var request = Encoding.ASCII.GetBytes(options.IdleSeconds > 0
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"CUCMSIM-PROBE {nonce} idle={options.IdleSeconds}")
+            : $"CUCMSIM-PROBE {nonce}");
         var buffer = new byte[EchoProbe.MaxEchoLength];
         var attempts = Math.Max(1, options.Attempts);
         var each = options.Timeout / attempts;
@@ -176,9 +197,12 @@ public static class EchoClient
                     while (true)
                     {
                         var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token).ConfigureAwait(false);
-                        if (EchoProbe.TryParseEcho(buffer.AsSpan(0, n), out var reply) && reply.Nonce == nonce)
+                        if (EchoProbe.TryParseEcho(buffer.AsSpan(0, n), out var reply) && reply.Nonce == nonce && !reply.IsCallback)
                         {
-                            return new EchoResult(target, "udp", nonce, reply, null, TimeProvider.System.GetElapsedTime(started)) { Local = local, Sent = sent };
+                            var callback = options.IdleSeconds > 0 && reply.IdleScheduled > 0
+                                ? WaitCallbackAsync(owned.Release(), nonce, reply.IdleScheduled, options.Timeout, cancellationToken)
+                                : null;
+                            return new EchoResult(target, "udp", nonce, reply, null, TimeProvider.System.GetElapsedTime(started)) { Local = local, Sent = sent, Callback = callback };
                         }
                     }
                 }
@@ -206,5 +230,59 @@ public static class EchoClient
         }
 
         return new EchoResult(target, "udp", nonce, null, error, TimeProvider.System.GetElapsedTime(started)) { Failure = failure, Icmp = icmp, Local = local, Sent = sent };
+    }
+
+    /// <summary>Keeps the socket silent for the idle time and the timeout, and reads the server's delayed answer.</summary>
+    private static async Task<EchoCallbackResult> WaitCallbackAsync(Socket socket, string nonce, int idleSeconds, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using (socket)
+        {
+            var started = TimeProvider.System.GetTimestamp();
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(TimeSpan.FromSeconds(idleSeconds) + timeout);
+            var buffer = new byte[EchoProbe.MaxEchoLength];
+            var errors = 0;
+            try
+            {
+                while (true)
+                {
+                    int n;
+                    try
+                    {
+                        n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token).ConfigureAwait(false);
+                    }
+                    catch (SocketException) when (++errors < 16)
+                    {
+                        // An ICMP error for the echo's retransmissions: the socket still waits for the callback.
+                        continue;
+                    }
+
+                    // A late copy of the echo is not the callback: only CUCMSIM-IDLE proves the path after the silence.
+                    if (EchoProbe.TryParseEcho(buffer.AsSpan(0, n), out var reply) && reply.Nonce == nonce && reply.IsCallback)
+                    {
+                        return new EchoCallbackResult(reply, idleSeconds, TimeProvider.System.GetElapsedTime(started));
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException)
+            {
+                return new EchoCallbackResult(null, idleSeconds, TimeProvider.System.GetElapsedTime(started));
+            }
+        }
+    }
+
+    /// <summary>Disposes a socket at the end of a scope unless it was handed on.</summary>
+    private sealed class SocketOwner(Socket socket) : IDisposable
+    {
+        private Socket? _socket = socket;
+
+        public Socket Release()
+        {
+            var s = _socket!;
+            _socket = null;
+            return s;
+        }
+
+        public void Dispose() => _socket?.Dispose();
     }
 }

@@ -12,6 +12,15 @@ public sealed record SnmpResult(IPEndPoint Target, SnmpError ErrorStatus, int Er
 {
     public bool Ok => Error is null && ErrorStatus == SnmpError.NoError;
 
+    /// <summary>SNMPv3: the agent's snmpEngineID (hex) as discovery found it.</summary>
+    public string? EngineId { get; init; }
+
+    /// <summary>SNMPv3: the usmStats (or other) counter of the Report that came in place of the response.</summary>
+    public string? Report { get; init; }
+
+    /// <summary>SNMPv3: the agent said notInTimeWindow once, and the request was sent again with its clock.</summary>
+    public bool Resynchronised { get; init; }
+
     /// <summary>The value of an OID in the answer, if present.</summary>
     public SnmpValue? this[string oid] => VarBinds.FirstOrDefault(v => Ber.FormatOid(v.Oid) == oid.TrimStart('.')) is { Oid: not null } vb ? vb.Value : null;
 }

@@ -10,6 +10,12 @@ namespace CucmSim.Protocols.Echo;
 /// the line ending optional) and the listener answers
 /// <c>CUCMSIM-ECHO &lt;nonce&gt; &lt;listener-id&gt; &lt;local ip:port&gt; &lt;peer ip:port as seen&gt;</c> and LF.
 /// The peer as seen is what proves (or disproves) NAT between the two ends.
+/// <para>
+/// Over UDP a probe may ask for a second, delayed answer: <c>CUCMSIM-PROBE &lt;nonce&gt; idle=&lt;S&gt;</c>. The
+/// listener answers at once as above, with <c> idle=&lt;S&gt;</c> before the LF when it scheduled the callback, and
+/// after S seconds sends <c>CUCMSIM-IDLE</c> with the same fields (exactly as long as the plain echo) from the same
+/// local address and port to the peer as seen: a path whose UDP mapping expired in between loses it.
+/// </para>
 /// </summary>
 public static class EchoProbe
 {
@@ -18,14 +24,28 @@ public static class EchoProbe
     /// <summary>Longest probe line accepted, line ending included.</summary>
     public const int MaxLineLength = 14 + MaxNonceLength + 2;
 
-    /// <summary>Longest answer line: prefix, nonce, listener id and two bracketed IPv6 endpoints.</summary>
-    public const int MaxEchoLength = 13 + MaxNonceLength + 1 + MaxListenerIdLength + 1 + 2 * 56 + 1;
+    /// <summary>Longest idle request suffix: " idle=" and four digits.</summary>
+    public const int MaxIdleSuffixLength = 10;
+
+    /// <summary>Longest probe datagram: the line and an idle request.</summary>
+    public const int MaxDatagramLength = MaxLineLength + MaxIdleSuffixLength;
+
+    /// <summary>Longest idle a listener accepts (a longer one is answered at once, with no callback).</summary>
+    public const int MaxIdleSeconds = 900;
+
+    /// <summary>Longest answer line: prefix, nonce, listener id, two bracketed IPv6 endpoints and the idle acknowledgement.</summary>
+    public const int MaxEchoLength = 13 + MaxNonceLength + 1 + MaxListenerIdLength + 1 + 2 * 56 + MaxIdleSuffixLength + 1;
 
     public const int MaxListenerIdLength = 64;
 
     public static ReadOnlySpan<byte> ProbePrefix => "CUCMSIM-PROBE "u8;
 
     public static ReadOnlySpan<byte> EchoPrefix => "CUCMSIM-ECHO "u8;
+
+    /// <summary>The delayed answer's prefix: as long as the echo's, so the callback is never larger than the echo.</summary>
+    public static ReadOnlySpan<byte> CallbackPrefix => "CUCMSIM-IDLE "u8;
+
+    private static ReadOnlySpan<byte> IdleToken => " idle="u8;
 
     /// <summary>
     /// Decides from the first bytes of a stream whether it opens with a probe.
@@ -109,10 +129,17 @@ public static class EchoProbe
     }
 
     /// <summary>Parses a probe datagram. Returns false when the datagram is not a probe.</summary>
-    public static bool TryParseDatagram(ReadOnlySpan<byte> datagram, out Range nonce)
+    public static bool TryParseDatagram(ReadOnlySpan<byte> datagram, out Range nonce) => TryParseDatagram(datagram, out nonce, out _);
+
+    /// <summary>
+    /// Parses a probe datagram and its idle request (<paramref name="idleSeconds"/> 0 when there is none; it may be
+    /// past <see cref="MaxIdleSeconds"/>, which the listener refuses). Returns false when the datagram is not a probe.
+    /// </summary>
+    public static bool TryParseDatagram(ReadOnlySpan<byte> datagram, out Range nonce, out int idleSeconds)
     {
         nonce = default;
-        if (datagram.Length > MaxLineLength || !datagram.StartsWith(ProbePrefix))
+        idleSeconds = 0;
+        if (datagram.Length > MaxDatagramLength || !datagram.StartsWith(ProbePrefix))
         {
             return false;
         }
@@ -127,8 +154,32 @@ public static class EchoProbe
             rest = rest[..^1];
         }
 
+        var space = rest.IndexOf((byte)' ');
+        if (space >= 0)
+        {
+            var idle = rest[space..];
+            if (!idle.StartsWith(IdleToken) || idle.Length == IdleToken.Length || idle.Length > MaxIdleSuffixLength)
+            {
+                return false;
+            }
+
+            foreach (var b in idle[IdleToken.Length..])
+            {
+                if (b is < (byte)'0' or > (byte)'9')
+                {
+                    idleSeconds = 0;
+                    return false;
+                }
+
+                idleSeconds = (idleSeconds * 10) + (b - '0');
+            }
+
+            rest = rest[..space];
+        }
+
         if (rest.IsEmpty || rest.Length > MaxNonceLength)
         {
+            idleSeconds = 0;
             return false;
         }
 
@@ -136,6 +187,7 @@ public static class EchoProbe
         {
             if (!IsNonceByte(b))
             {
+                idleSeconds = 0;
                 return false;
             }
         }
@@ -153,11 +205,14 @@ public static class EchoProbe
 
     public static bool IsNonceByte(byte b) => b is > 0x20 and < 0x7F;
 
-    /// <summary>Writes the answer line (with its LF) and returns its length.</summary>
-    public static int FormatEcho(Span<byte> destination, ReadOnlySpan<byte> nonce, ReadOnlySpan<char> listenerId, IPEndPoint local, IPEndPoint peer)
+    /// <summary>
+    /// Writes the answer line (with its LF) and returns its length: the echo, acknowledging a scheduled callback
+    /// when <paramref name="idleScheduled"/> is past 0, or with <paramref name="callback"/> the delayed answer.
+    /// </summary>
+    public static int FormatEcho(Span<byte> destination, ReadOnlySpan<byte> nonce, ReadOnlySpan<char> listenerId, IPEndPoint local, IPEndPoint peer, int idleScheduled = 0, bool callback = false)
     {
         var written = 0;
-        Append(destination, ref written, EchoPrefix);
+        Append(destination, ref written, callback ? CallbackPrefix : EchoPrefix);
         Append(destination, ref written, nonce);
         Append(destination, ref written, " "u8);
         written += Encoding.ASCII.GetBytes(listenerId, destination[written..]);
@@ -165,6 +220,13 @@ public static class EchoProbe
         written += FormatEndPoint(destination[written..], local);
         Append(destination, ref written, " "u8);
         written += FormatEndPoint(destination[written..], peer);
+        if (idleScheduled > 0 && !callback)
+        {
+            Append(destination, ref written, IdleToken);
+            idleScheduled.TryFormat(destination[written..], out var digits, default, System.Globalization.CultureInfo.InvariantCulture);
+            written += digits;
+        }
+
         Append(destination, ref written, "\n"u8);
         return written;
     }
@@ -194,13 +256,21 @@ public static class EchoProbe
         return Encoding.ASCII.GetBytes(chars[..n], destination);
     }
 
-    /// <summary>Parses an answer line (without or with its LF).</summary>
+    /// <summary>Parses an answer line (without or with its LF): the echo (with its idle acknowledgement) or the callback.</summary>
     public static bool TryParseEcho(ReadOnlySpan<byte> line, out EchoReply reply)
     {
         reply = default;
         var text = Encoding.ASCII.GetString(line).TrimEnd('\r', '\n');
         var parts = text.Split(' ');
-        if (parts.Length != 5 || parts[0] != "CUCMSIM-ECHO")
+        var callback = parts[0] == "CUCMSIM-IDLE";
+        if (parts.Length is not (5 or 6) || !(callback || parts[0] == "CUCMSIM-ECHO") || (callback && parts.Length != 5))
+        {
+            return false;
+        }
+
+        var idle = 0;
+        if (parts.Length == 6 && !(parts[5].StartsWith("idle=", StringComparison.Ordinal)
+            && int.TryParse(parts[5].AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out idle)))
         {
             return false;
         }
@@ -210,7 +280,7 @@ public static class EchoProbe
             return false;
         }
 
-        reply = new EchoReply(parts[1], parts[2], local, peer);
+        reply = new EchoReply(parts[1], parts[2], local, peer) { IdleScheduled = idle, IsCallback = callback };
         return true;
     }
 
@@ -221,5 +291,12 @@ public static class EchoProbe
     }
 }
 
-/// <summary>A parsed <c>CUCMSIM-ECHO</c> answer.</summary>
-public readonly record struct EchoReply(string Nonce, string ListenerId, IPEndPoint Local, IPEndPoint PeerAsSeen);
+/// <summary>A parsed <c>CUCMSIM-ECHO</c> answer, or <c>CUCMSIM-IDLE</c> callback.</summary>
+public readonly record struct EchoReply(string Nonce, string ListenerId, IPEndPoint Local, IPEndPoint PeerAsSeen)
+{
+    /// <summary>The idle seconds after which the listener will send its callback; 0 when it scheduled none.</summary>
+    public int IdleScheduled { get; init; }
+
+    /// <summary>The delayed answer to an idle request, not the echo.</summary>
+    public bool IsCallback { get; init; }
+}

@@ -430,5 +430,31 @@ public static class SnmpCodec
         return m;
     }
 
+    /// <summary>
+    /// Writes a whole SNMPv3 message around a scoped PDU (plaintext) or its <paramref name="encrypted"/> form, with
+    /// <paramref name="macLength"/> zero bytes as the authentication parameters (sign it afterwards with
+    /// <see cref="Usm.Sign"/>) and <paramref name="salt"/> as the privacy parameters. -1 when it does not fit.
+    /// </summary>
+    public static int WriteV3(Span<byte> destination, int msgId, int maxSize, byte flags, ReadOnlySpan<byte> engineId, int boots, int time, ReadOnlySpan<byte> userName,
+        int macLength, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> scopedPdu, ReadOnlySpan<byte> encrypted, bool isEncrypted)
+    {
+        Span<byte> zeros = stackalloc byte[32];
+        zeros.Clear();
+        var w = new BerWriter(destination);
+        var m = BeginV3(ref w, msgId, maxSize, flags);
+        WriteUsm(ref w, engineId, boots, time, userName, zeros[..macLength], isEncrypted ? salt : []);
+        if (isEncrypted)
+        {
+            w.WriteBytes(BerTag.OctetString, encrypted);
+        }
+        else
+        {
+            w.WriteRaw(scopedPdu);
+        }
+
+        w.End(m);
+        return w.Overflow ? -1 : w.Length;
+    }
+
     private static int Len(Range r) => r.End.Value - r.Start.Value;
 }

@@ -74,6 +74,44 @@ public static class Usm
     }
 
     /// <summary>
+    /// RFC 3414 §3.2 step 6 (and §3.1 step 4 for the manager): the MAC over the whole message with its
+    /// authentication parameters zeroed equals them. <paramref name="scratch"/> holds the copy (at least the message's length).
+    /// </summary>
+    public static bool Verify(SnmpAuth auth, ReadOnlySpan<byte> key, ReadOnlySpan<byte> message, Range authParameters, Span<byte> scratch)
+    {
+        var length = MacLength(auth);
+        if (length == 0 || authParameters.GetOffsetAndLength(message.Length).Length != length)
+        {
+            return false;
+        }
+
+        var copy = scratch[..message.Length];
+        message.CopyTo(copy);
+        copy[authParameters].Clear();
+        Span<byte> mac = stackalloc byte[32];
+        ComputeMac(auth, key, copy, mac);
+        return CryptographicOperations.FixedTimeEquals(mac[..length], message[authParameters]);
+    }
+
+    /// <summary>
+    /// Signs a whole SNMPv3 message in place: finds its (zeroed) authentication parameters, which BER may have moved,
+    /// and writes the MAC there. False when the message does not decode.
+    /// </summary>
+    public static bool Sign(SnmpAuth auth, ReadOnlySpan<byte> key, Span<byte> message)
+    {
+        if (SnmpCodec.DecodeMessage(message, out var m) != System.Buffers.OperationStatus.Done
+            || SnmpCodec.DecodeUsm(message, m.SecurityParameters, out var usm) != System.Buffers.OperationStatus.Done)
+        {
+            return false;
+        }
+
+        Span<byte> mac = stackalloc byte[32];
+        ComputeMac(auth, key, message, mac);
+        mac[..MacLength(auth)].CopyTo(message[usm.AuthParameters]);
+        return true;
+    }
+
+    /// <summary>
     /// AES-128-CFB (RFC 3826 §3.1.1): key = first 16 bytes of the localized privacy key, IV = boots ‖ time ‖ salt.
     /// CFB is a stream mode, so the output is exactly as long as the input.
     /// </summary>

@@ -31,6 +31,9 @@ public sealed class ProbeContext
     public int Retries { get; init; } = 1;
     public string SnmpCommunity { get; init; } = "public";
 
+    /// <summary>--snmp-user: the SNMPv3 user of the second SNMP leg; null runs v2c alone.</summary>
+    public SnmpV3User? SnmpUser { get; init; }
+
     /// <summary>USER:PW for AXL's basic auth on the admin web (browser flows).</summary>
     public string AxlUser { get; init; } = "administrator:cucmsim";
 
@@ -39,6 +42,11 @@ public sealed class ProbeContext
 
     /// <summary>--mtu: also send a SIP OPTIONS of more than 1,300 bytes over UDP (RFC 3261 §18.1.1's limit).</summary>
     public bool Mtu { get; init; }
+
+    /// <summary>
+    /// --idle: every UDP echo also asks for the server's delayed answer after this many seconds of silence; 0 for none.
+    /// </summary>
+    public int IdleSeconds { get; init; }
 
     /// <summary>Digest password for REGISTER when the server asks for one.</summary>
     public string? SipPassword { get; init; }
@@ -70,7 +78,7 @@ public static class Exchanges
             "tftp" => "TFTP RRQ of SEP<MAC>.cnf.xml with and without options, data from the transfer port",
             "http" => "HTTP GET (AXL getCCMVersion on the admin web)",
             "https" => "HTTPS GET (AXL getCCMVersion on the admin web)",
-            "snmp" => "SNMP v2c GET sysDescr",
+            "snmp" => "SNMP v2c GET sysDescr (and v3 with --snmp-user)",
             "sccp" or "sccp-tls" => "SCCP register, a call with RTP both ways",
             "ike" => "IKEv1 Main Mode and IKEv2 IKE_SA_INIT (NO_PROPOSAL_CHOSEN expected: no SA is made)",
             "rmi" => "Java RMI (JRMP) handshake and ping",
@@ -116,7 +124,8 @@ public static class Exchanges
     {
         var leg = new LegResult { Name = name, Listener = target.Listener, Role = role, Target = Format(context.EndPoint(target.Dial)) };
         var started = Stopwatch.GetTimestamp();
-        var options = new EchoOptions { Timeout = context.Timeout, Attempts = 1, Source = new IPEndPoint(context.Any, 0) };
+        var idle = target.Transport == Transport.Udp ? context.IdleSeconds : 0;
+        var options = new EchoOptions { Timeout = context.Timeout, Attempts = 1, Source = new IPEndPoint(context.Any, 0), IdleSeconds = idle };
         EchoResult? last = null;
         for (var attempt = 0; attempt <= context.Retries; attempt++)
         {
@@ -160,6 +169,11 @@ public static class Exchanges
                     leg.Evidence.Add($"the answer names listener {reply.ListenerId}, not {target.Listener}: a port forward on the path, or another --port-offset");
                 }
 
+                if (idle > 0)
+                {
+                    leg.Later = IdleAsync(leg, idle, last.Callback);
+                }
+
                 break;
             case { Failure: EchoFailure.Reset }:
                 leg.Outcome = Outcome.Reset;
@@ -178,6 +192,47 @@ public static class Exchanges
                 leg.Outcome = Outcome.NoAnswer;
                 leg.Detail = string.Create(CultureInfo.InvariantCulture, $"no answer to {leg.Nonces.Count} probe(s) in {context.Timeout.TotalSeconds:0.###} s each");
                 break;
+        }
+
+        return leg;
+    }
+
+    /// <summary>
+    /// --idle: the echo's socket stays silent, and the server's delayed answer to the address it saw must still get
+    /// through. A leg of its own ("idle", or "rtp-echo-idle"), finished after the run's other legs.
+    /// </summary>
+    private static async Task<LegResult> IdleAsync(LegResult echo, int seconds, Task<EchoCallbackResult>? callback)
+    {
+        var leg = new LegResult
+        {
+            Name = echo.Name == "echo" ? "idle" : echo.Name + "-idle",
+            Listener = echo.Listener,
+            Role = "idle",
+            Target = echo.Target,
+            Local = echo.Local,
+            PeerSeen = echo.PeerSeen,
+            Nonces = [echo.Nonces[^1]],
+        };
+        if (callback is null)
+        {
+            leg.Outcome = Outcome.Incomplete;
+            leg.Detail = "the server answered the echo but scheduled no delayed answer (an older serve, or too many pending there): the idle check did not run";
+            return leg;
+        }
+
+        var result = await callback.ConfigureAwait(false);
+        leg.ElapsedMs = result.Waited.TotalMilliseconds;
+        leg.Evidence.Add(string.Create(CultureInfo.InvariantCulture, $"idle {seconds} s; the server saw this socket as {echo.PeerSeen}"));
+        if (result.Ok)
+        {
+            leg.Outcome = Outcome.Answered;
+            leg.Detail = string.Create(CultureInfo.InvariantCulture, $"after {seconds} s of silence the server's delayed answer to {echo.PeerSeen} came back");
+        }
+        else
+        {
+            leg.Outcome = Outcome.NoAnswer;
+            leg.Detail = string.Create(CultureInfo.InvariantCulture,
+                $"the echo came back at once, but the server's delayed answer after {seconds} s of silence, sent to {echo.PeerSeen}, never arrived (waited {result.Waited.TotalSeconds:0.#} s)");
         }
 
         return leg;
@@ -213,7 +268,7 @@ public static class Exchanges
                 legs.Add(await HttpAsync(context, target, flow.Protocol == "https", cancellationToken).ConfigureAwait(false));
                 break;
             case "snmp" when target.Transport == Transport.Udp:
-                legs.Add(await SnmpAsync(context, target, cancellationToken).ConfigureAwait(false));
+                legs.AddRange(await SnmpAsync(context, target, cancellationToken).ConfigureAwait(false));
                 break;
             case "sccp" or "sccp-tls":
                 legs.AddRange(await SccpAsync(context, target, flow.Protocol == "sccp-tls", cancellationToken).ConfigureAwait(false));
@@ -614,11 +669,21 @@ public static class Exchanges
         return leg;
     }
 
-    public static async Task<LegResult> SnmpAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    /// <summary>
+    /// SNMP: a v2c GET of sysDescr and, with --snmp-user, a v3 GET as that user beside it (discovery, then the user's
+    /// level). A v3 Report (unknown user, wrong digest, ...) proves the path both ways: the leg names the credential.
+    /// </summary>
+    public static async Task<List<LegResult>> SnmpAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
     {
         const string sysDescr = "1.3.6.1.2.1.1.1.0";
-        var leg = new LegResult { Name = "snmp-get", Listener = target.Listener, Role = "primary", Target = Format(context.EndPoint(target.Dial)) };
-        var result = await SnmpClient.GetAsync(context.EndPoint(target.Dial), context.SnmpCommunity, [sysDescr], timeout: context.Total, attempts: context.Retries + 1, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var endPoint = context.EndPoint(target.Dial);
+        var v2 = SnmpClient.GetAsync(endPoint, context.SnmpCommunity, [sysDescr], timeout: context.Total, attempts: context.Retries + 1, cancellationToken: cancellationToken);
+        var v3 = context.SnmpUser is { } user
+            ? SnmpV3Client.GetAsync(endPoint, user, [sysDescr], context.Total, context.Retries + 1, cancellationToken)
+            : null;
+
+        var leg = new LegResult { Name = "snmp-get", Listener = target.Listener, Role = "primary", Target = Format(endPoint) };
+        var result = await v2.ConfigureAwait(false);
         leg.ElapsedMs = result.Elapsed.TotalMilliseconds;
         if (result.Error is null)
         {
@@ -631,7 +696,34 @@ public static class Exchanges
             leg.Detail = "v2c GET sysDescr: " + result.Error;
         }
 
-        return leg;
+        if (v3 is null)
+        {
+            return [leg];
+        }
+
+        var secure = new LegResult { Name = "snmp-v3-get", Listener = target.Listener, Role = "primary", Target = leg.Target };
+        var answer = await v3.ConfigureAwait(false);
+        secure.ElapsedMs = answer.Elapsed.TotalMilliseconds;
+        var engine = answer.EngineId is null ? string.Empty : $", engine {answer.EngineId}";
+        if (answer.Error is null)
+        {
+            secure.Outcome = Outcome.Answered;
+            secure.Detail = $"v3 GET sysDescr as {context.SnmpUser}{engine}: {answer[sysDescr]?.ToString() ?? answer.ErrorStatus.ToString()}";
+            if (answer.Resynchronised)
+            {
+                secure.Evidence.Add("the agent reported notInTimeWindow once; the request went again with its clock");
+            }
+        }
+        else
+        {
+            // A Report came back: the path carries SNMPv3 both ways, the agent refused the credentials.
+            secure.Outcome = answer.Report is null ? OutcomeOf(answer.Error) : Outcome.Incomplete;
+            secure.Detail = $"v3 GET sysDescr{engine}: {answer.Error}"
+                + (answer.Report is null ? string.Empty : "; the agent's Report came back, so the path carries SNMPv3: check the user on both sides")
+                + (leg.Outcome == Outcome.Answered ? "; v2c on the same port was answered" : string.Empty);
+        }
+
+        return [leg, secure];
     }
 
     /// <summary>Where a client's error text says nothing came back, an ICMP error did, or something else went wrong.</summary>

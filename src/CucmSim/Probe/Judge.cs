@@ -33,12 +33,16 @@ public static class Judge
 
         if (flow.Protocol == "rtp")
         {
-            var answered = flow.Legs.Count(l => l.Outcome == Outcome.Answered);
+            var echoes = flow.Legs.Where(l => l.Role != "idle").ToList();
+            var idle = flow.Legs.Where(l => l.Role == "idle").ToList();
+            var answered = echoes.Count(l => l.Outcome == Outcome.Answered);
             var worst = flow.Legs.MaxBy(l => l.Verdict.Severity())!;
             flow.Verdict = worst.Verdict;
-            flow.Reason = answered == flow.Legs.Count
-                ? string.Create(CultureInfo.InvariantCulture, $"all {answered} sampled media ports echo")
-                : string.Create(CultureInfo.InvariantCulture, $"{answered} of {flow.Legs.Count} sampled media ports echo; {worst.Listener}: {worst.Detail}");
+            flow.Reason = answered != echoes.Count
+                ? string.Create(CultureInfo.InvariantCulture, $"{answered} of {echoes.Count} sampled media ports echo; {worst.Listener}: {worst.Detail}")
+                : worst.Role == "idle" && worst.Verdict != Verdict.Allowed
+                    ? string.Create(CultureInfo.InvariantCulture, $"all {answered} sampled media ports echo, but {idle.Count(l => l.Verdict == worst.Verdict)} of {idle.Count} failed the idle check; {worst.Listener}: {worst.Detail}{IdleAdvice(worst)}")
+                    : string.Create(CultureInfo.InvariantCulture, $"all {answered} sampled media ports echo{(idle.Count > 0 ? ", and their delayed answers came back" : string.Empty)}");
         }
         else
         {
@@ -58,6 +62,12 @@ public static class Judge
     public static void Leg(LegResult leg, ServerView server)
     {
         leg.ServerSeen = server.Find(leg.Nonces);
+        if (leg.Role == "idle")
+        {
+            Idle(leg, server);
+            return;
+        }
+
         var tcp = leg.Listener.StartsWith("tcp/", StringComparison.Ordinal);
         leg.Verdict = leg.Outcome switch
         {
@@ -73,8 +83,47 @@ public static class Judge
         };
     }
 
-    /// <summary>One port of a flow: the native exchange decides where there is one; the echo otherwise, and it explains a failure.</summary>
+    /// <summary>
+    /// --idle's leg: the delayed answer came back (allowed), or it did not although the echo did (expired). With the
+    /// server's record, a callback the server never sent is not the path's fault (inconclusive).
+    /// </summary>
+    private static void Idle(LegResult leg, ServerView server)
+    {
+        leg.Evidence.RemoveAll(e => e.StartsWith("server: ", StringComparison.Ordinal));
+        var sent = server.Callback(leg.Nonces);
+        if (sent is not null)
+        {
+            leg.Evidence.Add($"server: {sent.Kind} #{sent.Seq} at {sent.Time:HH:mm:ss.fff} from {sent.Local} to {sent.Peer}");
+        }
+
+        leg.Verdict = leg.Outcome switch
+        {
+            Outcome.Answered => Verdict.Allowed,
+            Outcome.NoAnswer when sent is { Kind: "callback" } || !server.Available => Verdict.Expired,
+            Outcome.NotRun => Verdict.Skipped,
+            _ => Verdict.Inconclusive,
+        };
+    }
+
+    /// <summary>What to do about an expired mapping.</summary>
+    private static string IdleAdvice(LegResult idle) => idle.Verdict == Verdict.Expired
+        ? ": the firewall or NAT forgot the UDP mapping in the silence; raise its UDP idle timeout (ASA: timeout udp, timeout sip_media) or keep the flow alive with keepalives"
+        : string.Empty;
+
+    /// <summary>One port of a flow: as <see cref="Exchange"/> judges it, unless the mapping did not outlive --idle's silence.</summary>
     private static (Verdict, string) Target(string listener, List<LegResult> legs, ServerView server)
+    {
+        var (verdict, reason) = Exchange(listener, legs, server);
+        if (verdict is Verdict.Allowed or Verdict.Rewritten && legs.FirstOrDefault(l => l.Role == "idle" && l.Verdict is Verdict.Expired or Verdict.Inconclusive) is { } idle)
+        {
+            return (idle.Verdict, $"{listener}: {idle.Detail}{IdleAdvice(idle)}");
+        }
+
+        return (verdict, reason);
+    }
+
+    /// <summary>One port of a flow: the native exchange decides where there is one; the echo otherwise, and it explains a failure.</summary>
+    private static (Verdict, string) Exchange(string listener, List<LegResult> legs, ServerView server)
     {
         var echo = legs.FirstOrDefault(l => l.Role == "reachability");
         var primary = legs.Where(l => l.Role == "primary").ToList();

@@ -11,8 +11,8 @@ internal sealed class ProbeCli
     {
         Command = new Command("probe", "run every flow toward a serve across the firewall, a verdict per flow")
         {
-            Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SipPassword, Number, AxlUser,
-            Mtu, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html,
+            Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SnmpUser, SipPassword, Number, AxlUser,
+            Mtu, Idle, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html,
         };
         Ranged(PortOffset, 0, 65535);
         Ranged(Retries, 0, 20);
@@ -21,6 +21,7 @@ internal sealed class ProbeCli
         Cli.ProfileCompletions.ListeningRoles(TargetRole, Profile);
         Cli.ProfileCompletions.Selectors(Only, Profile);
         Cli.ProfileCompletions.Selectors(Except, Profile);
+        Ranged(Idle, 1, CucmSim.Protocols.Echo.EchoProbe.MaxIdleSeconds);
         Timeout.Validators.Add(r =>
         {
             if (Token(r) is { } text && double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is < 0.05 or > 600)
@@ -41,8 +42,8 @@ internal sealed class ProbeCli
     public const string Details = """
         Plays the sending role of every flow of the profile whose listener is the target role, against a
         'cucmsim serve' at TARGET on the other side of the firewall, and gives each flow a verdict with its
-        evidence: allowed, rewritten, secondary-blocked, one-way, blocked-silent, blocked-reset, blocked-icmp,
-        inconclusive, error or skipped. 'cucmsim probe --from RESULT.json --ledger FILE' judges a saved result again.
+        evidence: allowed, rewritten, secondary-blocked, mtu-drop, expired, one-way, blocked-silent, blocked-reset,
+        blocked-icmp, inconclusive, error or skipped. 'cucmsim probe --from RESULT.json --ledger FILE' judges a saved result again.
 
         Exit codes: 0 every flow as expected, 1 some flow not, 2 bad options or profile, 3 target not reached at all.
         """;
@@ -82,11 +83,23 @@ internal sealed class ProbeCli
 
     public Option<string> SnmpCommunity { get; } = new("--snmp-community") { Description = "community of the SNMP GET", HelpName = "C", DefaultValueFactory = _ => "public" };
 
+    public Option<string?> SnmpUser { get; } = new("--snmp-user")
+    {
+        Description = "also GET sysDescr with SNMPv3 as this user, written as serve's --snmp-user: NAME, NAME:SHA|SHA-256:AUTHPASS or NAME:SHA|SHA-256:AUTHPASS:AES:PRIVPASS",
+        HelpName = "USER",
+    };
+
     public Option<string?> SipPassword { get; } = new("--sip-password") { Description = "answer a REGISTER challenge with digest credentials (serve --sip-password)", HelpName = "PW" };
 
     public Option<string> Number { get; } = new("--number") { Description = "the number the SIP and SCCP calls dial (serve's test extension)", HelpName = "N", DefaultValueFactory = _ => "1000" };
 
     public Option<bool> Mtu { get; } = new("--mtu") { Description = "also send a SIP OPTIONS of 1,400 bytes over UDP: mtu-drop when it fails where small ones pass" };
+
+    public Option<int> Idle { get; } = new("--idle")
+    {
+        Description = "also keep every UDP echo's socket silent this long and wait for the server's delayed answer: expired when it does not come back (the firewall forgot the mapping)",
+        HelpName = "S",
+    };
 
     public Option<bool> Plan { get; } = new("--plan") { Description = "print what would be tested and send nothing" };
 

@@ -56,6 +56,20 @@ internal static class ProbeCommand
             errors.Add($"--source {s}: not an IP address");
         }
 
+        CucmSim.Clients.Snmp.SnmpV3User? snmpUser = null;
+        if (args.GetValue(cli.SnmpUser) is { } userText)
+        {
+            try
+            {
+                var u = Serve.Snmp.SnmpUser.Parse(userText);
+                snmpUser = new CucmSim.Clients.Snmp.SnmpV3User(u.Name, u.Auth, u.AuthPassword, u.Priv, u.PrivPassword);
+            }
+            catch (FormatException ex)
+            {
+                errors.Add($"--snmp-user {userText.Split(':')[0]}:...: {ex.Message}");
+            }
+        }
+
         Uri? control = null;
         if (args.GetValue(cli.Control) is { } c)
         {
@@ -167,10 +181,12 @@ internal static class ProbeCommand
                 Timeout = timeout,
                 Retries = retries,
                 SnmpCommunity = args.GetValue(cli.SnmpCommunity) ?? "public",
+                SnmpUser = snmpUser,
                 AxlUser = args.GetValue(cli.AxlUser) ?? "administrator:cucmsim",
                 SipPassword = args.GetValue(cli.SipPassword),
                 SipNumber = args.GetValue(cli.Number) ?? "1000",
                 Mtu = args.GetValue(cli.Mtu),
+                IdleSeconds = Get(cli.Idle, 0),
             };
             report = new ProbeReport
             {
@@ -186,6 +202,7 @@ internal static class ProbeCommand
                 Retries = retries,
                 Concurrency = concurrency,
                 RtpSample = rtpSample?.ToString(CultureInfo.InvariantCulture) ?? "all",
+                IdleSeconds = context.IdleSeconds == 0 ? null : context.IdleSeconds,
                 DeviceName = context.DeviceName,
             };
 

@@ -10,6 +10,7 @@ public enum Verdict
     Rewritten,
     SecondaryBlocked,
     MtuDrop,
+    Expired,
     OneWay,
     BlockedSilent,
     BlockedReset,
@@ -30,6 +31,7 @@ public static class Verdicts
         Verdict.Rewritten => "rewritten",
         Verdict.SecondaryBlocked => "secondary-blocked",
         Verdict.MtuDrop => "mtu-drop",
+        Verdict.Expired => "expired",
         Verdict.OneWay => "one-way",
         Verdict.BlockedSilent => "blocked-silent",
         Verdict.BlockedReset => "blocked-reset",
@@ -66,11 +68,12 @@ public static class Verdicts
         Verdict.Inconclusive => 3,
         Verdict.SecondaryBlocked => 4,
         Verdict.MtuDrop => 5,
-        Verdict.OneWay => 6,
-        Verdict.BlockedSilent => 7,
-        Verdict.BlockedReset => 8,
-        Verdict.BlockedIcmp => 9,
-        _ => 10,
+        Verdict.Expired => 6,
+        Verdict.OneWay => 7,
+        Verdict.BlockedSilent => 8,
+        Verdict.BlockedReset => 9,
+        Verdict.BlockedIcmp => 10,
+        _ => 11,
     };
 }
 
@@ -129,7 +132,10 @@ public sealed class LegResult
     /// <summary>"tcp/2000", "udp/69" (profile ports, before the offset).</summary>
     public required string Listener { get; init; }
 
-    /// <summary>"reachability" (the echo), "primary" (the native exchange), "secondary" (a channel the exchange opens), "evidence".</summary>
+    /// <summary>
+    /// "reachability" (the echo), "primary" (the native exchange), "secondary" (a channel the exchange opens),
+    /// "evidence", "mtu" (--mtu's large message), "idle" (--idle's delayed answer).
+    /// </summary>
     public required string Role { get; init; }
 
     /// <summary>Where it went: address and port as dialled.</summary>
@@ -165,6 +171,10 @@ public sealed class LegResult
     public ServerSeen? ServerSeen { get; set; }
 
     public double ElapsedMs { get; set; }
+
+    /// <summary>A leg that finishes later, out of the run's concurrency limit (--idle's wait for the delayed answer).</summary>
+    [JsonIgnore]
+    public Task<LegResult>? Later { get; set; }
 }
 
 /// <summary>A flow of the profile and everything the probe found about it.</summary>

@@ -21,6 +21,9 @@ public sealed class ProbeReport
     public int Retries { get; init; }
     public int Concurrency { get; init; }
     public string RtpSample { get; init; } = string.Empty;
+
+    /// <summary>--idle: the silence before the delayed answers, seconds; null when not asked.</summary>
+    public int? IdleSeconds { get; init; }
     public string DeviceName { get; init; } = string.Empty;
 
     /// <summary>Where the server's record came from: "control http://…", "ledger FILE" or "none".</summary>

@@ -29,10 +29,14 @@ public static class ProbeRunner
             IEnumerable<Task<List<LegResult>>> work = planned.IsRtp
                 ? [Gated(gate, () => Exchanges.RtpAsync(context, planned.Targets, cancellationToken), cancellationToken)]
                 : planned.Targets.Select(t => Gated(gate, () => Exchanges.RunTargetAsync(context, planned.Flow, t, cancellationToken), cancellationToken));
-            var legs = await Task.WhenAll(work).ConfigureAwait(false);
+            var legs = (await Task.WhenAll(work).ConfigureAwait(false)).SelectMany(l => l).ToList();
+
+            // Waits that only keep a socket silent (--idle) run outside the limit: every flow's wait at once.
+            var later = await Task.WhenAll(legs.Select(l => l.Later).OfType<Task<LegResult>>()).ConfigureAwait(false);
             lock (result)
             {
-                result.Legs.AddRange(legs.SelectMany(l => l));
+                result.Legs.AddRange(legs);
+                result.Legs.AddRange(later);
             }
 
             result.ElapsedMs = clock.Elapsed.TotalMilliseconds - result.StartMs;

@@ -188,7 +188,7 @@ public static class ReportWriters
                 {
                     Verdict.Allowed => "green",
                     Verdict.Skipped => "grey",
-                    Verdict.Rewritten or Verdict.SecondaryBlocked or Verdict.OneWay or Verdict.Inconclusive => "yellow",
+                    Verdict.Rewritten or Verdict.SecondaryBlocked or Verdict.MtuDrop or Verdict.Expired or Verdict.OneWay or Verdict.Inconclusive => "yellow",
                     _ => "red",
                 };
                 table.AddRow(

@@ -12,6 +12,7 @@ namespace CucmSim.Probe;
 public sealed class ServerView
 {
     private readonly Dictionary<string, ServerSeen> _byNonce = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ServerSeen> _callbacks = new(StringComparer.Ordinal);
 
     private ServerView(string source) => Source = source;
 
@@ -40,6 +41,20 @@ public sealed class ServerView
         return null;
     }
 
+    /// <summary>The server's record of the delayed answer (--idle) to one of these nonces: kind echo-idle, verdict in Kind's place.</summary>
+    public ServerSeen? Callback(IEnumerable<string> nonces)
+    {
+        foreach (var n in nonces)
+        {
+            if (_callbacks.TryGetValue(n, out var seen))
+            {
+                return seen;
+            }
+        }
+
+        return null;
+    }
+
     private void Add(JsonElement record)
     {
         Records++;
@@ -57,6 +72,13 @@ public sealed class ServerView
             Text("peer"),
             nonce,
             record.TryGetProperty("time", out var t) && t.TryGetDateTimeOffset(out var time) ? time : default);
+
+        if (seen.Kind == "echo-idle")
+        {
+            // The delayed answer (--idle): what the server sent, not a sign that the attempt arrived.
+            _callbacks.TryAdd(nonce, seen with { Kind = Text("verdict") ?? "callback" });
+            return;
+        }
 
         // The first record of an attempt (tcp-open, udp-flow) is the earliest sign; keep it, a close adds nothing.
         _byNonce.TryAdd(nonce, seen);

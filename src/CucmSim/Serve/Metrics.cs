@@ -44,6 +44,12 @@ internal static class Metrics
             Single(sb, "cucmsim_rtp_streams_active", "gauge", "RTP streams being measured", rtp.ActiveStreams);
         }
 
+        var callbacks = server.Context.EchoCallbacks;
+        Single(sb, "cucmsim_echo_idle_scheduled_total", "counter", "Delayed echo answers (idle=S) scheduled", callbacks.Scheduled);
+        Single(sb, "cucmsim_echo_idle_sent_total", "counter", "Delayed echo answers sent", callbacks.Sent);
+        Single(sb, "cucmsim_echo_idle_failed_total", "counter", "Delayed echo answers whose send failed", callbacks.Failed);
+        Single(sb, "cucmsim_echo_idle_refused_total", "counter", "Idle requests answered without a callback (too long, or too many pending)", callbacks.Refused);
+        Single(sb, "cucmsim_echo_idle_pending", "gauge", "Delayed echo answers waiting", callbacks.Pending);
         Single(sb, "cucmsim_ledger_records_total", "counter", "Ledger records appended", server.Ledger.LastSeq);
         Single(sb, "cucmsim_ledger_written_total", "counter", "Ledger records written to the file", server.Ledger.Written);
         Single(sb, "cucmsim_ledger_dropped_total", "counter", "Ledger records dropped (queue full or write error)", server.Ledger.Dropped);

@@ -367,43 +367,16 @@ public sealed unsafe partial class RtpPool : IDisposable
         Interlocked.Add(ref _bytes, datagram.Length);
         var port = _fdPorts[index];
 
-        if (EchoProbe.TryParseDatagram(datagram, out var nonce))
+        if (EchoProbe.TryParseDatagram(datagram, out var nonce, out var idle))
         {
             Interlocked.Increment(ref _probes);
             var peer = ToEndPoint(sa, saLength);
             var local = LocalEndPoint(reached, port);
-            var n = EchoProbe.FormatEcho(new Span<byte>(reply, EchoProbe.MaxEchoLength), datagram[nonce], ListenerSpec.MakeId(Transport.Udp, port - _offset), local, peer);
-            var control = stackalloc byte[UdpArrival.ControlSize];
-            var iov = new IoVec { Base = reply, Length = (nuint)n };
-            var message = new MsgHdr
-            {
-                Name = sa,
-                NameLength = (uint)saLength,
-                Iov = &iov,
-                IovLength = 1,
-                Control = control,
-                ControlLength = (nuint)UdpArrival.WriteControl(control, reached, _fdV6[index]),
-            };
-            if (message.ControlLength == 0)
-            {
-                message.Control = null;
-            }
-
-            SendMsg(fd, &message, 0);
-            _context.Ledger.Append(new LedgerRecord
-            {
-                Kind = "udp-flow",
-                Listener = ListenerSpec.MakeId(Transport.Udp, port - _offset),
-                Role = _spec.Role,
-                Flows = _flowIds,
-                Protocol = "rtp",
-                Transport = "udp",
-                Local = Text.EndPoint(local),
-                Peer = Text.EndPoint(peer),
-                Verdict = "echo",
-                Nonce = System.Text.Encoding.ASCII.GetString(datagram[nonce]),
-                BytesIn = datagram.Length,
-            });
+            var listener = ListenerSpec.MakeId(Transport.Udp, port - _offset);
+            var scheduled = idle > 0 && ScheduleCallback(idle, index, datagram[nonce], sa, saLength, reached, listener, local, peer);
+            var n = EchoProbe.FormatEcho(new Span<byte>(reply, EchoProbe.MaxEchoLength), datagram[nonce], listener, local, peer, scheduled ? idle : 0);
+            SendFrom(fd, reply, n, sa, saLength, reached, _fdV6[index]);
+            _context.Ledger.Append(ProbeRecord("udp-flow", listener, local, peer, datagram[nonce]) with { Verdict = "echo", BytesIn = datagram.Length });
             return false;
         }
 
@@ -518,6 +491,63 @@ public sealed unsafe partial class RtpPool : IDisposable
             });
         }
     }
+
+    /// <summary>One datagram from a pool socket to a peer, leaving from the address the peer reached; the bytes sent, or -1.</summary>
+    private static int SendFrom(int fd, byte* payload, int length, byte* sa, int saLength, in ArrivalAddress reached, bool v6)
+    {
+        var control = stackalloc byte[UdpArrival.ControlSize];
+        var iov = new IoVec { Base = payload, Length = (nuint)length };
+        var message = new MsgHdr
+        {
+            Name = sa,
+            NameLength = (uint)saLength,
+            Iov = &iov,
+            IovLength = 1,
+            Control = control,
+            ControlLength = (nuint)UdpArrival.WriteControl(control, reached, v6),
+        };
+        if (message.ControlLength == 0)
+        {
+            message.Control = null;
+        }
+
+        return (int)SendMsg(fd, &message, 0);
+    }
+
+    /// <summary>The delayed answer an idle probe asks for, sent by a timer thread from the same pool socket.</summary>
+    private bool ScheduleCallback(int idle, int index, ReadOnlySpan<byte> nonce, byte* sa, int saLength, ArrivalAddress reached, string listener, IPEndPoint local, IPEndPoint peer)
+    {
+        var payload = new byte[EchoProbe.MaxEchoLength];
+        var length = EchoProbe.FormatEcho(payload, nonce, listener, local, peer, callback: true);
+        var to = new ReadOnlySpan<byte>(sa, saLength).ToArray();
+        var fd = _fds[index];
+        var v6 = _fdV6[index];
+        var record = ProbeRecord("echo-idle", listener, local, peer, nonce);
+        return _context.EchoCallbacks.TrySchedule(idle, record, () =>
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            fixed (byte* p = payload)
+            fixed (byte* name = to)
+            {
+                var sent = SendFrom(fd, p, length, name, to.Length, reached, v6);
+                return sent >= 0 ? sent : throw new SocketException(Marshal.GetLastPInvokeError());
+            }
+        });
+    }
+
+    /// <summary>A ledger record of a probe on a pool port.</summary>
+    private LedgerRecord ProbeRecord(string kind, string listener, IPEndPoint local, IPEndPoint peer, ReadOnlySpan<byte> nonce) => new()
+    {
+        Kind = kind,
+        Listener = listener,
+        Role = _spec.Role,
+        Flows = _flowIds,
+        Protocol = "rtp",
+        Transport = "udp",
+        Local = Text.EndPoint(local),
+        Peer = Text.EndPoint(peer),
+        Nonce = System.Text.Encoding.ASCII.GetString(nonce),
+    };
 
     /// <summary>The pool's end of a datagram: the address it was sent to, else the (first) bound address.</summary>
     private IPEndPoint LocalEndPoint(in ArrivalAddress arrival, int port) => new(arrival.ToIPAddress() ?? _addresses[0], port);

@@ -12,6 +12,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     public ServeLimits Limits { get; } = limits;
     public CancellationToken Stopping { get; } = stopping;
 
+    /// <summary>The delayed answers that UDP echo probes ask for with idle=S.</summary>
+    public EchoCallbacks EchoCallbacks { get; } = new(ledger, time, limits.MaxEchoCallbacks);
+
     /// <summary>The role's media ports, for protocols that open calls (null when the pool is excluded or failed).</summary>
     public RtpPool? Rtp { get; internal set; }
 
@@ -93,4 +96,7 @@ public sealed record ServeLimits
 
     /// <summary>An RTP stream with no packet for this long is closed in the ledger.</summary>
     public TimeSpan RtpStreamIdle { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Delayed echo answers (idle=S) pending at once; past this a probe gets its echo without a callback.</summary>
+    public int MaxEchoCallbacks { get; init; } = 1024;
 }

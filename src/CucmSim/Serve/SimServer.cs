@@ -395,6 +395,7 @@ public sealed class SimServer : IAsyncDisposable
 
         var clock = Stopwatch.StartNew();
         await _stopping.CancelAsync().ConfigureAwait(false);
+        Context.EchoCallbacks.Dispose();
         if (_app is not null)
         {
             using var drain = new CancellationTokenSource(Options.DrainTimeout);

@@ -102,7 +102,7 @@ internal sealed partial class UdpListenerLoop
     {
         var now = _context.Time.GetTimestamp();
         _listener.Datagram(datagram.Length);
-        var isProbe = EchoProbe.TryParseDatagram(datagram, out var nonceRange);
+        var isProbe = EchoProbe.TryParseDatagram(datagram, out var nonceRange, out var idle);
         string? verdict = isProbe ? "echo" : "data";
         Dictionary<string, string>? detail = null;
         if (!isProbe && _native is not null)
@@ -156,7 +156,8 @@ internal sealed partial class UdpListenerLoop
             var peer = (IPEndPoint)_addressTemplate.Create(address);
             // The echo names the address the probe reached, as TCP does, not the wildcard the socket is bound to.
             var reached = local.ToIPAddress() is { } arrival ? new IPEndPoint(arrival, _listener.BoundEndPoint!.Port) : _listener.BoundEndPoint!;
-            var n = EchoProbe.FormatEcho(reply, datagram[nonceRange], _listener.Id, reached, peer);
+            var scheduled = idle > 0 && ScheduleCallback(idle, datagram[nonceRange], address, local, reached, peer);
+            var n = EchoProbe.FormatEcho(reply, datagram[nonceRange], _listener.Id, reached, peer, scheduled ? idle : 0);
             int sent;
             try
             {
@@ -179,6 +180,25 @@ internal sealed partial class UdpListenerLoop
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The delayed answer an idle probe asks for: after <paramref name="idle"/> seconds, from the same local address and
+    /// port, to the peer as seen now (a timer thread sends it; this one does not wait).
+    /// </summary>
+    private bool ScheduleCallback(int idle, ReadOnlySpan<byte> nonce, SocketAddress address, ArrivalAddress local, IPEndPoint reached, IPEndPoint peer)
+    {
+        var payload = new byte[EchoProbe.MaxEchoLength];
+        var length = EchoProbe.FormatEcho(payload, nonce, _listener.Id, reached, peer, callback: true);
+        var to = new SocketAddress(address.Family, address.Size);
+        address.Buffer.Span[..address.Size].CopyTo(to.Buffer.Span);
+        var record = _listener.Record("echo-idle", Text.EndPoint(reached), Text.EndPoint(peer)) with { Nonce = System.Text.Encoding.ASCII.GetString(nonce) };
+        return _context.EchoCallbacks.TrySchedule(idle, record, () =>
+        {
+            var sent = UdpArrival.SendTo(_socket, payload.AsSpan(0, length), to, local);
+            _listener.Sent(sent);
+            return sent;
+        });
     }
 
     /// <summary>The local end of a flow: the address the datagram reached, else the bound one.</summary>

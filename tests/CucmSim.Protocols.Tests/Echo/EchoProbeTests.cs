@@ -121,4 +121,72 @@ public sealed class EchoProbeTests
         var n = EchoProbe.FormatEcho(buffer, nonce, new string('l', EchoProbe.MaxListenerIdLength), v6, v6);
         Assert.True(n <= EchoProbe.MaxEchoLength);
     }
+
+    [Theory]
+    [InlineData("CUCMSIM-PROBE abc idle=30", true, 30)]
+    [InlineData("CUCMSIM-PROBE abc idle=900\n", true, 900)]
+    [InlineData("CUCMSIM-PROBE abc idle=9999\r\n", true, 9999)]
+    [InlineData("CUCMSIM-PROBE abc idle=0", true, 0)]
+    [InlineData("CUCMSIM-PROBE abc idle=", false, 0)]
+    [InlineData("CUCMSIM-PROBE abc idle=10000", false, 0)]
+    [InlineData("CUCMSIM-PROBE abc idle=-1", false, 0)]
+    [InlineData("CUCMSIM-PROBE abc idle=3x", false, 0)]
+    [InlineData("CUCMSIM-PROBE abc wait=3", false, 0)]
+    [InlineData("CUCMSIM-PROBE abc  idle=3", false, 0)]
+    [InlineData("CUCMSIM-PROBE  idle=3", false, 0)]
+    [InlineData("CUCMSIM-PROBE a\tb idle=3", false, 0)]
+    public void Datagram_probe_with_an_idle_request(string input, bool expected, int idle)
+    {
+        var bytes = Encoding.Latin1.GetBytes(input);
+        Assert.Equal(expected, EchoProbe.TryParseDatagram(bytes, out var nonce, out var seconds));
+        Assert.Equal(idle, seconds);
+        if (expected)
+        {
+            Assert.Equal("abc", Encoding.ASCII.GetString(bytes[nonce]));
+        }
+    }
+
+    [Fact]
+    public void The_longest_idle_request_is_a_probe_and_one_byte_more_is_not()
+    {
+        var line = "CUCMSIM-PROBE " + new string('n', EchoProbe.MaxNonceLength) + " idle=9999\r\n";
+        Assert.Equal(EchoProbe.MaxDatagramLength, line.Length);
+        Assert.True(EchoProbe.TryParseDatagram(Encoding.ASCII.GetBytes(line), out _, out var idle));
+        Assert.Equal(9999, idle);
+        Assert.False(EchoProbe.TryParseDatagram(Encoding.ASCII.GetBytes(line.Replace("idle=", "idle=1", StringComparison.Ordinal)), out _, out _));
+    }
+
+    [Fact]
+    public void The_acknowledged_echo_and_the_callback_parse_back_and_the_callback_is_as_long_as_the_plain_echo()
+    {
+        var buffer = new byte[EchoProbe.MaxEchoLength];
+        var local = new IPEndPoint(IPAddress.Parse("10.1.2.3"), 5060);
+        var peer = new IPEndPoint(IPAddress.Parse("198.51.100.2"), 40000);
+        var plain = EchoProbe.FormatEcho(buffer, "abc"u8, "udp/5060", local, peer);
+        var acknowledged = EchoProbe.FormatEcho(buffer, "abc"u8, "udp/5060", local, peer, idleScheduled: 120);
+        Assert.Equal("CUCMSIM-ECHO abc udp/5060 10.1.2.3:5060 198.51.100.2:40000 idle=120\n", Encoding.ASCII.GetString(buffer, 0, acknowledged));
+        Assert.True(EchoProbe.TryParseEcho(buffer.AsSpan(0, acknowledged), out var echo));
+        Assert.Equal(120, echo.IdleScheduled);
+        Assert.False(echo.IsCallback);
+
+        var callback = EchoProbe.FormatEcho(buffer, "abc"u8, "udp/5060", local, peer, idleScheduled: 120, callback: true);
+        Assert.Equal(plain, callback);
+        Assert.Equal("CUCMSIM-IDLE abc udp/5060 10.1.2.3:5060 198.51.100.2:40000\n", Encoding.ASCII.GetString(buffer, 0, callback));
+        Assert.True(EchoProbe.TryParseEcho(buffer.AsSpan(0, callback), out var delayed));
+        Assert.True(delayed.IsCallback);
+        Assert.Equal(peer, delayed.PeerAsSeen);
+
+        Assert.False(EchoProbe.TryParseEcho("CUCMSIM-IDLE abc udp/5060 10.1.2.3:5060 198.51.100.2:40000 idle=3"u8, out _));
+        Assert.False(EchoProbe.TryParseEcho("CUCMSIM-ECHO abc udp/5060 10.1.2.3:5060 198.51.100.2:40000 wait=3"u8, out _));
+    }
+
+    [Fact]
+    public void Longest_acknowledged_echo_fits_the_declared_maximum()
+    {
+        var buffer = new byte[EchoProbe.MaxEchoLength];
+        var nonce = Encoding.ASCII.GetBytes(new string('n', EchoProbe.MaxNonceLength));
+        var v6 = new IPEndPoint(IPAddress.Parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), 65535);
+        var n = EchoProbe.FormatEcho(buffer, nonce, new string('l', EchoProbe.MaxListenerIdLength), v6, v6, idleScheduled: 9999);
+        Assert.True(n <= EchoProbe.MaxEchoLength);
+    }
 }

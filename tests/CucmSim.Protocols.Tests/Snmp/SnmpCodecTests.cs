@@ -314,6 +314,33 @@ public sealed class SnmpCodecTests
         Assert.Equal(12, usm.AuthParameters.End.Value - usm.AuthParameters.Start.Value);
     }
 
+    [Theory]
+    [InlineData(SnmpAuth.Sha1)]
+    [InlineData(SnmpAuth.Sha256)]
+    public void A_signed_v3_message_verifies_and_one_changed_byte_or_a_wrong_key_does_not(SnmpAuth auth)
+    {
+        var key = Usm.Localize(auth, Usm.PasswordToKey(auth, "authpass1"), [0x80, 0, 0, 9, 3, 1, 2, 3, 4, 5, 6]);
+        var scoped = new byte[] { 0x30, 0x03, 0x04, 0x00, 0x04 }; // not decoded here: any bytes of the right shape
+        var buffer = new byte[512];
+        var length = SnmpCodec.WriteV3(buffer, 4711, 65507, 0x05, [0x80, 0, 0, 9, 3, 1, 2, 3, 4, 5, 6], 1, 77, "a1"u8, Usm.MacLength(auth), [], scoped, [], isEncrypted: false);
+        Assert.True(length > 0);
+        var message = buffer.AsSpan(0, length).ToArray();
+        Assert.True(Usm.Sign(auth, key, message));
+        Assert.Equal(OperationStatus.Done, SnmpCodec.DecodeMessage(message, out var m));
+        Assert.Equal(OperationStatus.Done, SnmpCodec.DecodeUsm(message, m.SecurityParameters, out var usm));
+        var scratch = new byte[message.Length];
+        Assert.True(Usm.Verify(auth, key, message, usm.AuthParameters, scratch));
+
+        var wrongKey = (byte[])key.Clone();
+        wrongKey[0] ^= 1;
+        Assert.False(Usm.Verify(auth, wrongKey, message, usm.AuthParameters, scratch));
+        Assert.False(Usm.Verify(auth == SnmpAuth.Sha1 ? SnmpAuth.Sha256 : SnmpAuth.Sha1, key, message, usm.AuthParameters, scratch));
+        message[^1] ^= 1;
+        Assert.False(Usm.Verify(auth, key, message, usm.AuthParameters, scratch));
+        Assert.False(Usm.Sign(auth, key, new byte[] { 0x30, 0x00 }));
+        Assert.Equal(-1, SnmpCodec.WriteV3(new byte[20], 1, 65507, 0x05, new byte[11], 1, 1, "a1"u8, 12, [], scoped, [], isEncrypted: false));
+    }
+
     [Fact]
     public void Usm_keys_match_rfc_3414_appendix_a3()
     {

@@ -131,6 +131,16 @@ public sealed class NatPath : IAsyncDisposable
     public Task<ToolResult> InFirewallAsync(string tool, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
         Netns.ExecAsync(FirewallNs, tool, args, timeout, stdin);
 
+    /// <summary>
+    /// Sets how long the firewall's conntrack keeps an idle UDP flow (both the one-answer and the stream timeout;
+    /// the sysctls are per namespace): a mapping silent for longer is forgotten, and with it the masquerade's way back.
+    /// </summary>
+    public Task SetUdpTimeoutAsync(int seconds) =>
+        Netns.RunStepsAsync([
+            $"ip netns exec {FirewallNs} sysctl -qw net.netfilter.nf_conntrack_udp_timeout={seconds}",
+            $"ip netns exec {FirewallNs} sysctl -qw net.netfilter.nf_conntrack_udp_timeout_stream={seconds}",
+        ]);
+
     /// <summary>Runs a command inside the client namespace.</summary>
     public Task<ToolResult> InClientAsync(string tool, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
         Netns.ExecAsync(ClientNs, tool, args, timeout, stdin);

@@ -50,6 +50,52 @@ public sealed class JudgeTests
     }
 
     [Fact]
+    public void A_delayed_answer_that_never_came_is_expired_unless_the_server_says_it_never_sent_it()
+    {
+        FlowResult Idle(string nonce) => Flow("opaque",
+            Leg("echo", "udp/5060", "reachability", Outcome.Answered, nonce),
+            Leg("idle", "udp/5060", "idle", Outcome.NoAnswer, nonce));
+
+        var alone = Idle("n1");
+        Judge.Flow(alone, ServerView.None);
+        Assert.Equal(Verdict.Expired, alone.Verdict);
+        Assert.StartsWith("udp/5060: idle: the firewall or NAT forgot the UDP mapping", alone.Reason, StringComparison.Ordinal);
+        Assert.True(Verdicts.TryParse("expired", out var parsed) && parsed == Verdict.Expired);
+        Assert.False(Verdict.Expired.IsBlocked());
+
+        var ledger = Path.GetTempFileName();
+        File.WriteAllText(ledger, """
+            {"seq":7,"time":"2026-12-03T10:00:00+00:00","kind":"udp-flow","listener":"udp/5060","local":"10.0.0.5:5060","peer":"192.0.2.9:4000","nonce":"n1"}
+            {"seq":9,"time":"2026-12-03T10:00:03+00:00","kind":"echo-idle","verdict":"callback","listener":"udp/5060","local":"10.0.0.5:5060","peer":"192.0.2.9:4000","nonce":"n1"}
+            """);
+        var view = ServerView.FromLedgerFile(ledger);
+        Judge.Flow(alone, view);
+        Judge.Flow(alone, view);
+        Assert.Equal(Verdict.Expired, alone.Verdict);
+        var idle = alone.Legs.Single(l => l.Role == "idle");
+        Assert.Equal("server: callback #9 at 10:00:03.000 from 10.0.0.5:5060 to 192.0.2.9:4000", Assert.Single(idle.Evidence));
+        Assert.Equal(7, alone.ServerSeen!.Seq);
+
+        // The server's record has no callback for this nonce: it never sent one, the path is not to blame.
+        var unsent = Idle("n2");
+        Judge.Flow(unsent, view);
+        Assert.Equal(Verdict.Inconclusive, unsent.Verdict);
+
+        // Came back: allowed; a serve that scheduled nothing: inconclusive.
+        var back = Flow("opaque", Leg("echo", "udp/5060", "reachability", Outcome.Answered, "n3"), Leg("idle", "udp/5060", "idle", Outcome.Answered, "n3"));
+        Judge.Flow(back, ServerView.None);
+        Assert.Equal(Verdict.Allowed, back.Verdict);
+        var old = Flow("opaque", Leg("echo", "udp/5060", "reachability", Outcome.Answered, "n4"), Leg("idle", "udp/5060", "idle", Outcome.Incomplete, "n4"));
+        Judge.Flow(old, ServerView.None);
+        Assert.Equal(Verdict.Inconclusive, old.Verdict);
+
+        // A blocked port stays blocked: the idle check does not hide it.
+        var blocked = Flow("opaque", Leg("echo", "udp/5060", "reachability", Outcome.Icmp, "n5"));
+        Judge.Flow(blocked, ServerView.None);
+        Assert.Equal(Verdict.BlockedIcmp, blocked.Verdict);
+    }
+
+    [Fact]
     public void The_native_exchange_decides_and_a_lost_second_channel_is_named()
     {
         // Inspection that drops the echo but passes TFTP: allowed.

@@ -183,4 +183,43 @@ public sealed class ProbeFirewallTests
         var plain = await lab.ProbeAsync("--only", "t6.sip");
         Assert.True(plain.ExitCode == 0, plain.ToString());
     }
+
+    [Fact]
+    public async Task A_udp_mapping_forgotten_within_the_idle_time_gives_expired_and_a_longer_one_allowed()
+    {
+        await using var lab = await Lab.StartAsync("t6.sip", "t6.rtp-to-cucm");
+        string[] args = ["--only", "t6.sip,t6.rtp-to-cucm", "--rtp-sample", "2", "--idle", "3"];
+
+        // conntrack's default (30 s) outlives 3 s of silence: the delayed answers find their way back.
+        var kept = await lab.ProbeAsync(args);
+        Assert.True(kept.ExitCode == 0, kept.ToString());
+        Assert.Equal(3, kept.Report!.IdleSeconds);
+        var keptIdle = kept.Report.Flows.SelectMany(f => f.Legs).Where(l => l.Role == "idle").ToList();
+        Assert.Equal(3, keptIdle.Count);
+        Assert.All(keptIdle, l => Assert.True(l.Outcome == CucmSim.Probe.Outcome.Answered, $"{l.Name} {l.Listener}: {l.Detail}"));
+
+        // A firewall that forgets UDP flows after 1 s: the echo passes, the answer after 3 s has no mapping to return through.
+        await lab.Path.SetUdpTimeoutAsync(1).DefaultTimeout();
+        var forgotten = await lab.ProbeAsync(args);
+        Assert.True(forgotten.ExitCode == 1, forgotten.ToString());
+        var sip = forgotten.Flow("t6.sip");
+        Assert.True(sip.VerdictName == "expired", $"{sip.VerdictName}: {sip.Reason}\n{forgotten}");
+        Assert.StartsWith("udp/5060: the echo came back at once, but the server's delayed answer after 3 s", sip.Reason, StringComparison.Ordinal);
+        Assert.Contains("raise its UDP idle timeout", sip.Reason);
+        var idle = sip.Legs.Single(l => l.Role == "idle");
+        Assert.Equal(CucmSim.Probe.Outcome.NoAnswer, idle.Outcome);
+        Assert.StartsWith(NatPath.FirewallOutside + ":", idle.PeerSeen);
+        Assert.Contains(idle.Evidence, e => e.StartsWith("idle 3 s; the server saw this socket as " + NatPath.FirewallOutside, StringComparison.Ordinal));
+        Assert.Contains(idle.Evidence, e => e.StartsWith("server: callback #", StringComparison.Ordinal) && e.EndsWith(" to " + idle.PeerSeen, StringComparison.Ordinal));
+        Assert.Equal("allowed", sip.Legs.Single(l => l.Name == "sip-options" && l.Listener == "udp/5060").VerdictName);
+        Assert.Equal("allowed", sip.Legs.Single(l => l.Name == "echo" && l.Listener == "tcp/5060").VerdictName);
+
+        var rtp = forgotten.Flow("t6.rtp-to-cucm");
+        Assert.True(rtp.VerdictName == "expired", $"{rtp.VerdictName}: {rtp.Reason}");
+        Assert.Contains("2 of 2 failed the idle check", rtp.Reason);
+
+        // Every wait at once: the run lasts the idle time and one timeout, not one per port.
+        Assert.True(forgotten.Report!.ElapsedMs < (3 + 2 + 2) * 1000, $"{forgotten.Report.ElapsedMs} ms");
+        Assert.Contains("expired", forgotten.Output);
+    }
 }

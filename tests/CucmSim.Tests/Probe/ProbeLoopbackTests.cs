@@ -26,7 +26,7 @@ public sealed class LoopbackServe : IAsyncLifetime
 
         await Netns.RunStepsAsync([$"ip netns add {Namespace}", $"ip -n {Namespace} link set lo up"]).DefaultTimeout();
         Server = CucmSimProcess.StartIn(Namespace, "serve", "--bind", "127.0.0.1", "--control", "127.0.0.1:9900", "--ledger", Ledger, "--state-dir", SimHost.TempDirectory(), "--strict",
-            "--log-level", "warning");
+            "--snmp-user", "probe3:SHA-256:authpass1:AES:privpass1", "--log-level", "warning");
         await Server.ReadyAsync();
     }
 
@@ -106,6 +106,32 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
         Assert.Contains("banner SSH-2.0-OpenSSH_7.4", leg.Evidence);
         Assert.Contains(leg.Evidence, e => e.StartsWith("host key ecdsa-sha2-nistp256 SHA256:", StringComparison.Ordinal));
         Assert.Contains("(signature verified)", leg.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_snmp_manager_reads_sysDescr_with_v2c_and_v3_and_a_refused_v3_user_is_named()
+    {
+        var run = await serve.ProbeAsync("127.0.0.1", "--role", "snmp-manager", "--only", "t2.snmp", "--control", serve.Control, "--snmp-user", "probe3:SHA-256:authpass1:AES:privpass1");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var legs = run.Flow("t2.snmp").Legs;
+        Assert.Equal(CucmSim.Probe.Outcome.Answered, legs.Single(l => l.Name == "snmp-get").Outcome);
+        var v3 = legs.Single(l => l.Name == "snmp-v3-get");
+        Assert.Equal(CucmSim.Probe.Outcome.Answered, v3.Outcome);
+        Assert.StartsWith("v3 GET sysDescr as probe3 (authPriv, Sha256/Aes128), engine 80000009", v3.Detail, StringComparison.Ordinal);
+        Assert.Contains("Software:UCOS", v3.Detail, StringComparison.Ordinal);
+
+        // The agent's Report proves the path: the flow is not allowed, and the reason names the credential, not the firewall.
+        var wrong = await serve.ProbeAsync("127.0.0.1", "--role", "snmp-manager", "--only", "t2.snmp", "--snmp-user", "probe3:SHA-256:wrongpass:AES:privpass1");
+        Assert.True(wrong.ExitCode == 1, wrong.ToString());
+        var flow = wrong.Flow("t2.snmp");
+        Assert.True(flow.VerdictName == "inconclusive", $"{flow.VerdictName}: {flow.Reason}");
+        Assert.StartsWith("udp/161: the echo passes, snmp-v3-get failed: v3 GET sysDescr, engine 80000009", flow.Reason, StringComparison.Ordinal);
+        Assert.Contains("report usmStatsWrongDigests: wrong digest", flow.Reason, StringComparison.Ordinal);
+        Assert.EndsWith("; v2c on the same port was answered", flow.Reason, StringComparison.Ordinal);
+
+        var bad = new StringWriter();
+        Assert.Equal(2, await CucmSim.Probe.ProbeCommand.RunAsync(["127.0.0.1", "--snmp-user", "u:MD5:authpass1"], new StringWriter(), bad).DefaultTimeout());
+        Assert.Contains("--snmp-user u:...: authentication protocol MD5: SHA or SHA-256", bad.ToString());
     }
 
     [Fact]

@@ -15,56 +15,24 @@ public sealed class SnmpClientTests
     [Fact]
     public async Task Client_reads_net_snmp_snmpd()
     {
-        int port;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+        await using var snmpd = await NetSnmpAgent.StartAsync("rocommunity public 127.0.0.1\nsysName client-test-peer\n");
+        var target = snmpd.EndPoint;
+        var get = await SnmpClient.GetAsync(target, "public", ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.2.0"]).DefaultTimeout();
+        Assert.True(get.Ok, get.Error);
+        Assert.Equal("STRING: client-test-peer", get["1.3.6.1.2.1.1.5.0"].ToString());
+        Assert.Equal(BerTag.Oid, get["1.3.6.1.2.1.1.2.0"]!.Value.Tag);
 
-        var dir = SimHost.TempDirectory();
-        var conf = Path.Combine(dir, "snmpd.conf");
-        await File.WriteAllTextAsync(conf, "rocommunity public 127.0.0.1\nsysName client-test-peer\n");
-        var psi = new ProcessStartInfo(ExternalTool.Require("snmpd")) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-f", "-Lo", "-C", "-c", conf, "-p", Path.Combine(dir, "snmpd.pid"), string.Create(CultureInfo.InvariantCulture, $"udp:127.0.0.1:{port}") })
-        {
-            psi.ArgumentList.Add(a);
-        }
+        var bulk = await SnmpClient.GetBulkAsync(target, "public", ["1.3.6.1.2.1.1"], 0, 5).DefaultTimeout();
+        Assert.True(bulk.Ok, bulk.Error);
+        Assert.Equal(5, bulk.VarBinds.Count);
 
-        psi.Environment["MIBS"] = string.Empty;
-        psi.Environment["SNMP_PERSISTENT_DIR"] = dir;
-        using var snmpd = Process.Start(psi)!;
-        var ready = new TaskCompletionSource();
-        snmpd.OutputDataReceived += (_, e) => { if (e.Data?.Contains("NET-SNMP version", StringComparison.Ordinal) == true) { ready.TrySetResult(); } };
-        snmpd.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("NET-SNMP version", StringComparison.Ordinal) == true) { ready.TrySetResult(); } };
-        snmpd.BeginOutputReadLine();
-        snmpd.BeginErrorReadLine();
-        try
-        {
-            await ready.Task.DefaultTimeout();
-            var target = new IPEndPoint(IPAddress.Loopback, port);
-            var get = await SnmpClient.GetAsync(target, "public", ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.2.0"]).DefaultTimeout();
-            Assert.True(get.Ok, get.Error);
-            Assert.Equal("STRING: client-test-peer", get["1.3.6.1.2.1.1.5.0"].ToString());
-            Assert.Equal(BerTag.Oid, get["1.3.6.1.2.1.1.2.0"]!.Value.Tag);
+        var v1 = await SnmpClient.GetAsync(target, "public", ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.99.0"], SnmpVersion.V1).DefaultTimeout();
+        Assert.Equal(SnmpError.NoSuchName, v1.ErrorStatus);
+        Assert.Equal(2, v1.ErrorIndex);
 
-            var bulk = await SnmpClient.GetBulkAsync(target, "public", ["1.3.6.1.2.1.1"], 0, 5).DefaultTimeout();
-            Assert.True(bulk.Ok, bulk.Error);
-            Assert.Equal(5, bulk.VarBinds.Count);
-
-            var v1 = await SnmpClient.GetAsync(target, "public", ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.99.0"], SnmpVersion.V1).DefaultTimeout();
-            Assert.Equal(SnmpError.NoSuchName, v1.ErrorStatus);
-            Assert.Equal(2, v1.ErrorIndex);
-
-            var wrong = await SnmpClient.GetAsync(target, "private", ["1.3.6.1.2.1.1.5.0"], timeout: TimeSpan.FromMilliseconds(600)).DefaultTimeout();
-            Assert.False(wrong.Ok);
-            Assert.StartsWith("timeout", wrong.Error, StringComparison.Ordinal);
-        }
-        finally
-        {
-            snmpd.Kill();
-            await snmpd.WaitForExitAsync().DefaultTimeout();
-        }
+        var wrong = await SnmpClient.GetAsync(target, "private", ["1.3.6.1.2.1.1.5.0"], timeout: TimeSpan.FromMilliseconds(600)).DefaultTimeout();
+        Assert.False(wrong.Ok);
+        Assert.StartsWith("timeout", wrong.Error, StringComparison.Ordinal);
     }
 
     [Fact]

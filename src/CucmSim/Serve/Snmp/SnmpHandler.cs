@@ -394,7 +394,7 @@ internal sealed class SnmpHandler(SnmpAgent agent, ListenerRuntime listener) : I
         {
             var macLength = Usm.MacLength(user.Auth);
             var auth = usm.AuthParameters;
-            if (auth.End.Value - auth.Start.Value != macLength || !Authentic(data, auth, user))
+            if (auth.End.Value - auth.Start.Value != macLength || !Usm.Verify(user.Auth, user.AuthKey, data, auth, _check))
             {
                 // RFC 3414 §3.2 step 6.
                 var count = Interlocked.Increment(ref Counters.WrongDigests);
@@ -483,18 +483,6 @@ internal sealed class SnmpHandler(SnmpAgent agent, ListenerRuntime listener) : I
         SendV3(ref request, message.MsgId, level, user, userName, sw.Written);
     }
 
-    /// <summary>RFC 3414 §3.2 step 6: the MAC over the whole message with the authentication parameters zeroed.</summary>
-    private bool Authentic(ReadOnlySpan<byte> data, Range auth, UsmUser user)
-    {
-        var copy = _check.AsSpan(0, data.Length);
-        data.CopyTo(copy);
-        copy[auth].Clear();
-        Span<byte> mac = stackalloc byte[32];
-        var length = Usm.MacLength(user.Auth);
-        Usm.ComputeMac(user.Auth, user.AuthKey, copy, mac);
-        return CryptographicOperations.FixedTimeEquals(mac[..length], data[auth]);
-    }
-
     /// <summary>request-id of a plaintext scoped PDU (for Reports), 0 when encrypted or undecodable.</summary>
     private static int PlainRequestId(ReadOnlySpan<byte> data, in SnmpMessage message)
     {
@@ -569,43 +557,20 @@ internal sealed class SnmpHandler(SnmpAgent agent, ListenerRuntime listener) : I
         }
 
         var macLength = (level & 1) != 0 && user is not null ? Usm.MacLength(user.Auth) : 0;
-        Span<byte> zeros = stackalloc byte[32];
-        zeros.Clear();
-        var w = new BerWriter(_out);
-        var m = SnmpCodec.BeginV3(ref w, msgId, agent.Options.MaxResponseSize, (byte)level);
-        SnmpCodec.WriteUsm(ref w, agent.EngineId, boots, time, userName, zeros[..macLength], encrypted is null ? [] : salt);
-        if (encrypted is null)
-        {
-            w.WriteRaw(scopedPdu);
-        }
-        else
-        {
-            w.WriteBytes(BerTag.OctetString, encrypted);
-        }
-
-        w.End(m);
-        if (w.Overflow)
+        var length = SnmpCodec.WriteV3(_out, msgId, agent.Options.MaxResponseSize, (byte)level, agent.EngineId, boots, time, userName, macLength, salt, scopedPdu, encrypted, encrypted is not null);
+        if (length < 0)
         {
             Interlocked.Increment(ref Counters.SilentDrops);
             return;
         }
 
-        if (macLength > 0)
+        // Where the zeroed MAC landed (lengths may have grown to the long form) is found again, and signed in place.
+        if (macLength > 0 && !Usm.Sign(user!.Auth, user.AuthKey, _out.AsSpan(0, length)))
         {
-            // Find where the zeroed MAC landed (lengths may have grown to the long form), then sign in place.
-            var written = _out.AsSpan(0, w.Length);
-            if (SnmpCodec.DecodeMessage(written, out var sent) != OperationStatus.Done
-                || SnmpCodec.DecodeUsm(written, sent.SecurityParameters, out var sentUsm) != OperationStatus.Done)
-            {
-                return;
-            }
-
-            Span<byte> mac = stackalloc byte[32];
-            Usm.ComputeMac(user!.Auth, user.AuthKey, written, mac);
-            mac[..macLength].CopyTo(written[sentUsm.AuthParameters]);
+            return;
         }
 
-        request.Reply(_out.AsSpan(0, w.Length));
+        request.Reply(_out.AsSpan(0, length));
         Interlocked.Increment(ref Counters.OutPkts);
     }
 }
