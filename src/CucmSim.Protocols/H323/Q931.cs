@@ -288,8 +288,8 @@ public static class Q931Codec
 
         if (m.Cause is { } cause)
         {
-            // Coding standard CCITT, location private network serving the local user (Q.850 §2.2.5).
-            b.AddRange([IeCause, 2, 0x81, (byte)(0x80 | cause)]);
+            // Coding standard CCITT, location user (Q.850 §2.2.5), as H.323 endpoints send it.
+            b.AddRange([IeCause, 2, 0x80, (byte)(0x80 | cause)]);
         }
 
         if (m.CallState is { } state)

@@ -147,6 +147,7 @@ internal static class NativeProtocols
         "opaque" when listener.Spec.Flows.Any(f => f.Id == "t8.jtapi") => Held("cti", null),
         "rmi" => new TcpNative { Handler = new Rmi.RmiProtocol() },
         "mgcp-backhaul" => new TcpNative { Handler = new Mgcp.MgcpBackhaul() },
+        "h225" => new TcpNative { Handler = new H323.H225Protocol() },
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
@@ -159,6 +160,7 @@ internal static class NativeProtocols
         "syslog" => new Syslog.SyslogReceiver(listener, context),
         "ike" => new Ike.IkeResponder(listener),
         "mgcp" => new Mgcp.MgcpCallAgent(listener, context),
+        "h225-ras" => new H323.RasGatekeeper(listener, context),
         "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
     };

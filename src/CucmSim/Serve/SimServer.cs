@@ -62,6 +62,9 @@ public sealed record ServeOptions
 
     public Sip.SipOptions Sip { get; init; } = new();
 
+    /// <summary>How the H.323 listeners answer.</summary>
+    public H323.H323Options H323 { get; init; } = new();
+
     public AdminWeb.AdminWebOptions AdminWeb { get; init; } = new();
 }
 
@@ -141,6 +144,7 @@ public sealed class SimServer : IAsyncDisposable
             Snmp = options.Snmp,
             Sccp = options.Sccp,
             Sip = options.Sip,
+            H323 = options.H323,
             AdminWeb = options.AdminWeb,
         };
         context.Provisioning = Tftp.ProvisioningService.Create(options.Tftp, profile, plan.Role, options.PortOffset, options.EphemeralPorts, context);
@@ -179,6 +183,7 @@ public sealed class SimServer : IAsyncDisposable
         }
 
         Listeners = listeners;
+        Context.Listeners = listeners;
         DescriptorLimit = OpenFilesLimit();
         var used = listeners.Count(l => l.Status == ListenerStatus.Bound) + 64;
 
