@@ -8,6 +8,7 @@ using System.Security.Cryptography.X509Certificates;
 using CucmSim.Catalog;
 using CucmSim.Clients.AdminWeb;
 using CucmSim.Clients.Echo;
+using CucmSim.Clients.H323;
 using CucmSim.Clients.Ike;
 using CucmSim.Clients.Ldap;
 using CucmSim.Clients.Mgcp;
@@ -18,6 +19,7 @@ using CucmSim.Clients.Sip;
 using CucmSim.Clients.Snmp;
 using CucmSim.Clients.Tftp;
 using CucmSim.Protocols.Ldap;
+using CucmSim.Protocols.H323;
 using CucmSim.Protocols.Tftp;
 
 namespace CucmSim.Probe;
@@ -85,6 +87,8 @@ public static class Exchanges
             "ssh" => "SSH identification and key exchange (the host key and its fingerprint; no login)",
             "mgcp" => "MGCP RSIP, then the call agent's AUEP back",
             "ldap" or "ldaps" => "LDAP anonymous bind, root DSE, a subtree search for people, unbind",
+            "h225-ras" => "H.323 RAS GRQ, RRQ, LRQ for the test number, URQ",
+            "h225" => "H.225 Setup to the test number (CallProceeding, Alerting, Connect), Status Enquiry, a TCP connection to the Connect's H.245 address, ReleaseComplete",
             "rtp" => string.Create(CultureInfo.InvariantCulture, $"echo on {ports} sampled media port(s)"),
             _ => null,
         };
@@ -108,7 +112,7 @@ public static class Exchanges
     /// </summary>
     public static bool TerminatesTls(string protocol) => protocol is "https" or "sip-tls" or "sccp-tls" or "ctl" or "tvs" or "capf" or "cti-tls" or "ldaps";
 
-    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls" or "ike" or "rmi" or "mgcp" or "ssh" or "ldap" or "ldaps";
+    private static bool HasNative(string protocol) => protocol is "sip" or "sip-tls" or "tftp" or "http" or "https" or "snmp" or "sccp" or "sccp-tls" or "ike" or "rmi" or "mgcp" or "ssh" or "ldap" or "ldaps" or "h225-ras" or "h225";
 
     /// <summary>Runs every exchange of one port of a flow: the echo, and at the same time the protocol's own legs.</summary>
     public static async Task<List<LegResult>> RunTargetAsync(ProbeContext context, Flow flow, ProbeTarget target, CancellationToken cancellationToken)
@@ -287,6 +291,12 @@ public static class Exchanges
                 break;
             case "ldap" or "ldaps" when target.Transport == Transport.Tcp:
                 legs.Add(await LdapAsync(context, target, flow.Protocol == "ldaps", cancellationToken).ConfigureAwait(false));
+                break;
+            case "h225-ras" when target.Transport == Transport.Udp:
+                legs.AddRange(await RasAsync(context, target, cancellationToken).ConfigureAwait(false));
+                break;
+            case "h225" when target.Transport == Transport.Tcp:
+                legs.AddRange(await H225Async(context, target, cancellationToken).ConfigureAwait(false));
                 break;
         }
 
@@ -866,6 +876,91 @@ public static class Exchanges
         }
 
         return [rsip, audit];
+    }
+
+    /// <summary>
+    /// H.323 RAS (a gateway or gatekeeper towards CUCM): GRQ, RRQ, LRQ for the test number and URQ, one leg each; any
+    /// answer (a reject included) proves 1719/udp both ways. A step that gets nothing stops the rest.
+    /// </summary>
+    public static async Task<List<LegResult>> RasAsync(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        var endPoint = context.EndPoint(target.Dial);
+        var where = Format(endPoint);
+        var names = new[] { "ras-grq", "ras-rrq", "ras-lrq", "ras-urq" };
+        var legs = names.Select(n => new LegResult { Name = n, Listener = target.Listener, Role = "primary", Target = where, Outcome = Outcome.NotRun }).ToList();
+        string? endpointId = null;
+        for (var i = 0; i < legs.Count; i++)
+        {
+            var result = i switch
+            {
+                0 => await H323Client.DiscoverAsync(endPoint, context.Total, context.Retries + 1, cancellationToken: cancellationToken).ConfigureAwait(false),
+                1 => await H323Client.RegisterAsync(endPoint, [H225Alias.H323Id(context.DeviceName)], context.Total, context.Retries + 1, cancellationToken).ConfigureAwait(false),
+                2 => await H323Client.LocateAsync(endPoint, context.SipNumber, context.Total, context.Retries + 1, cancellationToken).ConfigureAwait(false),
+                _ => await H323Client.UnregisterAsync(endPoint, endpointId, context.Total, context.Retries + 1, cancellationToken).ConfigureAwait(false),
+            };
+            var leg = legs[i];
+            leg.ElapsedMs = result.Elapsed.TotalMilliseconds;
+            leg.Local = result.Local is null ? null : Format(result.Local);
+            if (result.Answer is not { } answer)
+            {
+                leg.Outcome = OutcomeOf(result.Error!);
+                leg.Detail = $"{names[i][4..].ToUpperInvariant()}: {result.Error}";
+                break;
+            }
+
+            leg.Outcome = Outcome.Answered;
+            endpointId ??= answer.EndpointIdentifier;
+            leg.Detail = answer.Type switch
+            {
+                RasKind.GatekeeperConfirm => $"GCF from gatekeeper {answer.GatekeeperIdentifier}, RAS address {answer.RasAddress}",
+                RasKind.RegistrationConfirm => $"RCF: endpoint {answer.EndpointIdentifier}, call signalling at {string.Join(", ", answer.CallSignalAddresses)}",
+                RasKind.LocationConfirm => $"LCF for {context.SipNumber}: call signalling at {answer.CallSignalAddress}",
+                _ => string.Create(CultureInfo.InvariantCulture, $"{answer.Name}{(answer.Reason is { } reason ? $" (reason {reason})" : string.Empty)}"),
+            };
+        }
+
+        return legs;
+    }
+
+    /// <summary>
+    /// H.225 call signalling (a gateway or trunk calling CUCM): Setup to the test number answered up to Connect (or
+    /// ReleaseComplete), then the secondary leg: a TCP connection to the H.245 address the Connect names, the pinhole
+    /// an inspecting firewall opens from it. ReleaseComplete ends the call.
+    /// </summary>
+    public static async Task<List<LegResult>> H225Async(ProbeContext context, ProbeTarget target, CancellationToken cancellationToken)
+    {
+        var endPoint = context.EndPoint(target.Dial);
+        var setup = new LegResult { Name = "h225-setup", Listener = target.Listener, Role = "primary", Target = Format(endPoint) };
+        var h245 = new LegResult { Name = "h245", Listener = target.Listener, Role = "secondary", Outcome = Outcome.NotRun };
+        var result = await H323Client.CallAsync(endPoint, context.SipNumber, new H225CallOptions
+        {
+            Timeout = context.Total * 2,
+            Source = context.Source is null ? null : new IPEndPoint(context.Source, 0),
+            StatusEnquiry = true,
+        }, cancellationToken).ConfigureAwait(false);
+        setup.ElapsedMs = result.Elapsed.TotalMilliseconds;
+        setup.Local = result.Local is null ? null : Format(result.Local);
+        var answers = string.Join(", ", result.Answers.Select(a => a.Name));
+        if (result.Answers.Count == 0)
+        {
+            setup.Outcome = OutcomeOf(result.Error ?? "timeout");
+            setup.Detail = "Setup: " + result.Error;
+            return [setup, h245];
+        }
+
+        setup.Outcome = Outcome.Answered;
+        setup.Detail = result.Connected
+            ? $"Setup to {context.SipNumber} answered {answers}; H.245 address {result.H245Address}"
+            : $"Setup to {context.SipNumber} answered {answers} (cause {result.Release?.Cause?.ToString(CultureInfo.InvariantCulture) ?? "none"})";
+        if (result.H245Reached is { } reached)
+        {
+            h245.Target = result.H245Address is null ? null : Format(result.H245Address);
+            h245.ElapsedMs = setup.ElapsedMs;
+            h245.Outcome = reached ? Outcome.Answered : result.H245Error!.StartsWith("refused", StringComparison.Ordinal) ? Outcome.Reset : Outcome.NoAnswer;
+            h245.Detail = reached ? $"TCP to the H.245 address {h245.Target} connected" : result.H245Error;
+        }
+
+        return [setup, h245];
     }
 
     /// <summary>SCCP: register, a call to the test number with RTP both ways through the negotiated ports, unregister.</summary>

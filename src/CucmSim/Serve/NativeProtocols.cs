@@ -150,6 +150,7 @@ internal static class NativeProtocols
         "mgcp-backhaul" => new TcpNative { Handler = new Mgcp.MgcpBackhaul() },
         "ldap" => new TcpNative { Handler = new Ldap.LdapProtocol(tls: false) },
         "ldaps" => new TcpNative { Handler = new Ldap.LdapProtocol(tls: true), Tls = context.Certificates.TlsOptions("directory") },
+        "h225" => new TcpNative { Handler = new H323.H225Protocol() },
         "http" => Http(listener, context, tls: false),
         "https" => Http(listener, context, tls: true),
         _ => new TcpNative(),
@@ -163,6 +164,7 @@ internal static class NativeProtocols
         "ike" => new Ike.IkeResponder(listener),
         "mgcp" => new Mgcp.MgcpCallAgent(listener, context),
         "dhcp" => context.Dhcp is { } dhcp ? new Dhcp.DhcpServer(listener, context, dhcp) : null,
+        "h225-ras" => new H323.RasGatekeeper(listener, context),
         "tftp" => context.Provisioning is { } provisioning ? new TftpServer(listener, context, provisioning) : null,
         _ => null,
     };

@@ -64,6 +64,12 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     /// <summary>How the SIP listeners answer.</summary>
     public Sip.SipOptions Sip { get; init; } = new();
 
+    /// <summary>How the H.323 listeners answer (RAS on 1719, H.225 call signalling on 1720).</summary>
+    public H323.H323Options H323 { get; init; } = new();
+
+    /// <summary>Every listener of this serve, bound or not (set before any listener runs): for protocols that name another's port.</summary>
+    public IReadOnlyList<ListenerRuntime> Listeners { get; internal set; } = [];
+
     /// <summary>How the admin web listeners answer (AXL credentials, body limit).</summary>
     public AdminWeb.AdminWebOptions AdminWeb { get; init; } = new();
 

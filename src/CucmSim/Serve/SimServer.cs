@@ -62,6 +62,9 @@ public sealed record ServeOptions
 
     public Sip.SipOptions Sip { get; init; } = new();
 
+    /// <summary>How the H.323 listeners answer.</summary>
+    public H323.H323Options H323 { get; init; } = new();
+
     public AdminWeb.AdminWebOptions AdminWeb { get; init; } = new();
 
     /// <summary>serve --dhcp: answer DHCP on the dhcp listeners; null (the default) leaves them to the echo.</summary>
@@ -144,6 +147,7 @@ public sealed class SimServer : IAsyncDisposable
             Snmp = options.Snmp,
             Sccp = options.Sccp,
             Sip = options.Sip,
+            H323 = options.H323,
             AdminWeb = options.AdminWeb,
             SshHostKey = plan.Listeners.Any(l => l.Protocol == "ssh") ? Ssh.SshHostKey.ForState(options.StateDirectory) : null,
             Dhcp = options.Dhcp,
@@ -184,6 +188,7 @@ public sealed class SimServer : IAsyncDisposable
         }
 
         Listeners = listeners;
+        Context.Listeners = listeners;
         DescriptorLimit = OpenFilesLimit();
         var used = listeners.Count(l => l.Status == ListenerStatus.Bound) + 64;
 
