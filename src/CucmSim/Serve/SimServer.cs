@@ -98,6 +98,9 @@ public sealed class SimServer : IAsyncDisposable
     public Profile Profile { get; }
     public ListenerPlan Plan { get; }
     public Ledger Ledger { get; }
+
+    /// <summary>Probe reports sent to the control API (probe --report-to), for the dashboard.</summary>
+    public ProbeRuns ProbeRuns { get; } = new();
     internal ServeContext Context { get; }
     private ILoggerFactory Loggers { get; }
     public IReadOnlyList<ListenerRuntime> Listeners { get; private set; } = [];
