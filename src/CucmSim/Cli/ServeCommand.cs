@@ -69,6 +69,8 @@ internal static class ServeCommand
           --except SEL          leave these flows out (e.g. --except rtp)
           --control ADDR:PORT   control API (default 127.0.0.1:9900 plus the offset)
           --no-control          no control API
+          --otlp URL            export the CucmSim meter by OTLP every 10 s: gRPC (http://collector:4317), or
+                                HTTP/protobuf when the URL ends in /v1/metrics (default: off)
           --ledger PATH         ledger file, JSON Lines (default ./cucmsim-ledger.jsonl; 'none' keeps it in memory)
           --ledger-max-mb N     rotate the ledger at N MiB (default 64)
           --ledger-window N     newest records the control API keeps in memory (default 1000)
@@ -118,7 +120,7 @@ internal static class ServeCommand
     public static async Task<int> RunAsync(IReadOnlyList<string> argv, TextWriter output, TextWriter error)
     {
         var args = Args.Parse(argv,
-            ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "ledger-window", "idle-timeout", "log-level", "io", "io-threads",
+            ["profile", "role", "bind", "port-offset", "only", "except", "control", "ledger", "ledger-max-mb", "ledger-window", "otlp", "idle-timeout", "log-level", "io", "io-threads",
              "state-dir", "hostname", "address", "cert", "cert-key", "cert-password", "external-address",
              "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-extension",
              "tftp-root", "tftp-data-ports", "tftp-max-transfers", "tftp-config",
@@ -158,6 +160,12 @@ internal static class ServeCommand
         if (args.Value("control") is { } c && !IPEndPoint.TryParse(c, out control))
         {
             errors.Add($"--control {c}: write ADDR:PORT, e.g. 127.0.0.1:9900");
+        }
+
+        Uri? otlp = null;
+        if (args.Value("otlp") is { } o && !(Uri.TryCreate(o, UriKind.Absolute, out otlp) && otlp.Scheme is "http" or "https"))
+        {
+            errors.Add($"--otlp {o}: write the collector's URL, e.g. http://127.0.0.1:4317");
         }
 
         var snmp = Serve.Snmp.SnmpCli.Parse(args, errors);
@@ -218,6 +226,7 @@ internal static class ServeCommand
             Except = args.Values("except"),
             Control = control,
             NoControl = args.Flag("no-control"),
+            Otlp = otlp,
             LedgerPath = ledgerPath == "none" ? null : ledgerPath,
             Ledger = new LedgerOptions { MaxBytes = ledgerMb * 1024L * 1024L, WindowSize = ledgerWindow },
             Strict = args.Flag("strict"),
