@@ -79,7 +79,13 @@ public sealed partial class MetricsTests
             using var copy = new MemoryStream();
             await http.Request.Body.CopyToAsync(copy);
             bodies.Enqueue((http.Request.ContentType ?? string.Empty, copy.ToArray()));
-            received.TrySetResult();
+
+            // An export can hold nothing of the meter yet (the reader's first collection); wait for one that does.
+            if (System.Text.Encoding.UTF8.GetString(copy.ToArray()).Contains("cucmsim.listener.up", StringComparison.Ordinal))
+            {
+                received.TrySetResult();
+            }
+
             return Results.Ok();
         });
         await collector.StartAsync().DefaultTimeout();
@@ -90,7 +96,7 @@ public sealed partial class MetricsTests
             await received.Task.DefaultTimeout();
         }
 
-        var (contentType, body) = bodies.First();
+        var (contentType, body) = bodies.First(b => System.Text.Encoding.UTF8.GetString(b.Body).Contains("cucmsim.listener.up", StringComparison.Ordinal));
         Assert.Equal("application/x-protobuf", contentType);
         var text = System.Text.Encoding.UTF8.GetString(body);
         Assert.Contains("CucmSim", text);
