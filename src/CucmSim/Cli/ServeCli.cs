@@ -39,6 +39,13 @@ internal sealed class ServeCli
             (s, v) => s with { Control = v });
         o.Add(new Option<bool>("--no-control") { Description = "no control API" },
             (s, v) => s with { NoControl = v });
+        o.Add(new Option<Uri?>("--otlp") { HelpName = "URL", Description = "export the CucmSim meter by OTLP every 10 s: gRPC (http://collector:4317), or HTTP/protobuf when the URL ends in /v1/metrics (default: off)" }
+                .LastWins<Uri?>((string text, out Uri? value) =>
+                {
+                    var ok = Uri.TryCreate(text, UriKind.Absolute, out value) && value.Scheme is "http" or "https";
+                    return ok ? null : "write the collector's URL, e.g. http://127.0.0.1:4317";
+                }),
+            (s, v) => s with { Otlp = v });
         o.Add(new Option<string>("--ledger") { HelpName = "PATH", Description = "ledger file, JSON Lines ('none' keeps it in memory)", DefaultValueFactory = _ => d.LedgerPath! }.LastWins(),
             (s, v) => s with { LedgerPath = v == "none" ? null : v });
         o.Add(new Option<int>("--ledger-max-mb") { HelpName = "N", Description = "rotate the ledger at N MiB", DefaultValueFactory = _ => (int)(d.Ledger.MaxBytes >> 20) }.Whole(1, 1 << 20),

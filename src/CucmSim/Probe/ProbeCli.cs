@@ -12,7 +12,7 @@ internal sealed class ProbeCli
         Command = new Command("probe", "run every flow toward a serve across the firewall, a verdict per flow")
         {
             Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SnmpUser, SipPassword, Number, AxlUser,
-            Mtu, Idle, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html,
+            Mtu, Idle, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html, ReportTo,
         };
         Ranged(PortOffset, 0, 65535);
         Ranged(Retries, 0, 20);
@@ -118,6 +118,8 @@ internal sealed class ProbeCli
     public Option<string?> Junit { get; } = new("--junit") { Description = "write JUnit XML: a suite per guide table, a case per flow", HelpName = "FILE" };
 
     public Option<string?> Html { get; } = new("--html") { Description = "write one self-contained HTML report", HelpName = "FILE" };
+
+    public Option<string?> ReportTo { get; } = new("--report-to") { Description = "also send the JSON report to serve's control API, shown on its dashboard (e.g. http://10.0.0.5:9900)", HelpName = "URL" };
 
     /// <summary>The option's last value as typed; null when it was not given (validators see values that did not parse too).</summary>
     private static string? Token(System.CommandLine.Parsing.OptionResult result) => result.Tokens.Count == 0 ? null : result.Tokens[^1].Value;

@@ -80,6 +80,16 @@ internal static class ProbeCommand
             }
         }
 
+        Uri? reportTo = null;
+        if (args.GetValue(cli.ReportTo) is { } rt)
+        {
+            reportTo = ReportTarget(rt);
+            if (reportTo is null)
+            {
+                errors.Add($"--report-to {rt}: write the control API's URL, e.g. http://10.0.0.5:9900");
+            }
+        }
+
         var ledger = args.GetValue(cli.Ledger);
         if (ledger is not null && !File.Exists(ledger) && from is not null)
         {
@@ -275,7 +285,44 @@ internal static class ProbeCommand
         await WriteAsync(args.GetValue(cli.Json), report.ToJson(), output, cancellationToken).ConfigureAwait(false);
         await WriteAsync(args.GetValue(cli.Junit), ReportWriters.Junit(report, Title), output, cancellationToken).ConfigureAwait(false);
         await WriteAsync(args.GetValue(cli.Html), ReportWriters.Html(report, Title), output, cancellationToken).ConfigureAwait(false);
+        if (reportTo is not null)
+        {
+            await SendReportAsync(reportTo, report, error, cancellationToken).ConfigureAwait(false);
+        }
+
         return report.ExitCode;
+    }
+
+    /// <summary>The URL a report is posted to: the control API's /api/probe-runs unless the URL names another path.</summary>
+    internal static Uri? ReportTarget(string text)
+    {
+        var withScheme = text.Contains("://", StringComparison.Ordinal) ? text : "http://" + text;
+        if (!Uri.TryCreate(withScheme, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            return null;
+        }
+
+        return uri.AbsolutePath is "" or "/" ? new Uri(uri, "/api/probe-runs") : uri;
+    }
+
+    /// <summary>Posts the JSON report to serve's control API; a failure is a warning, never the run's exit code.</summary>
+    private static async Task SendReportAsync(Uri target, ProbeReport report, TextWriter error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            using var content = new StringContent(report.ToJson(), System.Text.Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync(target, content, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                error.WriteLine($"cucmsim probe: --report-to {target}: HTTP {(int)response.StatusCode} {body.Trim()}");
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            error.WriteLine($"cucmsim probe: --report-to {target}: {ex.Message}; the report was not sent");
+        }
     }
 
     private static void Rejudge(ProbeReport report, ServerView view)

@@ -3,69 +3,118 @@ using System.Text;
 
 namespace CucmSim.Serve;
 
-/// <summary>Prometheus text exposition of the listeners, the RTP pool and the ledger.</summary>
+/// <summary>What an instrument is: a counter only grows, a gauge is a value now.</summary>
+internal enum MetricKind
+{
+    Counter,
+    Gauge,
+}
+
+/// <summary>One value per listener (labels listener, protocol, transport) for the listeners it applies to.</summary>
+internal sealed record ListenerMetric(string Name, string Instrument, MetricKind Kind, string Unit, string Help, Func<ListenerRuntime, bool> Applies, Func<ListenerRuntime, long> Value);
+
+/// <summary>One value for the whole server, or none when the server has no such part (no RTP pool).</summary>
+internal sealed record ServerMetric(string Name, string Instrument, MetricKind Kind, string Unit, string Help, Func<SimServer, long?> Value);
+
+/// <summary>
+/// The server's counters and gauges, defined once: the Prometheus page (/metrics, with the names it has always
+/// had) and the "CucmSim" <see cref="System.Diagnostics.Metrics.Meter"/> (dotnet-counters, OpenTelemetry) both
+/// read these definitions, so the two cannot disagree.
+/// </summary>
 internal static class Metrics
 {
+    private static bool Tcp(ListenerRuntime l) => l.Transport == "tcp";
+
+    private static bool Udp(ListenerRuntime l) => l.Transport == "udp";
+
+    private static bool Any(ListenerRuntime l) => true;
+
+    public static readonly ListenerMetric[] PerListener =
+    [
+        new("cucmsim_listener_up", "cucmsim.listener.up", MetricKind.Gauge, "1", "1 when the listener is bound", Any, l => l.Status == ListenerStatus.Bound ? 1 : 0),
+        new("cucmsim_connections_total", "cucmsim.connections", MetricKind.Counter, "{connection}", "TCP connections accepted", Tcp, l => l.Connections),
+        new("cucmsim_connections_active", "cucmsim.connections.active", MetricKind.Gauge, "{connection}", "TCP connections open now", Tcp, l => l.ActiveConnections),
+        new("cucmsim_datagrams_total", "cucmsim.datagrams", MetricKind.Counter, "{datagram}", "UDP datagrams received", Udp, l => l.Datagrams),
+        new("cucmsim_received_bytes_total", "cucmsim.received", MetricKind.Counter, "By", "Bytes received", Any, l => l.BytesIn),
+        new("cucmsim_sent_bytes_total", "cucmsim.sent", MetricKind.Counter, "By", "Bytes sent", Any, l => l.BytesOut),
+        new("cucmsim_echoes_total", "cucmsim.echoes", MetricKind.Counter, "{probe}", "Probes answered with the universal echo", Any, l => l.Echoes),
+        new("cucmsim_malformed_total", "cucmsim.malformed", MetricKind.Counter, "{message}", "Malformed input seen", Any, l => l.Malformed),
+        new("cucmsim_hits_total", "cucmsim.hits", MetricKind.Counter, "{hit}", "Hits (connections and new UDP flows)", Any, l => l.Hits),
+    ];
+
+    /// <summary>Sums per protocol (label protocol).</summary>
+    public static readonly ListenerMetric[] PerProtocol =
+    [
+        new("cucmsim_protocol_hits_total", "cucmsim.protocol.hits", MetricKind.Counter, "{hit}", "Hits (connections and new UDP flows) per protocol", Any, l => l.Hits),
+        new("cucmsim_protocol_malformed_total", "cucmsim.protocol.malformed", MetricKind.Counter, "{message}", "Malformed input per protocol", Any, l => l.Malformed),
+    ];
+
+    public static readonly ServerMetric[] PerServer =
+    [
+        new("cucmsim_rtp_ports_bound", "cucmsim.rtp.ports.bound", MetricKind.Gauge, "{port}", "RTP pool ports bound", s => s.Rtp?.Stats().Bound),
+        new("cucmsim_rtp_ports_failed", "cucmsim.rtp.ports.failed", MetricKind.Gauge, "{port}", "RTP pool ports that failed to bind", s => s.Rtp?.Stats().Failed),
+        new("cucmsim_rtp_ports_allocated", "cucmsim.rtp.ports.allocated", MetricKind.Gauge, "{port}", "RTP ports allocated to calls", s => s.Rtp?.Stats().Allocated),
+        new("cucmsim_rtp_packets_total", "cucmsim.rtp.packets", MetricKind.Counter, "{packet}", "Datagrams received and echoed by the RTP pool", s => s.Rtp?.Stats().Packets),
+        new("cucmsim_rtp_bytes_total", "cucmsim.rtp.received", MetricKind.Counter, "By", "Bytes received by the RTP pool", s => s.Rtp?.Stats().Bytes),
+        new("cucmsim_rtp_rtcp_packets_total", "cucmsim.rtp.rtcp_packets", MetricKind.Counter, "{packet}", "RTCP packets received", s => s.Rtp?.Stats().RtcpPackets),
+        new("cucmsim_rtp_other_packets_total", "cucmsim.rtp.other_packets", MetricKind.Counter, "{packet}", "Datagrams on RTP ports that were neither RTP, RTCP nor probes", s => s.Rtp?.Stats().OtherPackets),
+        new("cucmsim_rtp_streams_active", "cucmsim.rtp.streams.active", MetricKind.Gauge, "{stream}", "RTP streams being measured", s => s.Rtp?.Stats().ActiveStreams),
+        new("cucmsim_rtp_streams_lost_packets", "cucmsim.rtp.streams.lost", MetricKind.Gauge, "{packet}", "Packets lost so far by the streams being measured (RFC 3550 A.3)", s => s.Rtp?.Streams().Sum(r => r.Lost)),
+        new("cucmsim_rtp_streams_jitter_max_microseconds", "cucmsim.rtp.streams.jitter.max", MetricKind.Gauge, "us", "Largest interarrival jitter of the streams being measured (RFC 3550 A.8)", s => s.Rtp?.Streams() is { Count: > 0 } r ? (long)(r.Max(x => x.JitterMs) * 1000) : s.Rtp is null ? null : 0),
+        new("cucmsim_devices_registered", "cucmsim.devices.registered", MetricKind.Gauge, "{device}", "SCCP and SIP devices registered now", s => s.Context.Devices.Count),
+        new("cucmsim_device_registrations_total", "cucmsim.devices.registrations", MetricKind.Counter, "{registration}", "Registrations accepted", s => s.Context.Devices.Registrations),
+        new("cucmsim_device_rejections_total", "cucmsim.devices.rejections", MetricKind.Counter, "{registration}", "Registrations refused", s => s.Context.Devices.Rejections),
+        new("cucmsim_probe_runs", "cucmsim.probe_runs", MetricKind.Gauge, "{run}", "Probe reports kept for the dashboard", s => s.ProbeRuns.Count),
+        new("cucmsim_echo_idle_scheduled_total", "cucmsim.echo.idle.scheduled", MetricKind.Counter, "{answer}", "Delayed echo answers (idle=S) scheduled", s => s.Context.EchoCallbacks.Scheduled),
+        new("cucmsim_echo_idle_sent_total", "cucmsim.echo.idle.sent", MetricKind.Counter, "{answer}", "Delayed echo answers sent", s => s.Context.EchoCallbacks.Sent),
+        new("cucmsim_echo_idle_failed_total", "cucmsim.echo.idle.failed", MetricKind.Counter, "{answer}", "Delayed echo answers whose send failed", s => s.Context.EchoCallbacks.Failed),
+        new("cucmsim_echo_idle_refused_total", "cucmsim.echo.idle.refused", MetricKind.Counter, "{request}", "Idle requests answered without a callback (too long, or too many pending)", s => s.Context.EchoCallbacks.Refused),
+        new("cucmsim_echo_idle_pending", "cucmsim.echo.idle.pending", MetricKind.Gauge, "{answer}", "Delayed echo answers waiting", s => s.Context.EchoCallbacks.Pending),
+        new("cucmsim_ledger_records_total", "cucmsim.ledger.records", MetricKind.Counter, "{record}", "Ledger records appended", s => s.Ledger.LastSeq),
+        new("cucmsim_ledger_written_total", "cucmsim.ledger.written", MetricKind.Counter, "{record}", "Ledger records written to the file", s => s.Ledger.Written),
+        new("cucmsim_ledger_dropped_total", "cucmsim.ledger.dropped", MetricKind.Counter, "{record}", "Ledger records dropped (queue full or write error)", s => s.Ledger.Dropped),
+    ];
+
     public static string Render(SimServer server)
     {
         var sb = new StringBuilder(64 * 1024);
         var listeners = server.Listeners;
-
-        Counter(sb, "cucmsim_listener_up", "gauge", "1 when the listener is bound", listeners, l => l.Status == ListenerStatus.Bound ? 1 : 0);
-        Counter(sb, "cucmsim_connections_total", "counter", "TCP connections accepted", listeners.Where(l => l.Transport == "tcp"), l => l.Connections);
-        Counter(sb, "cucmsim_connections_active", "gauge", "TCP connections open now", listeners.Where(l => l.Transport == "tcp"), l => l.ActiveConnections);
-        Counter(sb, "cucmsim_datagrams_total", "counter", "UDP datagrams received", listeners.Where(l => l.Transport == "udp"), l => l.Datagrams);
-        Counter(sb, "cucmsim_received_bytes_total", "counter", "Bytes received", listeners, l => l.BytesIn);
-        Counter(sb, "cucmsim_sent_bytes_total", "counter", "Bytes sent", listeners, l => l.BytesOut);
-        Counter(sb, "cucmsim_echoes_total", "counter", "Probes answered with the universal echo", listeners, l => l.Echoes);
-        Counter(sb, "cucmsim_malformed_total", "counter", "Malformed input seen", listeners, l => l.Malformed);
-
-        sb.Append("# HELP cucmsim_protocol_hits_total Hits (connections and new UDP flows) per protocol\n# TYPE cucmsim_protocol_hits_total counter\n");
-        foreach (var group in listeners.GroupBy(l => l.Spec.Protocol).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var m in PerListener)
         {
-            sb.Append("cucmsim_protocol_hits_total{protocol=\"").Append(group.Key).Append("\"} ").Append(group.Sum(l => l.Hits)).Append('\n');
+            Header(sb, m.Name, m.Kind, m.Help);
+            foreach (var l in listeners.Where(m.Applies))
+            {
+                sb.Append(m.Name).Append("{listener=\"").Append(l.Id).Append("\",protocol=\"").Append(l.Spec.Protocol)
+                  .Append("\",transport=\"").Append(l.Transport).Append("\"} ").Append(m.Value(l).ToString(CultureInfo.InvariantCulture)).Append('\n');
+            }
         }
 
-        sb.Append("# HELP cucmsim_protocol_malformed_total Malformed input per protocol\n# TYPE cucmsim_protocol_malformed_total counter\n");
-        foreach (var group in listeners.GroupBy(l => l.Spec.Protocol).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var m in PerProtocol)
         {
-            sb.Append("cucmsim_protocol_malformed_total{protocol=\"").Append(group.Key).Append("\"} ").Append(group.Sum(l => l.Malformed)).Append('\n');
+            Header(sb, m.Name, m.Kind, m.Help);
+            foreach (var (protocol, value) in SumByProtocol(listeners, m))
+            {
+                sb.Append(m.Name).Append("{protocol=\"").Append(protocol).Append("\"} ").Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            }
         }
 
-        if (server.Rtp?.Stats() is { } rtp)
+        foreach (var m in PerServer)
         {
-            Single(sb, "cucmsim_rtp_ports_bound", "gauge", "RTP pool ports bound", rtp.Bound);
-            Single(sb, "cucmsim_rtp_ports_failed", "gauge", "RTP pool ports that failed to bind", rtp.Failed);
-            Single(sb, "cucmsim_rtp_ports_allocated", "gauge", "RTP ports allocated to calls", rtp.Allocated);
-            Single(sb, "cucmsim_rtp_packets_total", "counter", "Datagrams received and echoed by the RTP pool", rtp.Packets);
-            Single(sb, "cucmsim_rtp_bytes_total", "counter", "Bytes received by the RTP pool", rtp.Bytes);
-            Single(sb, "cucmsim_rtp_rtcp_packets_total", "counter", "RTCP packets received", rtp.RtcpPackets);
-            Single(sb, "cucmsim_rtp_other_packets_total", "counter", "Datagrams on RTP ports that were neither RTP, RTCP nor probes", rtp.OtherPackets);
-            Single(sb, "cucmsim_rtp_streams_active", "gauge", "RTP streams being measured", rtp.ActiveStreams);
+            if (m.Value(server) is { } value)
+            {
+                Single(sb, m.Name, m.Kind == MetricKind.Counter ? "counter" : "gauge", m.Help, value);
+            }
         }
 
-        var callbacks = server.Context.EchoCallbacks;
-        Single(sb, "cucmsim_echo_idle_scheduled_total", "counter", "Delayed echo answers (idle=S) scheduled", callbacks.Scheduled);
-        Single(sb, "cucmsim_echo_idle_sent_total", "counter", "Delayed echo answers sent", callbacks.Sent);
-        Single(sb, "cucmsim_echo_idle_failed_total", "counter", "Delayed echo answers whose send failed", callbacks.Failed);
-        Single(sb, "cucmsim_echo_idle_refused_total", "counter", "Idle requests answered without a callback (too long, or too many pending)", callbacks.Refused);
-        Single(sb, "cucmsim_echo_idle_pending", "gauge", "Delayed echo answers waiting", callbacks.Pending);
-        Single(sb, "cucmsim_ledger_records_total", "counter", "Ledger records appended", server.Ledger.LastSeq);
-        Single(sb, "cucmsim_ledger_written_total", "counter", "Ledger records written to the file", server.Ledger.Written);
-        Single(sb, "cucmsim_ledger_dropped_total", "counter", "Ledger records dropped (queue full or write error)", server.Ledger.Dropped);
         Process(sb);
         return sb.ToString();
     }
 
-    private static void Counter(StringBuilder sb, string name, string type, string help, IEnumerable<ListenerRuntime> listeners, Func<ListenerRuntime, long> value)
-    {
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
-        foreach (var l in listeners)
-        {
-            sb.Append(name).Append("{listener=\"").Append(l.Id).Append("\",protocol=\"").Append(l.Spec.Protocol)
-              .Append("\",transport=\"").Append(l.Transport).Append("\"} ").Append(value(l).ToString(CultureInfo.InvariantCulture)).Append('\n');
-        }
-    }
+    public static IEnumerable<(string Protocol, long Value)> SumByProtocol(IEnumerable<ListenerRuntime> listeners, ListenerMetric metric) =>
+        listeners.Where(metric.Applies).GroupBy(l => l.Spec.Protocol).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (g.Key, g.Sum(metric.Value)));
+
+    private static void Header(StringBuilder sb, string name, MetricKind kind, string help) =>
+        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(kind == MetricKind.Counter ? "counter" : "gauge").Append('\n');
 
     /// <summary>
     /// Process memory split into managed and the rest: resident set, the GC heap as of the last collection

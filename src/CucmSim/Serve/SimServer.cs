@@ -28,6 +28,12 @@ public sealed record ServeOptions
     /// <summary>Control API endpoint; null means 127.0.0.1:(9900 + offset).</summary>
     public IPEndPoint? Control { get; init; }
 
+    /// <summary>An OpenTelemetry collector to export the CucmSim meter to (off when null).</summary>
+    public Uri? Otlp { get; init; }
+
+    /// <summary>How often metrics go to <see cref="Otlp"/>.</summary>
+    public TimeSpan OtlpInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     public bool NoControl { get; init; }
 
     /// <summary>Run TCP handlers on the socket transport's threads (Kestrel's inline scheduling).</summary>
@@ -104,6 +110,14 @@ public sealed class SimServer : IAsyncDisposable
     public Profile Profile { get; }
     public ListenerPlan Plan { get; }
     public Ledger Ledger { get; }
+
+    /// <summary>Probe reports sent to the control API (probe --report-to), for the dashboard.</summary>
+    public ProbeRuns ProbeRuns { get; } = new();
+
+    /// <summary>The "CucmSim" meter over this server's counters (dotnet-counters, OpenTelemetry).</summary>
+    public SimMeter? Meter { get; private set; }
+
+    private IDisposable? _otlp;
     internal ServeContext Context { get; }
     private ILoggerFactory Loggers { get; }
     public IReadOnlyList<ListenerRuntime> Listeners { get; private set; } = [];
@@ -174,6 +188,11 @@ public sealed class SimServer : IAsyncDisposable
     private async Task StartCoreAsync(CancellationToken cancellationToken)
     {
         StartedAt = Context.Time.GetUtcNow();
+        Meter = new SimMeter(this);
+        if (Options.Otlp is { } otlp)
+        {
+            _otlp = SimMeter.ExportOtlp(otlp, Options.OtlpInterval);
+        }
         var addresses = Addresses();
         var listeners = new List<ListenerRuntime>();
         foreach (var spec in Plan.Listeners)
@@ -440,6 +459,8 @@ public sealed class SimServer : IAsyncDisposable
             DurationMs = (long)clock.Elapsed.TotalMilliseconds,
         });
         await Ledger.DisposeAsync().ConfigureAwait(false);
+        _otlp?.Dispose();
+        Meter?.Dispose();
     }
 
     public async ValueTask DisposeAsync()

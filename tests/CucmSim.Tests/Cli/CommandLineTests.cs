@@ -13,7 +13,7 @@ public sealed class CommandLineTests
     /// <summary>Every option serve has ever taken: none may go missing.</summary>
     public static readonly string[] ServeOptions =
     [
-        "profile", "role", "bind", "port-offset", "only", "except", "control", "no-control", "ledger", "ledger-max-mb", "ledger-window",
+        "profile", "role", "bind", "port-offset", "only", "except", "control", "no-control", "otlp", "ledger", "ledger-max-mb", "ledger-window",
         "idle-timeout", "state-dir", "strict", "ephemeral-ports", "hostname", "address", "external-address", "cert", "cert-key",
         "cert-password", "mtls", "tftp-root", "tftp-data-ports", "tftp-single-port", "tftp-max-transfers", "tftp-config", "tftp-gso",
         "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-reject-all",

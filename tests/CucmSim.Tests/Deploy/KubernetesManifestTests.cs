@@ -12,7 +12,7 @@ namespace CucmSim.Tests.Deploy;
 /// </summary>
 public sealed class KubernetesManifestTests
 {
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
