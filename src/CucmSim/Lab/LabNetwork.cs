@@ -183,7 +183,7 @@ internal sealed class LabNetwork
 
     /// <summary>
     /// Stops serve (SIGTERM, so its ledger is flushed; SIGKILL after 10 s), kills whatever else runs in the lab's
-    /// namespaces and deletes them with their veths. Safe to run on a lab that is half built, crashed or gone.
+    /// namespaces, deletes them with their veths and removes the lab's state directory. Safe to run on a lab that is half built, crashed or gone.
     /// Returns what it removed.
     /// </summary>
     public async Task<List<string>> RemoveAsync(CancellationToken cancellationToken)
@@ -215,9 +215,10 @@ internal sealed class LabNetwork
             removed.Add("namespace " + ns);
         }
 
-        if (File.Exists(StatePath))
+        // The lab's state (serve's log, ledger and certificates, the probe's last reports) goes with it.
+        if (Directory.Exists(StateDir))
         {
-            File.Delete(StatePath);
+            Directory.Delete(StateDir, recursive: true);
         }
 
         return removed;

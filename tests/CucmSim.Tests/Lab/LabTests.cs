@@ -54,6 +54,7 @@ public sealed class LabTests
         }
 
         Assert.Empty(await NamespacesAsync(name));
+        Assert.False(Directory.Exists(new LabNetwork(name).StateDir));
     }
 
     [Fact]
