@@ -103,11 +103,18 @@ internal static class OptionKinds
 
     /// <summary>
     /// Every problem of a parsed command line in words: a word that looks like an option and is none is an unknown
-    /// option, any other word left over an unexpected argument; the rest as System.CommandLine says it.
+    /// option, any other word left over an unexpected argument; the rest as System.CommandLine says it. A command
+    /// that passes the words it does not know on (TreatUnmatchedTokensAsErrors off: lab probe, lab exec) has none of
+    /// the first two.
     /// </summary>
     public static List<string> Problems(ParseResult parsed, string unexpected = "unexpected argument")
     {
         var unmatched = parsed.UnmatchedTokens;
+        if (!parsed.CommandResult.Command.TreatUnmatchedTokensAsErrors)
+        {
+            return [.. parsed.Errors.Where(e => !(e.SymbolResult is CommandResult && unmatched.Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal)))).Select(e => e.Message)];
+        }
+
         var problems = parsed.Errors
             .Where(e => !(e.SymbolResult is CommandResult && unmatched.Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal))))
             .Select(e => e.Message)

@@ -72,9 +72,7 @@ internal sealed class LabCommand
             return ExitBadOptions;
         }
 
-        var errors = args.CommandResult.Command is { } c && (c == probe || c == exec)
-            ? [.. args.Errors.Where(e => !e.Message.StartsWith("Unrecognized command or argument", StringComparison.Ordinal)).Select(e => e.Message)]
-            : Cli.OptionKinds.Problems(args);
+        var errors = Cli.OptionKinds.Problems(args);
         var command = args.CommandResult.Command;
         if (command == scenarios)
         {
@@ -239,7 +237,7 @@ internal sealed class LabCommand
 
     private static async Task<int> QuietAsync(string[] command, string log, CancellationToken cancellationToken)
     {
-        var result = await LabNetwork.RunAsync(command[0], command[1..], null, cancellationToken).ConfigureAwait(false);
+        var result = await LabNetwork.RunAsync(command[0], command[1..], null, cancellationToken, TimeSpan.FromMinutes(30)).ConfigureAwait(false);
         await File.WriteAllTextAsync(log, result.Output, cancellationToken).ConfigureAwait(false);
         return result.ExitCode;
     }

@@ -246,9 +246,10 @@ internal sealed class LabNetwork
 
     public sealed record Result(int ExitCode, string Output);
 
-    /// <summary>Runs a tool to completion (60 s at most), stdout and stderr together.</summary>
-    public static async Task<Result> RunAsync(string tool, IEnumerable<string> args, string? stdin, CancellationToken cancellationToken)
+    /// <summary>Runs a tool to completion (60 s at most unless <paramref name="limit"/> says), stdout and stderr together.</summary>
+    public static async Task<Result> RunAsync(string tool, IEnumerable<string> args, string? stdin, CancellationToken cancellationToken, TimeSpan? limit = null)
     {
+        var bound = limit ?? TimeSpan.FromSeconds(60);
         var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null, UseShellExecute = false };
         foreach (var a in args)
         {
@@ -265,7 +266,7 @@ internal sealed class LabNetwork
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        timeout.CancelAfter(bound);
         try
         {
             await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
@@ -273,7 +274,7 @@ internal sealed class LabNetwork
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{tool} {string.Join(' ', psi.ArgumentList)} did not finish within 60 s");
+            throw new TimeoutException($"{tool} {string.Join(' ', psi.ArgumentList)} did not finish within {bound.TotalSeconds:0} s");
         }
 
         return new Result(process.ExitCode, await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false));

@@ -9,14 +9,7 @@ public sealed partial class ReadmeProtocolTableTests
     [Fact]
     public void Every_protocol_of_the_profile_has_a_row_that_says_what_answers_it()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CucmSim.sln")))
-        {
-            root = root.Parent;
-        }
-
-        Assert.NotNull(root);
-        var readme = File.ReadAllText(Path.Combine(root.FullName, "README.md"));
+        var readme = File.ReadAllText(Path.Combine(CucmSim.Tests.Infrastructure.Repository.Root(), "README.md"));
         var section = readme[readme.IndexOf("## Protocols", StringComparison.Ordinal)..];
         section = section[..section.IndexOf("\n## ", 5, StringComparison.Ordinal)];
         var named = section.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal))

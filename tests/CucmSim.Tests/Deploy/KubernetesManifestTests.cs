@@ -12,22 +12,9 @@ namespace CucmSim.Tests.Deploy;
 /// </summary>
 public sealed class KubernetesManifestTests
 {
-    internal static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "CucmSim.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("CucmSim.sln not found above " + AppContext.BaseDirectory);
-    }
-
     private static async Task<List<object>> RenderAsync(string overlay)
     {
-        var result = await ExternalTool.RunAsync("kubectl", ["kustomize", Path.Combine(RepositoryRoot(), "deploy", "k8s", "overlays", overlay)], TimeSpan.FromSeconds(60));
+        var result = await ExternalTool.RunAsync("kubectl", ["kustomize", Path.Combine(Repository.Root(), "deploy", "k8s", "overlays", overlay)], TimeSpan.FromSeconds(60));
         Assert.True(result.ExitCode == 0, result.All);
         return KubernetesYaml.LoadAllFromString(result.Stdout);
     }

@@ -103,6 +103,12 @@ public sealed class LabTests
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("no scenario 'no-such-thing' (built in: clean,", unknown.Stderr);
 
+        // lab probe and lab exec pass the words they do not know on; a lab that is not up is still the answer.
+        var passOn = await LabAsync("exec", "--name", NewName(), "firewall", "nft", "--debug=all", "list", "ruleset");
+        Assert.Equal(2, passOn.ExitCode);
+        Assert.DoesNotContain("unknown option", passOn.Stderr);
+        Assert.Contains("is not up", passOn.Stderr);
+
         var notUp = await LabAsync("check", "--name", NewName());
         Assert.Equal(2, notUp.ExitCode);
         Assert.Contains("is not up", notUp.Stderr);
@@ -120,6 +126,38 @@ public sealed class LabTests
         errors.Clear();
         Assert.Null(LabScenario.Parse("{ \"name\": "u8, "truncated.json", errors));
         Assert.Single(errors);
+
+        // Oversized files are refused before they are read; random bytes give problems, never an exception.
+        var big = Path.Combine(SimHost.TempDirectory(), "big.json");
+        File.WriteAllText(big, "{\"name\": \"" + new string('x', LabScenario.MaxBytes) + "\"}");
+        errors.Clear();
+        Assert.Null(LabScenario.Load(big, errors));
+        Assert.Contains(errors, e => e.Contains("larger than", StringComparison.Ordinal));
+
+        var random = new Random(1);
+        var bytes = new byte[512];
+        var valid = System.Text.Encoding.UTF8.GetBytes(File.ReadAllText(Path.Combine(Repository.Root(), "profiles", "labs", "reject-vs-drop.json")));
+        for (var i = 0; i < 2000; i++)
+        {
+            errors.Clear();
+            ReadOnlySpan<byte> input;
+            if (i % 2 == 0)
+            {
+                random.NextBytes(bytes);
+                input = bytes.AsSpan(0, random.Next(bytes.Length));
+            }
+            else
+            {
+                var cut = valid.ToArray();
+                cut[random.Next(cut.Length)] = (byte)random.Next(256);
+                input = cut.AsSpan(0, random.Next(cut.Length + 1));
+            }
+
+            if (LabScenario.Parse(input, "random.json", errors) is null)
+            {
+                Assert.NotEmpty(errors);
+            }
+        }
 
         foreach (var name in LabScenario.EmbeddedNames)
         {

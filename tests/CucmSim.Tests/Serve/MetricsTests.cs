@@ -112,7 +112,7 @@ public sealed partial class MetricsTests
         var page = await http.GetStringAsync("/metrics").DefaultTimeout();
         var served = PageNames().Matches(page).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
 
-        var path = Path.Combine(Deploy.KubernetesManifestTests.RepositoryRoot(), "deploy", "grafana", "cucmsim-dashboard.json");
+        var path = Path.Combine(Infrastructure.Repository.Root(), "deploy", "grafana", "cucmsim-dashboard.json");
         using var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(path));
         var queried = new HashSet<string>(StringComparer.Ordinal);
         foreach (var panel in dashboard.RootElement.GetProperty("panels").EnumerateArray())
