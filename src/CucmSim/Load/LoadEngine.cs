@@ -28,6 +28,12 @@ public sealed record LoadRunOptions
     /// <summary>The length of an interval of the timeline.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The calls of the schedule are placed this much later than its offsets: the last registrations get time to
+    /// complete (a TLS handshake, a slow target) before the first calls need them. Every shard must use the same.
+    /// </summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a media leg keeps receiving after it stops sending.</summary>
     public TimeSpan MediaDrain { get; init; } = TimeSpan.FromMilliseconds(200);
 }
@@ -162,7 +168,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
         await _loop.InvokeAsync(() =>
         {
             var registrations = new Pump<RegisterEvent>(this, _schedule.Registrations(_shard).GetEnumerator(), r => r.At, r => Phone(r.Phone).Register());
-            var calls = new Pump<CallEvent>(this, _schedule.Calls(_shard).GetEnumerator(), c => c.At, PlaceCall);
+            var calls = new Pump<CallEvent>(this, _schedule.Calls(_shard).GetEnumerator(), c => c.At + _options.Settle, PlaceCall);
             _loop.At(_startTicks, () =>
             {
                 _phase = "registering";
@@ -170,7 +176,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
                 calls.Start();
             });
             _loop.At(_startTicks + LoadLoop.Ticks(_options.Interval), CloseInterval);
-            _loop.At(_startTicks + LoadLoop.Ticks(_schedule.End), Finish);
+            _loop.At(_startTicks + LoadLoop.Ticks(_schedule.End + _options.Settle), Finish);
         }).ConfigureAwait(false);
         using var registration = cancellationToken.Register(() => _loop.Post(Finish));
         return await _done.Task.ConfigureAwait(false);
@@ -330,7 +336,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
         Volatile.Write(ref _snapshot, new LoadSnapshot(
             _phase,
             Elapsed,
-            _schedule.End,
+            _schedule.End + _options.Settle,
             Copy(_total),
             _registered,
             _concurrent,
