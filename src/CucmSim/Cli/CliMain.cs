@@ -5,7 +5,7 @@ using System.Reflection;
 namespace CucmSim.Cli;
 
 /// <summary>
-/// The cucmsim command line: one System.CommandLine root with the commands serve, probe, acl, lab, profiles, version
+/// The cucmsim command line: one System.CommandLine root with the commands serve, probe, load, acl, lab, profiles, version
 /// and completion. Help (--help on any command) and completions ("[suggest:N]") come from the declarations.
 /// </summary>
 internal sealed class CliMain
@@ -14,7 +14,7 @@ internal sealed class CliMain
     {
         Root = new RootCommand("cucmsim: a Cisco Unified Communications Manager stand-in for firewall, NAT and inspection tests")
         {
-            Serve.Command, Probe.Command, Acl.Command, Lab.Command, ProfilesCommand.Create(), Version(), Completion,
+            Serve.Command, Probe.Command, Load.Command, Acl.Command, Lab.Command, ProfilesCommand.Create(), Version(), Completion,
         };
         // -h and --help only: the "/?" and "/h" spellings would be offered as completions (and globbed by shells).
         foreach (var builtIn in Root.Options.OfType<System.CommandLine.Help.HelpOption>().ToList())
@@ -24,7 +24,7 @@ internal sealed class CliMain
 
         var help = new System.CommandLine.Help.HelpOption("--help", "-h");
         var generated = (SynchronousCommandLineAction)help.Action!;
-        var details = new Dictionary<Command, string> { [Serve.Command] = ServeCli.Details, [Probe.Command] = CucmSim.Probe.ProbeCli.Details, [Completion] = CompletionCommand.Details };
+        var details = new Dictionary<Command, string> { [Serve.Command] = ServeCli.Details, [Probe.Command] = CucmSim.Probe.ProbeCli.Details, [Load.Command] = CucmSim.Load.LoadCli.Details, [Completion] = CompletionCommand.Details };
         help.Action = new CommandAction((parsed, _) =>
         {
             var code = generated.Invoke(parsed);
@@ -53,6 +53,8 @@ internal sealed class CliMain
             ServeCommand.RunAsync(parsed, Serve, parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error));
         Probe.Command.Action = new CommandAction((parsed, cancellationToken) =>
             CucmSim.Probe.ProbeCommand.RunAsync(parsed, Probe, parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error, cancellationToken));
+        Load.Command.Action = new CommandAction((parsed, cancellationToken) =>
+            CucmSim.Load.LoadCommand.RunAsync(parsed, Load, parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error, cancellationToken));
         Acl.Command.Action = new CommandAction((parsed, _) =>
             CucmSim.Acl.AclCommand.RunAsync(parsed, Acl, parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error));
         Lab.Bind();
@@ -67,6 +69,8 @@ internal sealed class CliMain
     public ServeCli Serve { get; } = new();
 
     public Probe.ProbeCli Probe { get; } = new();
+
+    public CucmSim.Load.LoadCli Load { get; } = new();
 
     public CucmSim.Acl.AclCommand Acl { get; } = new();
 

@@ -74,8 +74,15 @@ public sealed record LoadPlan
     /// <summary>The number dialled in <see cref="CallMode.Server"/> mode: one no phone registers.</summary>
     public string ServerNumber { get; init; } = "9999";
 
+    /// <summary>
+    /// The default <see cref="MacBase"/>: a multiple of 900,000, so that serve's rule for line 1 of SEP&lt;MAC m&gt;
+    /// (directory number 100000 + (m mod 900000)) gives SCCP phone i the number <c>DirectoryNumberBase + i</c>, the
+    /// number a SIP phone i registers.
+    /// </summary>
+    public const long DefaultMacBase = 12_293_151L * 900_000; // 0x0A1000023860
+
     /// <summary>The first MAC address of the SCCP device names (SEP + 12 hex digits): phone i has MacBase + i.</summary>
-    public long MacBase { get; init; } = 0x0A10_0000_0000;
+    public long MacBase { get; init; } = DefaultMacBase;
 
     /// <summary>The problems that make this plan unusable, in words a user can act on; empty when it is usable.</summary>
     public IReadOnlyList<string> Problems()

@@ -29,6 +29,12 @@ public sealed class LoadCounters
     /// <summary>Established calls that were held and released cleanly.</summary>
     public long CallsCompleted { get; set; }
 
+    /// <summary>Established calls that ended otherwise (no answer to the BYE or the OnHook, the connection lost).</summary>
+    public long CallsDropped { get; set; }
+
+    /// <summary>Calls a load phone was offered by the server and answered (phone to phone: the callee's side).</summary>
+    public long CallsAnswered { get; set; }
+
     public long MediaLegs { get; set; }
 
     /// <summary>Media legs on which nothing arrived.</summary>
@@ -55,6 +61,8 @@ public sealed class LoadCounters
         CallsEstablished += other.CallsEstablished;
         CallsFailed += other.CallsFailed;
         CallsCompleted += other.CallsCompleted;
+        CallsDropped += other.CallsDropped;
+        CallsAnswered += other.CallsAnswered;
         MediaLegs += other.MediaLegs;
         MediaLegsLost += other.MediaLegsLost;
         RtpSent += other.RtpSent;

@@ -346,7 +346,7 @@ internal static class ProbeCommand
         return anyAnswer || report.Flows.All(f => f.Legs.Count == 0) ? ExitNotAsExpected : ExitUnreachable;
     }
 
-    private static async Task<IPAddress> ResolveAsync(string text, CancellationToken cancellationToken)
+    internal static async Task<IPAddress> ResolveAsync(string text, CancellationToken cancellationToken)
     {
         if (IPAddress.TryParse(text.Trim('[', ']'), out var address))
         {
@@ -371,7 +371,7 @@ internal static class ProbeCommand
         }
     }
 
-    private static async Task WriteAsync(string? path, string content, TextWriter output, CancellationToken cancellationToken)
+    internal static async Task WriteAsync(string? path, string content, TextWriter output, CancellationToken cancellationToken)
     {
         if (path is null)
         {

@@ -120,6 +120,19 @@ public sealed class LoadPlanTests
         Assert.Equal(Enumerable.Range(0, 321).Select(i => (long)i), calls.Select(c => c.Seq));
     }
 
+    [Fact]
+    public void Sccp_phone_numbers_follow_serve_rule_for_the_mac()
+    {
+        var plan = Plan(protocol: LoadProtocol.Sccp) with { Phones = 900_000, CallsPerSecond = 1 };
+        foreach (var i in new[] { 0, 1, 999, 123_456, 899_999 })
+        {
+            var phone = plan.Phone(i);
+            var mac = Convert.ToInt64(phone.DeviceName[3..], 16);
+            Assert.Equal((100_000 + (mac % 900_000)).ToString(System.Globalization.CultureInfo.InvariantCulture), phone.DirectoryNumber);
+            Assert.Equal((plan.DirectoryNumberBase + i).ToString(System.Globalization.CultureInfo.InvariantCulture), phone.DirectoryNumber);
+        }
+    }
+
     [Theory]
     [InlineData("198.18.16.0/22", 1022)]
     [InlineData("127.0.0.1,127.0.0.2", 2)]
