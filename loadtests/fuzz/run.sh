@@ -3,6 +3,7 @@
 # `dotnet cucmsim-fuzz.dll afl CODEC` (persistent mode), seeded by corpus.sh. Prints one summary line
 # (executions, paths, crashes, hangs, seconds) and replays every crash and hang through the harness.
 # Usage: run.sh CODEC SECONDS [WORKDIR]      (run.sh list: the harnesses)
+# CUCMSIM_FUZZ_EXECS=N stops the campaign after N executions when that comes before SECONDS.
 # Needs Debian's afl++ and the SharpFuzz.CommandLine tool (installed under the work directory when missing).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -37,7 +38,9 @@ cp -r "$bin" "$target/bin"
 # dotnet is not an instrumented binary (AFL_SKIP_BIN_CHECK); the timeout covers the runtime's start.
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 start=$(date +%s)
-afl-fuzz -i "$target/corpus/$codec" -o "$target/findings" -t 5000 -m none -V "$seconds" \
+limit=()
+[ -n "${CUCMSIM_FUZZ_EXECS:-}" ] && limit=(-E "$CUCMSIM_FUZZ_EXECS")
+afl-fuzz -i "$target/corpus/$codec" -o "$target/findings" -t 5000 -m none -V "$seconds" "${limit[@]}" \
   -- dotnet "$target/bin/cucmsim-fuzz.dll" afl "$codec" >"$target/afl.log" 2>&1 || { tail -30 "$target/afl.log" >&2; exit 1; }
 elapsed=$(( $(date +%s) - start ))
 

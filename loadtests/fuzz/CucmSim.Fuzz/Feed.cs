@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace CucmSim.Fuzz;
+namespace CucmSim.Fuzzing;
 
 /// <summary>
 /// Hands a harness its input the way a socket hands it to the server: a stream arrives in reads of

@@ -16,7 +16,7 @@ using CucmSim.Protocols.Ssh;
 using CucmSim.Protocols.Syslog;
 using CucmSim.Protocols.Tftp;
 
-namespace CucmSim.Fuzz;
+namespace CucmSim.Fuzzing;
 
 /// <summary>
 /// One harness per codec of CucmSim.Protocols. Each calls the codec as the server's handler does (the same

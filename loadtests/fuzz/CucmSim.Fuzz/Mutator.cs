@@ -1,4 +1,4 @@
-namespace CucmSim.Fuzz;
+namespace CucmSim.Fuzzing;
 
 /// <summary>
 /// Deterministic mutations for the in-process smoke (no AFL): bit flips, interesting values, insertions,

@@ -1,5 +1,5 @@
 using System.Globalization;
-using CucmSim.Fuzz;
+using CucmSim.Fuzzing;
 using SharpFuzz;
 
 // cucmsim-fuzz: the fuzzing harnesses of CucmSim.Protocols (loadtests/fuzz/README.md).

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace CucmSim.Fuzz;
+namespace CucmSim.Fuzzing;
 
 /// <summary>Runs one input through a harness and turns a hang or an unbounded allocation into a finding.</summary>
 public static class Runner

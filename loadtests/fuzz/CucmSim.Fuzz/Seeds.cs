@@ -14,7 +14,7 @@ using CucmSim.Protocols.Ssh;
 using CucmSim.Protocols.Syslog;
 using CucmSim.Protocols.Tftp;
 
-namespace CucmSim.Fuzz;
+namespace CucmSim.Fuzzing;
 
 /// <summary>
 /// Seed inputs of each harness written by the codecs' own encoders (what a real peer sends, as the codec tests
