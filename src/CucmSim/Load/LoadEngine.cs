@@ -89,7 +89,6 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
     private readonly LongHistogram _mos = LoadHistograms.Create();
     private readonly LongHistogram _roundTrip = LoadHistograms.Create();
     private LongHistogram _intervalSetup = LoadHistograms.Create();
-    private readonly LongHistogram _recentSetup = LoadHistograms.Create();
     private readonly List<LoadInterval> _timeline = [];
     private readonly TaskCompletionSource<LoadReport> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _startTicks;
@@ -330,8 +329,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
 
         _timeline.Add(interval);
         _intervalIndex++;
-        _recentSetup.Add(_intervalSetup);
-        var snapshotSetup = _recentSetup.TotalCount == 0 ? null : _recentSetup;
+        var snapshotSetup = _setup.TotalCount == 0 ? null : _setup;
         var seconds = _options.Interval.TotalSeconds;
         Volatile.Write(ref _snapshot, new LoadSnapshot(
             _phase,
@@ -348,12 +346,6 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
             Ms(snapshotSetup, 99),
             new SortedDictionary<string, long>(_failures, StringComparer.Ordinal),
             interval));
-        if (_intervalIndex % 5 == 0)
-        {
-            // The live percentiles cover the last five intervals or so.
-            _recentSetup.Reset();
-        }
-
         _interval = new LoadCounters();
         _intervalSetup = LoadHistograms.Create();
         IntervalCompleted?.Invoke(interval);
