@@ -15,6 +15,13 @@ internal sealed class LoadCli
             Target, Phones, Protocol, Sources, RegisterRate, Cps, Hold, Duration, Calls, RampUp, RampDown, Mode, NoMedia, Seed, Number,
             Profile, Role, TargetRole, PortOffset, Timeout, Refresh, MaxFailureRatio, Json, Html, Hlog, Quiet,
         };
+        foreach (var option in Sharding.All)
+        {
+            Command.Options.Add(option);
+        }
+
+        Command.Subcommands.Add(ShardCommands.Merge());
+        Command.Subcommands.Add(ShardCommands.Sources(Sharding));
         ProfileCompletions.SendingRoles(Role, Profile);
         ProfileCompletions.ListeningRoles(TargetRole, Profile);
     }
@@ -31,10 +38,21 @@ internal sealed class LoadCli
         SCCP OffHook to StartMediaTransmission) p50/p95/p99, session establishment ratio, failures by reason, and per
         media leg RTP loss, RFC 3550 jitter and an E-model MOS.
 
-        Exit codes: 0 failures within --max-failure-ratio, 1 above it, 2 bad options, 3 no phone reached the target.
+        Sharding: --shard i/n (or --shards n with JOB_COMPLETION_INDEX) runs a fixed share of the phones, sources and
+        calls. Shard 0 listens on --coordinator-listen (port 9910) and hands out one start; the others join it with
+        --coordinator HOST:PORT, push a snapshot a second and their report at the end; shard 0 shows and writes the
+        merged run. --start-at TIME starts shards without a coordinator ('cucmsim load merge' joins their reports).
+        --local-shards N runs N such processes on this host. --plan FILE reads the plan from JSON; options win.
+        'cucmsim load merge' and 'cucmsim load sources' are described by their own --help.
+
+        Exit codes: 0 failures within --max-failure-ratio, 1 above it (or a shard's report missing), 2 bad options,
+        3 no phone reached the target, 4 the shards did not come together (a shard missing or refused, shard 0 not reached).
         """;
 
     public Command Command { get; }
+
+    /// <summary>--plan, --shard, --shards, --coordinator, --start-at, --local-shards and their kin.</summary>
+    public ShardCli Sharding { get; } = new();
 
     public Argument<string?> Target { get; } = new("TARGET") { Arity = ArgumentArity.ZeroOrOne, Description = "address or name of the host that runs 'cucmsim serve' (or a CUCM)" };
 

@@ -25,14 +25,18 @@ internal static class LoadCommand
     public static async Task<int> RunAsync(System.CommandLine.ParseResult args, LoadCli cli, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var errors = OptionKinds.Problems(args);
-        var request = errors.Count == 0 ? await BuildAsync(args, cli, errors, cancellationToken).ConfigureAwait(false) : null;
-        if (request is null)
+        var sharding = errors.Count == 0 ? cli.Sharding.Read(args, Environment.GetEnvironmentVariable, errors) : null;
+        var request = sharding is not null ? await BuildAsync(args, cli, sharding, errors, cancellationToken).ConfigureAwait(false) : null;
+        if (request is null || sharding is null)
         {
             Fail(errors, error);
             return errors.Any(e => e.StartsWith(Unreachable, StringComparison.Ordinal)) ? ExitUnreachable : ExitBadOptions;
         }
 
-        return await RunAsync(request, ShardSpec.Whole, output, error, cancellationToken).ConfigureAwait(false);
+        using var signals = new ShardRun.Signals(cancellationToken);
+        return sharding.LocalShards > 1
+            ? await ShardLocal.RunAsync(request, sharding, args.Tokens.Select(t => t.Value).ToList(), output, error, signals.Token).ConfigureAwait(false)
+            : await ShardRun.RunAsync(request, sharding, output, error, listening: null, signals.Token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -53,7 +57,7 @@ internal static class LoadCommand
         using var engine = new LoadEngine(request.Plan, shard, request.Targets, request.Options);
         attach?.Invoke(engine);
         var terminal = !request.Quiet && Tables.IsTerminal(output);
-        using var view = request.Quiet ? null : new LoadLiveView(engine, output, terminal);
+        using var view = request.Quiet ? null : new LoadLiveView(() => engine.Snapshot, output, terminal);
         var report = await engine.RunAsync(cancellationToken).ConfigureAwait(false);
         view?.Stop();
         if (finish is not null)
@@ -61,7 +65,12 @@ internal static class LoadCommand
             report = await finish(report).ConfigureAwait(false);
         }
 
-        var code = ExitCode(report, request.MaxFailureRatio);
+        return await ReportAsync(report, request, ExitCode(report, request.MaxFailureRatio), output, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Prints the summary of <paramref name="report"/> and writes the outputs the request asks for; gives <paramref name="code"/> back.</summary>
+    public static async Task<int> ReportAsync(LoadReport report, LoadRequest request, int code, TextWriter output, CancellationToken cancellationToken)
+    {
         LoadOutputs.Summary(report, request.MaxFailureRatio, code, output);
         await CucmSim.Probe.ProbeCommand.WriteAsync(request.Json, report.ToJson(), output, cancellationToken).ConfigureAwait(false);
         await CucmSim.Probe.ProbeCommand.WriteAsync(request.Html, LoadOutputs.Html(report), output, cancellationToken).ConfigureAwait(false);
@@ -78,16 +87,23 @@ internal static class LoadCommand
     private const string Unreachable = "cannot reach ";
 
     /// <summary>Reads and checks the command line; null (with the problems in <paramref name="errors"/>) when it cannot run.</summary>
-    public static async Task<LoadRequest?> BuildAsync(System.CommandLine.ParseResult args, LoadCli cli, List<string> errors, CancellationToken cancellationToken)
+    public static async Task<LoadRequest?> BuildAsync(System.CommandLine.ParseResult args, LoadCli cli, ShardSettings sharding, List<string> errors, CancellationToken cancellationToken)
     {
-        var targetText = args.GetValue(cli.Target);
+        LoadPlanFile? planFile = null;
+        if (sharding.PlanFile is { } planPath && (planFile = LoadPlanFile.Read(planPath, out var planError)) is null)
+        {
+            errors.Add(planError!);
+            return null;
+        }
+
+        var targetText = args.GetValue(cli.Target) ?? planFile?.Target;
         if (targetText is null)
         {
             errors.Add("name the TARGET: the address or name of the host that runs 'cucmsim serve'");
             return null;
         }
 
-        LoadPlan.TryParseProtocol(args.GetValue(cli.Protocol) ?? "sip", out var protocol);
+        LoadPlan.TryParseProtocol((Given(args, cli.Protocol) ? null : planFile?.Protocol) ?? args.GetValue(cli.Protocol) ?? "sip", out var protocol);
         var (profile, problems) = ProfileLoader.TryLoad(args.GetValue(cli.Profile) ?? ProfileLoader.DefaultProfile);
         if (profile is null)
         {
@@ -155,6 +171,13 @@ internal static class LoadCommand
             Seed = args.GetValue(cli.Seed),
             ServerNumber = args.GetValue(cli.Number) ?? "1000",
         };
+        if (planFile is not null)
+        {
+            // The plan file's members, except where the command line gives the option itself.
+            plan = planFile.Apply(plan, name => name == "TARGET" || cli.Command.Options.FirstOrDefault(o => o.Name == name) is { } o && Given(args, o));
+            sources = plan.Sources;
+        }
+
         errors.AddRange(plan.Problems());
         if (errors.Count > 0)
         {
@@ -172,9 +195,11 @@ internal static class LoadCommand
             return null;
         }
 
-        if (sources.Count > 0 && MissingSources(sources) is { Count: > 0 } missing)
+        // A shard needs its own sources alone (on Kubernetes, each pod has only its own).
+        var shardSources = ShardSources.Of(plan, sharding.Shard);
+        if (shardSources.Count > 0 && MissingSources(shardSources) is { Count: > 0 } missing)
         {
-            errors.Add(MissingSourcesText(missing, sources.Count, target));
+            errors.Add(MissingSourcesText(missing, shardSources.Count, target));
             return null;
         }
 
@@ -189,6 +214,9 @@ internal static class LoadCommand
             args.GetValue(cli.Hlog),
             args.GetValue(cli.Quiet));
     }
+
+    /// <summary>Whether the command line gives <paramref name="option"/> itself (not its default).</summary>
+    private static bool Given(System.CommandLine.ParseResult args, System.CommandLine.Option option) => args.GetResult(option) is { Implicit: false };
 
     private static IEnumerable<string> Needed(LoadProtocol protocol) => protocol switch
     {

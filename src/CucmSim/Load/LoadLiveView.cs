@@ -10,14 +10,15 @@ namespace CucmSim.Load;
 /// </summary>
 internal sealed class LoadLiveView : IDisposable
 {
-    private readonly LoadEngine _engine;
+    private readonly Func<LoadSnapshot?> _snapshot;
     private readonly TextWriter _output;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _task;
 
-    public LoadLiveView(LoadEngine engine, TextWriter output, bool terminal)
+    /// <param name="snapshot">the state to show: the engine's, or on shard 0 of a sharded run every shard's merged</param>
+    public LoadLiveView(Func<LoadSnapshot?> snapshot, TextWriter output, bool terminal)
     {
-        _engine = engine;
+        _snapshot = snapshot;
         _output = output;
         _task = terminal ? Task.Run(LiveAsync) : Task.Run(PlainAsync);
     }
@@ -31,7 +32,7 @@ internal sealed class LoadLiveView : IDisposable
             {
                 while (!_stop.IsCancellationRequested)
                 {
-                    context.UpdateTarget(Render(_engine.Snapshot));
+                    context.UpdateTarget(Render(_snapshot()));
                     context.Refresh();
                     try
                     {
@@ -39,7 +40,7 @@ internal sealed class LoadLiveView : IDisposable
                     }
                     catch (OperationCanceledException)
                     {
-                        context.UpdateTarget(Render(_engine.Snapshot));
+                        context.UpdateTarget(Render(_snapshot()));
                     }
                 }
             }).ConfigureAwait(false);
@@ -65,7 +66,7 @@ internal sealed class LoadLiveView : IDisposable
                 return;
             }
 
-            if (_engine.Snapshot is { Last: { } interval } s && !ReferenceEquals(interval, last))
+            if (_snapshot() is { Last: { } interval } s && !ReferenceEquals(interval, last))
             {
                 last = interval;
                 if (++count % 5 == 0)

@@ -41,7 +41,7 @@ public sealed class LoadPlanFile
 
     public double? RampDown { get; set; }
 
-    /// <summary>server or phone-to-phone.</summary>
+    /// <summary>server or phone (phone to phone), as --mode.</summary>
     public string? Mode { get; set; }
 
     public bool? Media { get; set; }
@@ -139,7 +139,7 @@ public sealed class LoadPlanFile
         return Convert.ToHexStringLower(SHA256.HashData(json))[..16];
     }
 
-    public static string ModeName(CallMode mode) => mode == CallMode.PhoneToPhone ? "phone-to-phone" : "server";
+    public static string ModeName(CallMode mode) => mode == CallMode.PhoneToPhone ? "phone" : "server";
 
     public string ToJson() => JsonSerializer.Serialize(this, LoadPlanFileJsonContext.Default.LoadPlanFile);
 
@@ -206,7 +206,7 @@ public sealed class LoadPlanFile
 
         if (Use("--mode", Mode is not null))
         {
-            p = p with { Mode = Mode == "phone-to-phone" ? CallMode.PhoneToPhone : CallMode.Server };
+            p = p with { Mode = Mode == "phone" ? CallMode.PhoneToPhone : CallMode.Server };
         }
 
         if (Use("--no-media", Media is not null))
@@ -248,9 +248,9 @@ public sealed class LoadPlanFile
             problems.Add($"protocol '{Protocol}' is none of sccp, sip, sip-tcp, sip-tls, mixed");
         }
 
-        if (Mode is not null and not ("server" or "phone-to-phone"))
+        if (Mode is not null and not ("server" or "phone"))
         {
-            problems.Add($"mode '{Mode}' is neither server nor phone-to-phone");
+            problems.Add($"mode '{Mode}' is neither server nor phone");
         }
 
         if (Sources is not null)

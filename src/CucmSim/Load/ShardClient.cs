@@ -97,7 +97,7 @@ public sealed class ShardClient : IAsyncDisposable
     }
 
     /// <summary>Pushes a snapshot without waiting; when the previous one is still being sent, this one is dropped.</summary>
-    public void PushSnapshot(ShardSpec shard, LoadInterval interval, LoadCounters totals)
+    public void PushSnapshot(ShardSpec shard, LoadInterval interval, LoadCounters totals, IReadOnlyDictionary<string, long>? failures = null)
     {
         if (Interlocked.CompareExchange(ref _snapshotInFlight, 1, 0) != 0)
         {
@@ -109,7 +109,7 @@ public sealed class ShardClient : IAsyncDisposable
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await SendAsync(new ShardMessage { Type = ShardMessage.Snapshot, Shard = shard.ToString(), Interval = interval, Totals = totals }, timeout.Token);
+                await SendAsync(new ShardMessage { Type = ShardMessage.Snapshot, Shard = shard.ToString(), Interval = interval, Totals = totals, Failures = failures is null ? null : new SortedDictionary<string, long>(failures.ToDictionary(), StringComparer.Ordinal) }, timeout.Token);
             }
             catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
             {
@@ -179,7 +179,12 @@ public sealed class ShardClient : IAsyncDisposable
                         if (message.Type != ShardMessage.Error || !_start.Task.IsCompleted)
                         {
                             Abort(reason);
-                            return;
+                            if (message.Type != ShardMessage.Abort || !_start.Task.IsCompletedSuccessfully)
+                            {
+                                return;
+                            }
+
+                            break;
                         }
 
                         _log(reason);
@@ -216,8 +221,14 @@ public sealed class ShardClient : IAsyncDisposable
     private void Abort(string reason)
     {
         AbortReason ??= reason;
-        _start.TrySetException(new ShardException(reason));
-        _done.TrySetException(new ShardException(reason));
+
+        // Before the start the run is off; after it, the shard stops early and still sends its report.
+        if (!_start.Task.IsCompleted)
+        {
+            _start.TrySetException(new ShardException(reason));
+            _done.TrySetException(new ShardException(reason));
+        }
+
         try
         {
             _aborted.Cancel();

@@ -49,6 +49,9 @@ public sealed class ShardMessage
     /// <summary>The shard's counters since the start (snapshot).</summary>
     public LoadCounters? Totals { get; set; }
 
+    /// <summary>The shard's failures by reason since the start (snapshot).</summary>
+    public SortedDictionary<string, long>? Failures { get; set; }
+
     /// <summary>The shard's final report (report).</summary>
     public LoadReport? Result { get; set; }
 }

@@ -109,7 +109,7 @@ internal sealed class ShardSession : IAsyncDisposable
     }
 
     /// <summary>Pushes the last interval and the totals to shard 0 (a shard's side; nothing otherwise).</summary>
-    public void Push(LoadInterval interval, LoadCounters totals) => _client?.PushSnapshot(Shard, interval, totals);
+    public void Push(LoadInterval interval, LoadCounters totals, IReadOnlyDictionary<string, long> failures) => _client?.PushSnapshot(Shard, interval, totals, failures);
 
     /// <summary>
     /// The other shards' latest snapshots (shard 0's side; empty otherwise), for the merged live view: their counters

@@ -46,7 +46,7 @@ public sealed class CommandLineTests
     {
         var root = new CliMain().Root;
         var commands = Commands(root, []).ToList();
-        Assert.Equal(["", "serve", "probe", "load", "acl", "lab", "lab up", "lab down", "lab status", "lab probe", "lab check", "lab exec", "lab scenarios",
+        Assert.Equal(["", "serve", "probe", "load", "load merge", "load sources", "acl", "lab", "lab up", "lab down", "lab status", "lab probe", "lab check", "lab exec", "lab scenarios",
                 "profiles", "profiles list", "profiles show", "profiles validate", "version", "completion"],
             commands.Select(c => string.Join(' ', c.Path)));
         foreach (var (path, command) in commands)

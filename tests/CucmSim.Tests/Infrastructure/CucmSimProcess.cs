@@ -11,6 +11,7 @@ public sealed partial class CucmSimProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly List<(Regex Pattern, TaskCompletionSource<Match> Seen)> _watches = [];
     private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private CucmSimProcess(Process process)
@@ -41,17 +42,46 @@ public sealed partial class CucmSimProcess : IAsyncDisposable
 
     public static CucmSimProcess Start(params string[] args) => StartAs(null, args);
 
-    /// <summary>Starts cucmsim inside a network namespace (ip netns exec execs it: the child is cucmsim itself).</summary>
-    public static CucmSimProcess StartIn(string netns, params string[] args)
+    /// <summary>Starts cucmsim with these environment variables added (JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it).</summary>
+    /// <param name="netns">a network namespace to run in (ip netns exec keeps the environment), or null</param>
+    public static CucmSimProcess StartWith(IReadOnlyDictionary<string, string> environment, string? netns, params string[] args)
     {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "netns", "exec", netns, "dotnet", DllPath }.Concat(args))
+        var psi = new ProcessStartInfo(netns is null ? "dotnet" : "ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment)
+        {
+            psi.Environment[name] = value;
+        }
+
+        foreach (var a in (netns is null ? [] : new[] { "netns", "exec", netns, "dotnet" }).Append(DllPath).Concat(args))
         {
             psi.ArgumentList.Add(a);
         }
 
         return new CucmSimProcess(Process.Start(psi)!);
     }
+
+    /// <summary>The first line of output that matches <paramref name="pattern"/> (one already printed, or the next), within the default timeout.</summary>
+    public Task<Match> LineAsync(Regex pattern)
+    {
+        var seen = new TaskCompletionSource<Match>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_output)
+        {
+            _watches.Add((pattern, seen));
+            foreach (var line in _output.ToString().Split('\n'))
+            {
+                if (pattern.Match(line) is { Success: true } match)
+                {
+                    seen.TrySetResult(match);
+                    break;
+                }
+            }
+        }
+
+        return seen.Task.DefaultTimeout(what: $"a line matching {pattern}:\n{Output}");
+    }
+
+    /// <summary>Starts cucmsim inside a network namespace (ip netns exec execs it: the child is cucmsim itself).</summary>
+    public static CucmSimProcess StartIn(string netns, params string[] args) => StartWith(new Dictionary<string, string>(), netns, args);
 
     /// <summary>Starts cucmsim as another user (by uid, through setpriv) when <paramref name="uid"/> is given.</summary>
     public static CucmSimProcess StartAs(int? uid, params string[] args)
@@ -88,6 +118,13 @@ public sealed partial class CucmSimProcess : IAsyncDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            foreach (var (pattern, seen) in _watches)
+            {
+                if (pattern.Match(line) is { Success: true } match)
+                {
+                    seen.TrySetResult(match);
+                }
+            }
         }
 
         if (line.StartsWith("ready:", StringComparison.Ordinal))
