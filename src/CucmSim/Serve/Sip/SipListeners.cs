@@ -105,6 +105,10 @@ internal sealed class SipStreamProtocol(string transport) : ITcpProtocol
         var input = connection.Transport.Input;
         var sink = new StreamSink(connection.Transport.Output, transport, session, (connection.LocalEndPoint as IPEndPoint)?.Address);
         long requests = 0, malformed = 0;
+        long pending = 0;
+        // The idle timer is re-armed only when no message is half received: a message must be complete within
+        // the idle timeout of the one before (or of the connection's start), so a client that trickles a header
+        // a byte at a time (slowloris) holds its connection for the idle timeout at most, as on the admin web.
         using var idle = new CancellationTokenSource(context.Limits.IdleTimeout, context.Time);
         // Not ConnectionClosed: Kestrel fires it on the peer's FIN, and a client that sends its requests and then
         // shuts down writing must still get every answer. The input completes on FIN and faults on a reset.
@@ -131,11 +135,15 @@ internal sealed class SipStreamProtocol(string transport) : ITcpProtocol
                 var buffer = result.Buffer;
                 session.BytesIn += buffer.Length;
                 var consumed = Process(buffer, message, service, peer, sink, listener, scratch, ref requests, ref malformed, out var fatal);
-                session.BytesIn -= buffer.Slice(consumed).Length;
+                pending = buffer.Slice(consumed).Length;
+                session.BytesIn -= pending;
                 input.AdvanceTo(consumed, buffer.End);
                 sink.InBatch = false;
                 await sink.FlushAsync().ConfigureAwait(false);
-                idle.CancelAfter(context.Limits.IdleTimeout);
+                if (pending == 0)
+                {
+                    idle.CancelAfter(context.Limits.IdleTimeout);
+                }
                 if (fatal || result.IsCompleted || result.IsCanceled)
                 {
                     break;
@@ -145,6 +153,13 @@ internal sealed class SipStreamProtocol(string transport) : ITcpProtocol
         finally
         {
             sink.Close();
+            if (pending > 0 && idle.IsCancellationRequested && !context.Stopping.IsCancellationRequested)
+            {
+                malformed++;
+                session.BytesIn += pending;
+                service.Incomplete(listener, peer, pending, context.Limits.IdleTimeout);
+            }
+
             session.Detail = new()
             {
                 ["requests"] = requests.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -600,6 +600,21 @@ internal sealed partial class SipService : IDisposable
         return "sip-malformed";
     }
 
+    /// <summary>A stream closed with a message still incomplete after the idle timeout (a slow or stalled client).</summary>
+    public void Incomplete(ListenerRuntime listener, SipPeer peer, long bytes, TimeSpan timeout)
+    {
+        listener.MalformedInput();
+        if (ShouldRecord())
+        {
+            LogIncomplete(_log, listener.Id, peer.Text, bytes, (int)timeout.TotalSeconds);
+            _context.Ledger.Append(listener.Record("sip-malformed", peer.Text) with
+            {
+                Verdict = "closed",
+                Detail = new() { ["reason"] = "message incomplete at the idle timeout", ["bytes"] = bytes.ToString(CultureInfo.InvariantCulture) },
+            });
+        }
+    }
+
     public static string Describe(SipParseError error) => error switch
     {
         SipParseError.NotSip => "not a SIP message",
@@ -823,6 +838,9 @@ internal sealed partial class SipService : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Listener}: malformed SIP from {Peer}: {Reason} ({Answered})")]
     private static partial void LogMalformed(ILogger logger, string listener, string peer, string reason, string answered);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Listener}: closed {Peer}: {Bytes} bytes of a SIP message still incomplete after {Seconds} s")]
+    private static partial void LogIncomplete(ILogger logger, string listener, string peer, long bytes, int seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Listener}: {Aor} {Verdict} from {Peer} (contact {Contact}, expires {Expires})")]
     private static partial void LogRegistration(ILogger logger, string listener, string aor, string verdict, string peer, string contact, int expires);
