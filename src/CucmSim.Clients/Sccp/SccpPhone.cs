@@ -55,6 +55,12 @@ public sealed record SccpMirror(string EmbeddedSent, string? EmbeddedSeen, strin
 /// <summary>One call: where the server told the phone to send, what the phone said, and RTP counts.</summary>
 public sealed record SccpCallResult(bool Connected, string? Error, IPEndPoint? MediaTarget, IPEndPoint? PhoneMedia, uint PassThroughPartyId, int RtpSent, int RtpEchoed, bool Stopped, bool Closed);
 
+/// <summary>A media channel of a call: the phone's RTP socket, its address as reported, and where it is told to send.</summary>
+public sealed record SccpMediaChannel(Socket Rtp, IPEndPoint Local, IPEndPoint Target, SccpOpenReceiveChannel Open, SccpStartMediaTransmission Start) : IDisposable
+{
+    public void Dispose() => Rtp.Dispose();
+}
+
 /// <summary>
 /// An SCCP phone (protocols.md §1.3-§1.5): registers with a chosen protocol version, answers the
 /// boot sequence, keeps alive, places a call, answers OpenReceiveChannel with its own RTP address, sends
@@ -277,12 +283,7 @@ public sealed class SccpPhone : IAsyncDisposable
     /// </summary>
     public async Task<SccpCallResult> CallAsync(string number, int rtpPackets = 25, CancellationToken cancellationToken = default)
     {
-        await SendAsync(new SccpHook(SccpMessageId.OffHook, 1, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
-        foreach (var digit in number)
-        {
-            await SendAsync(new SccpKeypadButton(SccpKeypadButton.ButtonOf(digit), 1, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-
+        await DialAsync(number, cancellationToken).ConfigureAwait(false);
         SccpOpenReceiveChannel orc;
         while (true)
         {
@@ -303,25 +304,95 @@ public sealed class SccpPhone : IAsyncDisposable
             }
         }
 
-        var embedded = Embedded;
-        using var rtp = new Socket(embedded.AddressFamily == AddressFamily.InterNetworkV6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        rtp.Bind(new IPEndPoint(LocalEndPoint!.Address, 0));
-        var local = (IPEndPoint)rtp.LocalEndPoint!;
-        var phoneMedia = new IPEndPoint(embedded, local.Port);
-        _mediaSent = phoneMedia.ToString();
-        await SendAsync(new SccpOpenReceiveChannelAck(0, embedded, (uint)local.Port, orc.PassThroughPartyId, orc.CallReference), cancellationToken: cancellationToken).ConfigureAwait(false);
-        var smt = (SccpStartMediaTransmission)await ExpectAsync(cancellationToken, SccpMessageId.StartMediaTransmission).ConfigureAwait(false);
-        var target = new IPEndPoint(smt.RemoteAddress, (int)smt.RemotePort);
-        if (_version >= SccpLayout.V17)
-        {
-            await SendAsync(new SccpStartMediaTransmissionAck(smt.ConferenceId, smt.PassThroughPartyId, smt.CallReference, embedded, (uint)local.Port, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-
-        var (sent, echoed) = await ExchangeRtpAsync(rtp, target, rtpPackets, cancellationToken).ConfigureAwait(false);
+        using var media = await AnswerChannelAsync(orc, cancellationToken).ConfigureAwait(false);
+        var (sent, echoed) = await ExchangeRtpAsync(media.Rtp, media.Target, rtpPackets, cancellationToken).ConfigureAwait(false);
         await SendAsync(new SccpHook(SccpMessageId.OnHook, 1, orc.CallReference), cancellationToken: cancellationToken).ConfigureAwait(false);
         var stop = await ExpectAsync(cancellationToken, SccpMessageId.StopMediaTransmission).ConfigureAwait(false);
         var close = await ExpectAsync(cancellationToken, SccpMessageId.CloseReceiveChannel).ConfigureAwait(false);
-        return new SccpCallResult(true, null, target, phoneMedia, orc.PassThroughPartyId, sent, echoed, stop is not null, close is not null);
+        return new SccpCallResult(true, null, media.Target, media.Local, orc.PassThroughPartyId, sent, echoed, stop is not null, close is not null);
+    }
+
+    /// <summary>
+    /// Off hook and the number's digits, then '#' (en bloc: the server need not wait for more digits when a
+    /// longer directory number starts with these). What follows is read with <see cref="ExpectCallStateAsync"/>,
+    /// <see cref="OpenMediaAsync"/> or <see cref="ExpectAsync"/>.
+    /// </summary>
+    public async Task DialAsync(string number, CancellationToken cancellationToken = default)
+    {
+        await SendAsync(new SccpHook(SccpMessageId.OffHook, 1, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
+        foreach (var digit in number + "#")
+        {
+            await SendAsync(new SccpKeypadButton(SccpKeypadButton.ButtonOf(digit), 1, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Receives until a CallState with one of the states arrives (a ring, a connect, busy ...).</summary>
+    public async Task<SccpCallState> ExpectCallStateAsync(CancellationToken cancellationToken, params uint[] states)
+    {
+        while (true)
+        {
+            var m = (SccpCallState)await ExpectAsync(cancellationToken, SccpMessageId.CallState).ConfigureAwait(false);
+            if (states.Contains(m.State))
+            {
+                return m;
+            }
+        }
+    }
+
+    /// <summary>Receives until StartTone with this tone arrives (busy, reorder, ringback).</summary>
+    public async Task<SccpStartTone> ExpectToneAsync(uint tone, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var m = (SccpStartTone)await ExpectAsync(cancellationToken, SccpMessageId.StartTone).ConfigureAwait(false);
+            if (m.Tone == tone)
+            {
+                return m;
+            }
+        }
+    }
+
+    /// <summary>Off hook to answer a call that rings (CallState ring in): <paramref name="ringing"/> names its line and reference.</summary>
+    public Task AnswerAsync(SccpCallState ringing, CancellationToken cancellationToken = default) =>
+        SendAsync(new SccpHook(SccpMessageId.OffHook, ringing.LineInstance, ringing.CallReference), cancellationToken: cancellationToken);
+
+    /// <summary>On hook (ends the call; the server answers with StopMediaTransmission, CloseReceiveChannel and CallState on hook).</summary>
+    public Task HangUpAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(new SccpHook(SccpMessageId.OnHook, 1, 0), cancellationToken: cancellationToken);
+
+    /// <summary>
+    /// Waits for OpenReceiveChannel, answers it with a new local UDP socket (port 0) as this phone's receive address,
+    /// then waits for StartMediaTransmission: where this phone is to send (the server's pool, or another phone).
+    /// </summary>
+    public async Task<SccpMediaChannel> OpenMediaAsync(CancellationToken cancellationToken = default)
+    {
+        var orc = (SccpOpenReceiveChannel)await ExpectAsync(cancellationToken, SccpMessageId.OpenReceiveChannel).ConfigureAwait(false);
+        return await AnswerChannelAsync(orc, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<SccpMediaChannel> AnswerChannelAsync(SccpOpenReceiveChannel orc, CancellationToken cancellationToken)
+    {
+        var embedded = Embedded;
+        var rtp = new Socket(embedded.AddressFamily == AddressFamily.InterNetworkV6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            rtp.Bind(new IPEndPoint(LocalEndPoint!.Address, 0));
+            var local = (IPEndPoint)rtp.LocalEndPoint!;
+            _mediaSent = new IPEndPoint(embedded, local.Port).ToString();
+            await SendAsync(new SccpOpenReceiveChannelAck(0, embedded, (uint)local.Port, orc.PassThroughPartyId, orc.CallReference), cancellationToken: cancellationToken).ConfigureAwait(false);
+            var smt = (SccpStartMediaTransmission)await ExpectAsync(cancellationToken, SccpMessageId.StartMediaTransmission).ConfigureAwait(false);
+            if (_version >= SccpLayout.V17)
+            {
+                await SendAsync(new SccpStartMediaTransmissionAck(smt.ConferenceId, smt.PassThroughPartyId, smt.CallReference, embedded, (uint)local.Port, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+
+            return new SccpMediaChannel(rtp, new IPEndPoint(embedded, local.Port), new IPEndPoint(smt.RemoteAddress, (int)smt.RemotePort), orc, smt);
+        }
+        catch
+        {
+            rtp.Dispose();
+            throw;
+        }
     }
 
     private async Task<(int Sent, int Echoed)> ExchangeRtpAsync(Socket rtp, IPEndPoint target, int packets, CancellationToken cancellationToken)

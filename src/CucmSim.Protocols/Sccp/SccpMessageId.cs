@@ -21,8 +21,12 @@ public static class SccpMessageId
     public const uint HeadsetStatus = 0x002B;
     public const uint RegisterAvailableLines = 0x002D;
     public const uint RegisterAck = 0x0081;
+    public const uint StartTone = 0x0082;
+    public const uint StopTone = 0x0083;
+    public const uint SetRinger = 0x0085;
     public const uint StartMediaTransmission = 0x008A;
     public const uint StopMediaTransmission = 0x008B;
+    public const uint CallInfo = 0x008F;
     public const uint LineStatRes = 0x0092;
     public const uint ConfigStatRes = 0x0093;
     public const uint TimeDateRes = 0x0094;

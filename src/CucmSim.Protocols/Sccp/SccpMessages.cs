@@ -331,8 +331,10 @@ public sealed record SccpCallState(uint State, uint LineInstance, uint CallRefer
     public const uint OffHook = 1;
     public const uint OnHook = 2;
     public const uint RingOut = 3;
+    public const uint RingIn = 4;
     public const uint Connected = 5;
     public const uint Busy = 6;
+    public const uint Congestion = 7;
 
     public override uint Id => SccpMessageId.CallState;
 
@@ -785,5 +787,106 @@ public sealed record SccpSoftKeySetRes(IReadOnlyList<byte[]> Sets) : SccpMessage
         }
 
         return new SccpSoftKeySetRes(list);
+    }
+}
+
+/// <summary>StartTone 0x0082: tone, tone direction (0 the user), lineInstance, callReference.</summary>
+public sealed record SccpStartTone(uint Tone, uint LineInstance, uint CallReference, uint Direction = 0) : SccpMessage
+{
+    public const uint DialTone = 0x21;
+    public const uint BusyTone = 0x23;
+    public const uint AlertingTone = 0x24;
+    public const uint ReorderTone = 0x25;
+
+    public override uint Id => SccpMessageId.StartTone;
+
+    public override int BodyLength(uint version) => 16;
+
+    internal override void Write(ref SccpBodyWriter w, uint version)
+    {
+        w.U32(Tone);
+        w.U32(Direction);
+        w.U32(LineInstance);
+        w.U32(CallReference);
+    }
+
+    internal static SccpStartTone Read(ref SccpBodyReader r)
+    {
+        var tone = r.U32();
+        var direction = r.U32();
+        return new SccpStartTone(tone, r.U32(), r.U32(), direction);
+    }
+}
+
+/// <summary>StopTone 0x0083: lineInstance, callReference.</summary>
+public sealed record SccpStopTone(uint LineInstance, uint CallReference) : SccpMessage
+{
+    public override uint Id => SccpMessageId.StopTone;
+
+    public override int BodyLength(uint version) => 8;
+
+    internal override void Write(ref SccpBodyWriter w, uint version)
+    {
+        w.U32(LineInstance);
+        w.U32(CallReference);
+    }
+}
+
+/// <summary>SetRinger 0x0085: ring mode (1 off, 2 inside ring), ring duration (1 normal), lineInstance, callReference.</summary>
+public sealed record SccpSetRinger(uint Mode, uint LineInstance, uint CallReference, uint Duration = 1) : SccpMessage
+{
+    public const uint Off = 1;
+    public const uint InsideRing = 2;
+
+    public override uint Id => SccpMessageId.SetRinger;
+
+    public override int BodyLength(uint version) => 16;
+
+    internal override void Write(ref SccpBodyWriter w, uint version)
+    {
+        w.U32(Mode);
+        w.U32(Duration);
+        w.U32(LineInstance);
+        w.U32(CallReference);
+    }
+
+    internal static SccpSetRinger Read(ref SccpBodyReader r)
+    {
+        var mode = r.U32();
+        var duration = r.U32();
+        return new SccpSetRinger(mode, r.U32(), r.U32(), duration);
+    }
+}
+
+/// <summary>
+/// CallInfo 0x008F (chan-sccp CallInfoMessage, 384 bytes): calling and called party names and numbers, line,
+/// call reference, call type (1 inbound, 2 outbound); the redirect, voicemail and security fields are left empty.
+/// </summary>
+public sealed record SccpCallInfo(string CallingName, string Calling, string CalledName, string Called, uint LineInstance, uint CallReference, uint CallType) : SccpMessage
+{
+    public const uint Inbound = 1;
+    public const uint Outbound = 2;
+
+    public override uint Id => SccpMessageId.CallInfo;
+
+    public override int BodyLength(uint version) => 384;
+
+    internal override void Write(ref SccpBodyWriter w, uint version)
+    {
+        w.Text(CallingName, 40);
+        w.Text(Calling, 24);
+        w.Text(CalledName, 40);
+        w.Text(Called, 24);
+        w.U32(LineInstance);
+        w.U32(CallReference);
+        w.U32(CallType);
+        w.Zero(384 - 140);
+    }
+
+    internal static SccpCallInfo Read(ref SccpBodyReader r)
+    {
+        var m = new SccpCallInfo(r.Text(40), r.Text(24), r.Text(40), r.Text(24), r.U32(), r.U32(), r.U32());
+        r.Skip(384 - 140);
+        return m;
     }
 }

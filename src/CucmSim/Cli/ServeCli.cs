@@ -190,6 +190,8 @@ internal sealed class ServeCli
             (s, v) => s with { AutoAnswer = v });
         o.Add(new Option<bool>("--sccp-fragment") { Description = "write each SCCP message in two TCP segments (testing inspection)" },
             (s, v) => s with { Fragment = v });
+        o.Add(new Option<int>("--sccp-ring-s") { HelpName = "S", Description = "a call to another phone not answered within S seconds gets reorder", DefaultValueFactory = _ => (int)d.RingTimeout.TotalSeconds }.Whole(1, 3600),
+            (s, v) => s with { RingTimeout = TimeSpan.FromSeconds(v) });
     }
 
     private static string? EndPoint(string text, out IPEndPoint? value) =>

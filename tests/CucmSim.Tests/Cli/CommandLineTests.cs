@@ -17,7 +17,7 @@ public sealed class CommandLineTests
         "idle-timeout", "state-dir", "strict", "ephemeral-ports", "hostname", "address", "external-address", "cert", "cert-key",
         "cert-password", "mtls", "tftp-root", "tftp-data-ports", "tftp-single-port", "tftp-max-transfers", "tftp-config", "tftp-gso",
         "sccp-keepalive", "sccp-misses", "sccp-max-protocol", "sccp-max-devices", "sccp-device-pattern", "sccp-reject-all",
-        "sccp-extension", "sccp-auto-answer", "sccp-fragment", "snmp-community", "snmp-sys-descr", "snmp-sys-contact", "snmp-sys-name",
+        "sccp-extension", "sccp-auto-answer", "sccp-fragment", "sccp-ring-s", "snmp-community", "snmp-sys-descr", "snmp-sys-contact", "snmp-sys-name",
         "snmp-sys-location", "snmp-sys-services", "snmp-user", "snmp-engine-id", "snmp-trap", "snmp-trap-community", "snmp-phone-traps",
         "snmp-no-coldstart", "snmp-max-amplification", "snmp-amplification-floor", "sip-realm", "sip-user", "sip-password",
         "sip-cucm-503", "sip-trunk-peer", "sip-server-header", "sip-no-mirror", "sip-ring-ms", "sip-max-size", "sip-reply-to-via",
@@ -147,7 +147,7 @@ public sealed class CommandLineTests
             "--cert-key", "k.pem", "--cert-password", "pw", "--mtls",
             "--tftp-root", state, "--tftp-data-ports", "30000-30010", "--tftp-max-transfers", "10", "--tftp-config", "SCCP", "--tftp-gso",
             "--sccp-keepalive", "10", "--sccp-misses", "2", "--sccp-max-protocol", "17", "--sccp-max-devices", "5",
-            "--sccp-device-pattern", "^SEP", "--sccp-reject-all", "--sccp-extension", "2000", "--sccp-auto-answer", "--sccp-fragment",
+            "--sccp-device-pattern", "^SEP", "--sccp-reject-all", "--sccp-extension", "2000", "--sccp-auto-answer", "--sccp-fragment", "--sccp-ring-s", "9",
             "--snmp-community", "a", "--snmp-community", "none", "--snmp-sys-descr", "d", "--snmp-sys-contact", "c", "--snmp-sys-name", "n",
             "--snmp-sys-location", "l", "--snmp-sys-services", "6", "--snmp-user", "u1", "--snmp-user", "u2:SHA:password2",
             "--snmp-engine-id", "800000090300AABBCCDDEEFF", "--snmp-trap", "127.0.0.1:1162", "--snmp-trap-community", "t",
@@ -178,6 +178,7 @@ public sealed class CommandLineTests
             (o.Tftp.Root, o.Tftp.PortMode, o.Tftp.DataPorts!.Value.Low, o.Tftp.DataPorts!.Value.High, o.Tftp.MaxTransfers, o.Tftp.DeviceProtocol, o.Tftp.Segmentation));
         Assert.Equal((10, 2, 17, 5, "^SEP", true, "2000", true, true),
             (o.Sccp.KeepAliveSeconds, o.Sccp.KeepAliveMisses, o.Sccp.MaxProtocolVersion, o.Sccp.MaxDevices, o.Sccp.DeviceNamePattern, o.Sccp.RejectAll, o.Sccp.TestExtension, o.Sccp.AutoAnswer, o.Sccp.Fragment));
+        Assert.Equal(TimeSpan.FromSeconds(9), o.Sccp.RingTimeout);
         Assert.Equal(["a"], o.Snmp.Communities);
         Assert.Equal(("d", "c", "n", "l", 6), (o.Snmp.SysDescr, o.Snmp.SysContact, o.Snmp.SysName, o.Snmp.SysLocation, o.Snmp.SysServices));
         Assert.Equal(["u1", "u2"], o.Snmp.Users.Select(u => u.Name));

@@ -101,6 +101,20 @@ public sealed class SipRoutingTests
     }
 
     [Fact]
+    public async Task A_callee_whose_tcp_connection_is_gone_gets_the_caller_503()
+    {
+        await using var server = await StartAsync();
+        // Registered over TCP by a SIPp that then exits: the binding stays, its connection does not.
+        await using var callee = await SippPhone.RegisterAsync(server.EndPoint("tcp/5060"), Callee, "t1");
+        await using var caller = await SippPhone.RegisterAsync(server.EndPoint("udp/5060"), Caller);
+        var result = await caller.RunAsync(CallerScenario(Callee, "unavailable", 0)).DefaultTimeout(TimeSpan.FromSeconds(40));
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("SIP/2.0 503 Service Unavailable", caller.Messages(), StringComparison.Ordinal);
+        var record = await server.WaitForRecordAsync(r => r.Kind == "sip-route" && r.Verdict == "503");
+        Assert.Contains("connection", record.Detail!["reason"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Max_forwards_zero_gets_483_and_a_request_that_comes_back_gets_482()
     {
         await using var server = await StartAsync();
@@ -240,6 +254,7 @@ public sealed class SipRoutingTests
             "busy" => """<recv response="180" optional="true"/><recv response="486"/>""" + ackFailure,
             "no-answer" => """<recv response="180" optional="true"/><recv response="480"/>""" + ackFailure,
             "refused" => """<recv response="404"/>""" + ackFailure,
+            "unavailable" => """<recv response="503"/>""" + ackFailure,
             "cancel" => """
                   <recv response="180"/>
                   <send><![CDATA[
@@ -335,11 +350,13 @@ public sealed class SipRoutingTests
     private sealed class SippPhone : IAsyncDisposable
     {
         private readonly IPEndPoint _target;
+        private readonly string _transport;
         private readonly string _dir = Directory.CreateTempSubdirectory("cucmsim-route").FullName;
 
-        private SippPhone(IPEndPoint target, string number, int port, int mediaPort)
+        private SippPhone(IPEndPoint target, string number, int port, int mediaPort, string transport)
         {
             _target = target;
+            _transport = transport;
             Number = number;
             Port = port;
             MediaPort = mediaPort;
@@ -351,9 +368,9 @@ public sealed class SipRoutingTests
 
         public int MediaPort { get; }
 
-        public static async Task<SippPhone> RegisterAsync(IPEndPoint target, string number)
+        public static async Task<SippPhone> RegisterAsync(IPEndPoint target, string number, string transport = "u1")
         {
-            var phone = new SippPhone(target, number, FreeUdpPort(0), FreeUdpPort(2));
+            var phone = new SippPhone(target, number, FreeUdpPort(0), FreeUdpPort(2), transport);
             var scenario = Wrap("register", $"""
                   <send retrans="500"><![CDATA[
 
@@ -380,7 +397,7 @@ public sealed class SipRoutingTests
         {
             var file = Path.Combine(_dir, $"{Guid.NewGuid():N}.xml");
             File.WriteAllText(file, scenario);
-            List<string> args = [$"{_target.Address}:{_target.Port}", "-i", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-t", "u1",
+            List<string> args = [$"{_target.Address}:{_target.Port}", "-i", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-t", _transport,
                 "-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error", "-sf", file, "-mi", "127.0.0.1", "-mp", MediaPort.ToString(CultureInfo.InvariantCulture)];
             if (rtpEcho)
             {

@@ -35,6 +35,9 @@ public sealed record SccpOptions
     /// <summary>Lines offered in ButtonTemplateRes; each line's directory number is <see cref="SccpDirectory.Number"/> of the device name and line.</summary>
     public int Lines { get; init; } = 1;
 
+    /// <summary>A call to another registered phone that is not answered within this time ends with reorder for the caller.</summary>
+    public TimeSpan RingTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Send the addresses seen back to the phone in DisplayNotify (mirror).</summary>
     public bool Mirror { get; init; } = true;
 

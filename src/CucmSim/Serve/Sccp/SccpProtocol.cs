@@ -66,7 +66,7 @@ internal sealed partial class SccpProtocol : ITcpProtocol
 }
 
 /// <summary>One phone connection: the state machine of registration, keepalives and one call at a time.</summary>
-internal sealed class SccpSession
+internal sealed partial class SccpSession
 {
     private readonly SccpProtocol _protocol;
     private readonly ConnectionContext _connection;
@@ -111,6 +111,7 @@ internal sealed class SccpSession
 
         _peerText = _feature.PeerText ?? Text.EndPoint(_peer);
         _embedded = context.Embedded((connection.LocalEndPoint as IPEndPoint)?.Address, _peer.Address);
+        _switch = SccpSwitch.For(context);
     }
 
     /// <summary>Links of the sweep's list of sessions (guarded by the sweep's lock).</summary>
@@ -215,6 +216,7 @@ internal sealed class SccpSession
         {
             _protocol.Sweep.Remove(this);
             EndCall("connection closed", send: false);
+            await LeaveSwitchAsync("connection closed").ConfigureAwait(false);
             if (_device is not null && _context.Devices.TryGet(_device.Name, out var current) && ReferenceEquals(current, _device))
             {
                 _context.Devices.Unregister(_device.Name);
@@ -329,6 +331,7 @@ internal sealed class SccpSession
                 break;
             case SccpValue { Id: SccpMessageId.UnregisterReq }:
                 EndCall("unregister", send: false);
+                await LeaveSwitchAsync("unregister").ConfigureAwait(false);
                 if (_device is not null && _context.Devices.TryGet(_device.Name, out var current) && ReferenceEquals(current, _device))
                 {
                     _context.Devices.Unregister(_device.Name);
@@ -405,6 +408,7 @@ internal sealed class SccpSession
         var embedded = Embedded(register).ToString();
         _device = new DeviceRecord(register.DeviceName, "sccp", DeviceTypes.Name(register.DeviceType), _negotiated, embedded, _peerText, _listener.Id, _context.Time.GetUtcNow());
         _context.Devices.Register(_device);
+        JoinSwitch();
         _feature.Verdict = "sccp-registered";
         SccpProtocol.LogRegistered(_protocol.Log, _listener.Id, _peerText, register.DeviceName, register.DeviceType, _negotiated, embedded);
         _context.Ledger.Append(Base("sccp-register", "registered", RegisterDetail(register, null)));
@@ -510,7 +514,19 @@ internal sealed class SccpSession
 
     private async ValueTask OffHookAsync(SccpHook off)
     {
+        _offHook = true;
+        if (_call is { Route.Stage: SccpRouteStage.Ended })
+        {
+            // The other phone ended the last call while this one stayed off hook.
+            _call = null;
+        }
+
         if (_call is not null)
+        {
+            return;
+        }
+
+        if (await AnswerRouteAsync().ConfigureAwait(false))
         {
             return;
         }
@@ -525,7 +541,7 @@ internal sealed class SccpSession
 
     private async ValueTask DigitAsync(SccpKeypadButton key)
     {
-        if (_call is not { Port: 0 } call || key.Digit is not { } digit)
+        if (_call is not { Port: 0, Route: null, Failed: false } call || key.Digit is not { } digit)
         {
             return;
         }
@@ -539,8 +555,15 @@ internal sealed class SccpSession
 
             call.Dialled += digit;
         }
+        else if (call.Dialled.Length == 0)
+        {
+            // '#' after a number already dealt with (en bloc dialling ends with it).
+            return;
+        }
 
-        if (digit == '#' || call.Dialled.Length >= _options.TestExtension.Length)
+        // Complete at '#', or once the digits reach the test extension's length and no longer directory number
+        // starts with them.
+        if (digit == '#' || (call.Dialled.Length >= _options.TestExtension.Length && !_switch.ExtendsBeyond(call.Dialled)))
         {
             await ConnectAsync().ConfigureAwait(false);
         }
@@ -551,9 +574,17 @@ internal sealed class SccpSession
         var call = _call!;
         if (!_options.AutoAnswer && call.Dialled != _options.TestExtension)
         {
+            if (await RouteAsync(call).ConfigureAwait(false))
+            {
+                return;
+            }
+
             await SendAsync(new SccpCallState(SccpCallState.Busy, call.Line, call.Reference)).ConfigureAwait(false);
             await SendAsync(new SccpDisplayNotify(10, "UNKNOWN NUMBER " + call.Dialled)).ConfigureAwait(false);
-            call.Dialled = string.Empty;
+            await SendAsync(new SccpStartTone(SccpStartTone.ReorderTone, call.Line, call.Reference)).ConfigureAwait(false);
+
+            // Reorder until the phone hangs up: further digits are not dialled.
+            call.Failed = true;
             return;
         }
 
@@ -581,6 +612,11 @@ internal sealed class SccpSession
 
     private async ValueTask ReceiveChannelOpenedAsync(SccpOpenReceiveChannelAck ack)
     {
+        if (await RouteMediaAsync(ack).ConfigureAwait(false))
+        {
+            return;
+        }
+
         if (_call is not { Port: > 0 } call || call.PassThroughId != ack.PassThroughPartyId || call.PhoneMedia is not null)
         {
             Ignore(SccpMessageId.OpenReceiveChannelAck, "no channel awaits it");
@@ -627,6 +663,14 @@ internal sealed class SccpSession
 
     private async ValueTask OnHookAsync()
     {
+        _offHook = false;
+        var route = CurrentRoute();
+        if (await EndRouteAsync(route, ReferenceEquals(route?.Caller, this) ? "onhook-caller" : "onhook-callee").ConfigureAwait(false))
+        {
+            _call = null;
+            return;
+        }
+
         if (_call is not { } call)
         {
             return;
@@ -704,6 +748,20 @@ internal sealed class SccpSession
     /// </summary>
     private async ValueTask SendAsync(SccpMessage message, uint version)
     {
+        // Another phone's call (SCCP routing) may write to this connection too: one writer at a time.
+        await _sendLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await WriteAsync(message, version).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async ValueTask WriteAsync(SccpMessage message, uint version)
+    {
         var output = _connection.Transport.Output;
         var length = SccpCodec.FrameLength(message, version);
         if (_options.Fragment && length > 8)
@@ -732,6 +790,12 @@ internal sealed class SccpSession
         public uint PassThroughId { get; set; }
         public IPEndPoint? PhoneMedia { get; set; }
         public SccpStartMediaTransmissionAck? TransmitAck { get; set; }
+
+        /// <summary>The number dialled led nowhere (unknown, busy): digits are ignored until on hook.</summary>
+        public bool Failed { get; set; }
+
+        /// <summary>Set when the call is one between two phones (<see cref="SccpRoute"/>).</summary>
+        public SccpRoute? Route { get; set; }
     }
 }
 
