@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(sip-tester sipsak snmp snmpd snmptrapd tftp-hpa atftp curl openssl tshark nmap netcat-openbsd iproute2 nftables libxml2-utils ike-scan iptables conntrack openssh-client zsh ldap-utils busybox chromium chromium-driver)
+packages=(sip-tester sipsak afl++ snmp snmpd snmptrapd tftp-hpa atftp curl openssl tshark nmap netcat-openbsd iproute2 nftables libxml2-utils ike-scan iptables conntrack openssh-client zsh ldap-utils busybox chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

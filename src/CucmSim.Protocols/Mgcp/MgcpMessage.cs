@@ -115,6 +115,12 @@ public static class MgcpCodec
         }
 
         var parts = first.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0)
+        {
+            error = "no first line";
+            return OperationStatus.InvalidData;
+        }
+
         var isResponse = parts[0].Length == 3 && parts[0].All(char.IsAsciiDigit);
         if (parts.Length < 2 || !TryTransactionId(parts[1], out transactionId))
         {

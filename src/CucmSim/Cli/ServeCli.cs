@@ -37,6 +37,13 @@ internal sealed class ServeCli
             (s, v) => s with { Except = v });
         o.Add(new Option<IPEndPoint?>("--control") { HelpName = "ADDR:PORT", Description = "control API (default 127.0.0.1:9900 plus the offset)" }.LastWins(EndPoint),
             (s, v) => s with { Control = v });
+        o.Add(new Option<string?>("--control-token") { HelpName = "TOKEN", Description = $"token the control API asks for (Authorization: Bearer TOKEN, or ?token= in a browser); default: none on loopback, one generated, printed and kept in the state directory on any other address; also read from {ControlAccess.EnvironmentVariable}" }
+                .LastWins<string?>((string text, out string? value) =>
+                {
+                    value = text;
+                    return ControlAccess.Problem(text);
+                }),
+            (s, v) => s with { ControlToken = v });
         o.Add(new Option<bool>("--no-control") { Description = "no control API" },
             (s, v) => s with { NoControl = v });
         o.Add(new Option<Uri?>("--otlp") { HelpName = "URL", Description = "export the CucmSim meter by OTLP every 10 s: gRPC (http://collector:4317), or HTTP/protobuf when the URL ends in /v1/metrics (default: off)" }
@@ -128,7 +135,12 @@ internal sealed class ServeCli
     public Option<int> IoThreads { get; }
 
     /// <summary>What serve runs with when no option says otherwise.</summary>
-    public static ServeOptions Defaults => new() { LedgerPath = "cucmsim-ledger.jsonl", InlineIo = true };
+    public static ServeOptions Defaults => new()
+    {
+        LedgerPath = "cucmsim-ledger.jsonl",
+        InlineIo = true,
+        ControlToken = Environment.GetEnvironmentVariable(ControlAccess.EnvironmentVariable) is { Length: > 0 } token ? token : null,
+    };
 
     /// <summary>The server's options from a command line without errors.</summary>
     public ServeOptions Bind(ParseResult parsed) => _options.Bind(parsed, Defaults);

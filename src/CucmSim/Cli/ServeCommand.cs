@@ -133,6 +133,16 @@ internal static class ServeCommand
             output.WriteLine($"FAILED {server.ControlError}");
         }
 
+        if (server.StateWarning is not null)
+        {
+            output.WriteLine($"warning: {server.StateWarning}");
+        }
+
+        if (server.ControlAccess is { Generated: true } access)
+        {
+            output.WriteLine($"control token: {access.Token} (the control API on {server.ControlEndPoint} asks for it; kept in {access.File})");
+        }
+
         if (server.Context.SshHostKey is { } hostKey)
         {
             output.WriteLine($"ssh host key: {hostKey.Algorithm} {hostKey.Fingerprint} ({hostKey.Path ?? $"this run only: {hostKey.Problem}"})");

@@ -39,14 +39,32 @@ internal static class LoadCommand
             : await ShardRun.RunAsync(request, sharding, output, error, listening: null, signals.Token).ConfigureAwait(false);
     }
 
-    /// <summary>Runs a checked request (one shard of it) with the live view, writes the outputs, and gives the exit code.</summary>
-    public static async Task<int> RunAsync(LoadRequest request, ShardSpec shard, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs a checked request (one shard of it) with the live view, writes the outputs, and gives the exit code. A
+    /// sharded run starts at <c>request.Options.StartAt</c>; <paramref name="attach"/> sees the engine before it starts
+    /// (to push each <see cref="LoadEngine.IntervalCompleted"/> with <see cref="LoadEngine.Snapshot"/>'s totals), and
+    /// <paramref name="finish"/> turns this shard's report into the one written (the merge of every shard's).
+    /// </summary>
+    public static async Task<int> RunAsync(
+        LoadRequest request,
+        ShardSpec shard,
+        TextWriter output,
+        TextWriter error,
+        CancellationToken cancellationToken,
+        Action<LoadEngine>? attach = null,
+        Func<LoadReport, Task<LoadReport>>? finish = null)
     {
         using var engine = new LoadEngine(request.Plan, shard, request.Targets, request.Options);
+        attach?.Invoke(engine);
         var terminal = !request.Quiet && Tables.IsTerminal(output);
         using var view = request.Quiet ? null : new LoadLiveView(() => engine.Snapshot, output, terminal);
         var report = await engine.RunAsync(cancellationToken).ConfigureAwait(false);
         view?.Stop();
+        if (finish is not null)
+        {
+            report = await finish(report).ConfigureAwait(false);
+        }
+
         return await ReportAsync(report, request, ExitCode(report, request.MaxFailureRatio), output, cancellationToken).ConfigureAwait(false);
     }
 

@@ -28,6 +28,12 @@ public sealed record LoadRunOptions
     /// <summary>The length of an interval of the timeline.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The calls of the schedule are placed this much later than its offsets: the last registrations get time to
+    /// complete (a TLS handshake, a slow target) before the first calls need them. Every shard must use the same.
+    /// </summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a media leg keeps receiving after it stops sending.</summary>
     public TimeSpan MediaDrain { get; init; } = TimeSpan.FromMilliseconds(200);
 }
@@ -83,7 +89,6 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
     private readonly LongHistogram _mos = LoadHistograms.Create();
     private readonly LongHistogram _roundTrip = LoadHistograms.Create();
     private LongHistogram _intervalSetup = LoadHistograms.Create();
-    private readonly LongHistogram _recentSetup = LoadHistograms.Create();
     private readonly List<LoadInterval> _timeline = [];
     private readonly TaskCompletionSource<LoadReport> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _startTicks;
@@ -162,7 +167,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
         await _loop.InvokeAsync(() =>
         {
             var registrations = new Pump<RegisterEvent>(this, _schedule.Registrations(_shard).GetEnumerator(), r => r.At, r => Phone(r.Phone).Register());
-            var calls = new Pump<CallEvent>(this, _schedule.Calls(_shard).GetEnumerator(), c => c.At, PlaceCall);
+            var calls = new Pump<CallEvent>(this, _schedule.Calls(_shard).GetEnumerator(), c => c.At + _options.Settle, PlaceCall);
             _loop.At(_startTicks, () =>
             {
                 _phase = "registering";
@@ -170,7 +175,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
                 calls.Start();
             });
             _loop.At(_startTicks + LoadLoop.Ticks(_options.Interval), CloseInterval);
-            _loop.At(_startTicks + LoadLoop.Ticks(_schedule.End), Finish);
+            _loop.At(_startTicks + LoadLoop.Ticks(_schedule.End + _options.Settle), Finish);
         }).ConfigureAwait(false);
         using var registration = cancellationToken.Register(() => _loop.Post(Finish));
         return await _done.Task.ConfigureAwait(false);
@@ -324,13 +329,12 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
 
         _timeline.Add(interval);
         _intervalIndex++;
-        _recentSetup.Add(_intervalSetup);
-        var snapshotSetup = _recentSetup.TotalCount == 0 ? null : _recentSetup;
+        var snapshotSetup = _setup.TotalCount == 0 ? null : _setup;
         var seconds = _options.Interval.TotalSeconds;
         Volatile.Write(ref _snapshot, new LoadSnapshot(
             _phase,
             Elapsed,
-            _schedule.End,
+            _schedule.End + _options.Settle,
             Copy(_total),
             _registered,
             _concurrent,
@@ -342,12 +346,6 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
             Ms(snapshotSetup, 99),
             new SortedDictionary<string, long>(_failures, StringComparer.Ordinal),
             interval));
-        if (_intervalIndex % 5 == 0)
-        {
-            // The live percentiles cover the last five intervals or so.
-            _recentSetup.Reset();
-        }
-
         _interval = new LoadCounters();
         _intervalSetup = LoadHistograms.Create();
         IntervalCompleted?.Invoke(interval);

@@ -6,7 +6,7 @@ namespace CucmSim.Load;
 
 /// <summary>
 /// The live view of a run: on a terminal a Spectre.Console table redrawn in place (phase, rates, registered phones,
-/// concurrent calls, setup percentiles, failures by reason); otherwise a plain line every five intervals.
+/// concurrent calls, setup percentiles of the run so far, failures by reason); otherwise a plain line every five intervals.
 /// </summary>
 internal sealed class LoadLiveView : IDisposable
 {
@@ -85,7 +85,7 @@ internal sealed class LoadLiveView : IDisposable
 
     private static Table Render(LoadSnapshot? s)
     {
-        var table = new Table().Border(TableBorder.Rounded).AddColumn("").AddColumn("");
+        var table = new Table().Border(TableBorder.Rounded).HideHeaders().AddColumn("").AddColumn("");
         table.Title = new TableTitle("cucmsim load");
         if (s is null)
         {

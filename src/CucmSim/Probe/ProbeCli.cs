@@ -12,7 +12,7 @@ internal sealed class ProbeCli
         Command = new Command("probe", "run every flow toward a serve across the firewall, a verdict per flow")
         {
             Target, Profile, Role, TargetRole, PortOffset, Only, Except, Source, Timeout, Retries, Concurrency, RtpSample, SnmpCommunity, SnmpUser, SipPassword, Number, AxlUser,
-            Mtu, Idle, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html, ReportTo,
+            Mtu, Idle, Plan, Control, Ledger, From, Expect, Baseline, Json, Junit, Html, ReportTo, ControlToken,
         };
         Ranged(PortOffset, 0, 65535);
         Ranged(Retries, 0, 20);
@@ -120,6 +120,8 @@ internal sealed class ProbeCli
     public Option<string?> Html { get; } = new("--html") { Description = "write one self-contained HTML report", HelpName = "FILE" };
 
     public Option<string?> ReportTo { get; } = new("--report-to") { Description = "also send the JSON report to serve's control API, shown on its dashboard (e.g. http://10.0.0.5:9900)", HelpName = "URL" };
+
+    public Option<string?> ControlToken { get; } = new("--control-token", "--report-token") { Description = $"the token of serve's control API for --control and --report-to (serve asks for one when bound to an address other than loopback); also read from {Serve.ControlAccess.EnvironmentVariable}", HelpName = "TOKEN" };
 
     /// <summary>The option's last value as typed; null when it was not given (validators see values that did not parse too).</summary>
     private static string? Token(System.CommandLine.Parsing.OptionResult result) => result.Tokens.Count == 0 ? null : result.Tokens[^1].Value;

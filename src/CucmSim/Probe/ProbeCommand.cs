@@ -80,6 +80,7 @@ internal static class ProbeCommand
             }
         }
 
+        var token = args.GetValue(cli.ControlToken) ?? (Environment.GetEnvironmentVariable(Serve.ControlAccess.EnvironmentVariable) is { Length: > 0 } variable ? variable : null);
         Uri? reportTo = null;
         if (args.GetValue(cli.ReportTo) is { } rt)
         {
@@ -216,7 +217,7 @@ internal static class ProbeCommand
                 DeviceName = context.DeviceName,
             };
 
-            using var http = control is null ? null : new HttpClient { BaseAddress = control, Timeout = TimeSpan.FromSeconds(5) };
+            using var http = control is null ? null : ControlClient(control, TimeSpan.FromSeconds(5), token);
             long? since = null;
             if (http is not null)
             {
@@ -287,10 +288,22 @@ internal static class ProbeCommand
         await WriteAsync(args.GetValue(cli.Html), ReportWriters.Html(report, Title), output, cancellationToken).ConfigureAwait(false);
         if (reportTo is not null)
         {
-            await SendReportAsync(reportTo, report, error, cancellationToken).ConfigureAwait(false);
+            await SendReportAsync(reportTo, token, report, error, cancellationToken).ConfigureAwait(false);
         }
 
         return report.ExitCode;
+    }
+
+    /// <summary>An HTTP client for serve's control API, carrying its token when there is one.</summary>
+    private static HttpClient ControlClient(Uri? baseAddress, TimeSpan timeout, string? token)
+    {
+        var http = new HttpClient { BaseAddress = baseAddress, Timeout = timeout };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return http;
     }
 
     /// <summary>The URL a report is posted to: the control API's /api/probe-runs unless the URL names another path.</summary>
@@ -306,11 +319,11 @@ internal static class ProbeCommand
     }
 
     /// <summary>Posts the JSON report to serve's control API; a failure is a warning, never the run's exit code.</summary>
-    private static async Task SendReportAsync(Uri target, ProbeReport report, TextWriter error, CancellationToken cancellationToken)
+    private static async Task SendReportAsync(Uri target, string? token, ProbeReport report, TextWriter error, CancellationToken cancellationToken)
     {
         try
         {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            using var http = ControlClient(null, TimeSpan.FromSeconds(10), token);
             using var content = new StringContent(report.ToJson(), System.Text.Encoding.UTF8, "application/json");
             using var response = await http.PostAsync(target, content, cancellationToken).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)

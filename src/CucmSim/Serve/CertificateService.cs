@@ -88,6 +88,7 @@ public sealed class CertificateService
         var path = Path.Combine(_options.StateDirectory, "certs", $"{identity}.pfx");
         if (File.Exists(path))
         {
+            StateDirectory.Tighten(path);
             var existing = X509CertificateLoader.LoadPkcs12FromFile(path, null);
             if (existing.NotAfter > DateTime.UtcNow.AddDays(1) && SansMatch(existing))
             {
@@ -98,8 +99,7 @@ public sealed class CertificateService
         }
 
         var created = Create(identity);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllBytes(path, created.Export(X509ContentType.Pkcs12));
+        StateDirectory.WritePrivate(path, created.Export(X509ContentType.Pkcs12));
         return created;
     }
 

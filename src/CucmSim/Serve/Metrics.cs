@@ -70,6 +70,8 @@ internal static class Metrics
         new("cucmsim_echo_idle_failed_total", "cucmsim.echo.idle.failed", MetricKind.Counter, "{answer}", "Delayed echo answers whose send failed", s => s.Context.EchoCallbacks.Failed),
         new("cucmsim_echo_idle_refused_total", "cucmsim.echo.idle.refused", MetricKind.Counter, "{request}", "Idle requests answered without a callback (too long, or too many pending)", s => s.Context.EchoCallbacks.Refused),
         new("cucmsim_echo_idle_pending", "cucmsim.echo.idle.pending", MetricKind.Gauge, "{answer}", "Delayed echo answers waiting", s => s.Context.EchoCallbacks.Pending),
+        new("cucmsim_sip_answers_trimmed_total", "cucmsim.sip.answers.trimmed", MetricKind.Counter, "{response}", "SIP answers sent without the mirror to stay within an unknown UDP peer's amplification budget", s => Sip.SipService.Running(s.Context)?.Trimmed ?? 0),
+        new("cucmsim_sip_answers_withheld_total", "cucmsim.sip.answers.withheld", MetricKind.Counter, "{response}", "SIP provisional responses and retransmissions not sent: past an unknown UDP peer's amplification budget", s => Sip.SipService.Running(s.Context)?.Withheld ?? 0),
         new("cucmsim_ledger_records_total", "cucmsim.ledger.records", MetricKind.Counter, "{record}", "Ledger records appended", s => s.Ledger.LastSeq),
         new("cucmsim_ledger_written_total", "cucmsim.ledger.written", MetricKind.Counter, "{record}", "Ledger records written to the file", s => s.Ledger.Written),
         new("cucmsim_ledger_dropped_total", "cucmsim.ledger.dropped", MetricKind.Counter, "{record}", "Ledger records dropped (queue full or write error)", s => s.Ledger.Dropped),

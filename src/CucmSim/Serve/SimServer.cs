@@ -36,6 +36,9 @@ public sealed record ServeOptions
 
     public bool NoControl { get; init; }
 
+    /// <summary>The token the control API asks for; null: none on loopback, one generated on any other address.</summary>
+    public string? ControlToken { get; init; }
+
     /// <summary>Run TCP handlers on the socket transport's threads (Kestrel's inline scheduling).</summary>
     public bool InlineIo { get; init; }
     public string? LedgerPath { get; init; }
@@ -125,6 +128,12 @@ public sealed class SimServer : IAsyncDisposable
     public string? RtpError { get; private set; }
     public IPEndPoint? ControlEndPoint { get; private set; }
     public string? ControlError { get; private set; }
+
+    /// <summary>Who may use the control API (null without one).</summary>
+    public ControlAccess? ControlAccess { get; private set; }
+
+    /// <summary>What is wrong with the state directory's permissions but does not stop serve (group-writable).</summary>
+    public string? StateWarning { get; private set; }
     public TimeSpan StartupTime { get; private set; }
     public int DescriptorLimit { get; private set; }
     public DateTimeOffset StartedAt { get; private set; }
@@ -148,6 +157,17 @@ public sealed class SimServer : IAsyncDisposable
         }
 
         var plan = ListenerPlan.Build(profile, options.Role, filter);
+        var (stateError, stateWarning) = StateDirectory.Check(options.StateDirectory);
+        if (stateError is not null)
+        {
+            throw new ArgumentException(stateError);
+        }
+
+        if (options.ControlToken is { } token && ControlAccess.Problem(token) is { } tokenProblem)
+        {
+            throw new ArgumentException($"--control-token: {tokenProblem}");
+        }
+
         var time = options.Time ?? TimeProvider.System;
         var ledger = new Ledger(options.Ledger with { Path = options.LedgerPath ?? options.Ledger.Path }, time);
         var stopping = new CancellationTokenSource();
@@ -167,7 +187,7 @@ public sealed class SimServer : IAsyncDisposable
             Dhcp = options.Dhcp,
         };
         context.Provisioning = Tftp.ProvisioningService.Create(options.Tftp, profile, plan.Role, options.PortOffset, options.EphemeralPorts, context);
-        var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping);
+        var server = new SimServer(options, profile, plan, ledger, context, loggers, stopping) { StateWarning = stateWarning };
         try
         {
             await server.StartCoreAsync(cancellationToken).ConfigureAwait(false);
@@ -334,6 +354,7 @@ public sealed class SimServer : IAsyncDisposable
                 socket.Bind(control);
                 ControlEndPoint = (IPEndPoint)socket.LocalEndPoint!;
                 _prebound[ControlEndPoint] = socket;
+                ControlAccess = ControlAccess.For(ControlEndPoint, Options.ControlToken, Options.StateDirectory);
             }
             catch (SocketException ex)
             {
@@ -386,6 +407,9 @@ public sealed class SimServer : IAsyncDisposable
         _app.Use(next => http => _http.TryGetValue(http.Connection.LocalPort, out var target)
             ? target.Handler is { } handler ? handler.HandleAsync(http, target.Listener, Context) : NotServedAsync(http, target.Listener)
             : next(http));
+
+        // Past this point only the control API answers: it asks for its token when it has one.
+        _app.Use(next => http => ControlAccess is null || ControlAccess.Admit(http) ? next(http) : ControlAccess.RefuseAsync(http));
 
         // Routing (the control API's endpoints) comes after the profile's HTTP listeners, which do not need it.
         _app.UseRouting();

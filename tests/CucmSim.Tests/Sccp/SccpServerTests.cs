@@ -17,7 +17,7 @@ public sealed class SccpServerTests
     public async Task A_phone_registers_boots_keeps_alive_calls_with_media_and_unregisters(byte phoneVersion, int negotiated, bool tls)
     {
         await using var server = await SccpTestHost.StartAsync();
-        await using var phone = new SccpPhone(new SccpPhoneOptions { ProtocolVersion = phoneVersion, Tls = tls });
+        await using var phone = new SccpPhone(new SccpPhoneOptions { DeviceName = "SEP001122334455", ProtocolVersion = phoneVersion, Tls = tls });
         await phone.ConnectAsync(tls ? server.SccpTls() : server.Sccp()).DefaultTimeout();
         if (tls)
         {
@@ -31,7 +31,8 @@ public sealed class SccpServerTests
 
         var boot = await phone.BootAsync().DefaultTimeout();
         Assert.Equal(new SccpButton(1, 9), Assert.Single(boot.Buttons));
-        Assert.Equal("2001", boot.DirectoryNumber);
+        // 100000 + (0x001122334455 mod 900000): the directory number follows from the MAC.
+        Assert.Equal("729205", boot.DirectoryNumber);
         await phone.KeepAliveAsync().DefaultTimeout();
 
         var registered = await server.WaitForRecordAsync(r => r.Kind == "sccp-register" && r.Detail!["device"] == phone.Options.DeviceName);

@@ -212,8 +212,9 @@ public sealed class SipBehaviourTests
     [Fact]
     public async Task Invite_final_response_is_retransmitted_until_ack_and_retransmitted_invites_are_absorbed()
     {
+        // A trunk peer: its answers have no amplification budget (AmplificationTests covers an unknown peer's).
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var server = await StartAsync(time: time);
+        await using var server = await StartAsync(new SipOptions { TrunkPeers = [IPAddress.Loopback] }, time);
         var target = server.EndPoint("udp/5060");
         using var udp = new RawUdp(target);
         var invite = Request("INVITE", target, udp.Local, "z9hG4bKinv1", "retrans-1", 1, body: Offer);
@@ -276,7 +277,7 @@ public sealed class SipBehaviourTests
     [Fact]
     public async Task Cancel_gets_200_and_the_invite_487()
     {
-        await using var server = await StartAsync(new SipOptions { RingDelay = TimeSpan.FromHours(1) });
+        await using var server = await StartAsync(new SipOptions { RingDelay = TimeSpan.FromHours(1), TrunkPeers = [IPAddress.Loopback] });
         var target = server.EndPoint("udp/5060");
         using var udp = new RawUdp(target);
         udp.Send(Request("INVITE", target, udp.Local, "z9hG4bKc1", "cancel-1", 5, body: Offer));

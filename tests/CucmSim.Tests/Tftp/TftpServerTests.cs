@@ -172,35 +172,68 @@ public sealed class TftpServerTests
         var (tid, block, _) = await client.ReceiveDataAsync();
         Assert.Equal(1, block);
 
-        // Our ACK 1 is "lost": nothing is sent. Before the timeout nothing comes again; after it, DATA 1 does.
+        // Our ACK 1 is "lost": nothing is sent. The client has not been heard from yet (its address is unproven):
+        // a timeout sends nothing, and its repeated RRQ brings DATA 1 again, from the same transfer port.
         time.Advance(TimeSpan.FromSeconds(1));
         time.Advance(TimeSpan.FromSeconds(1.1));
-        (_, block, _) = await client.ReceiveDataAsync();
+        Assert.Equal(0, client.Available);
+        client.SendRrq(server.EndPoint("udp/69"), "f.bin");
+        (var again1, block, _) = await client.ReceiveDataAsync();
         Assert.Equal(1, block);
+        Assert.Equal(tid, again1);
         client.SendAck(tid, 1);
         (_, block, var data) = await client.ReceiveDataAsync();
         Assert.Equal(2, block);
         Assert.Equal(700 - 512, data.Length);
+
+        // ACK 2 "lost" once: the client is known now, so the timeout resends DATA 2.
+        time.Advance(TimeSpan.FromSeconds(2.1));
+        (_, block, _) = await client.ReceiveDataAsync();
+        Assert.Equal(2, block);
         client.SendAck(tid, 2);
         var done = await server.WaitForRecordAsync(r => r.Kind == "provisioning" && r.Verdict == "complete");
-        Assert.Equal("1", done.Detail!["retransmits"]);
+        Assert.Equal("2", done.Detail!["retransmits"]);
 
-        // A client that never answers: three retransmissions, then the transfer is given up with an ERROR.
+        // A client that answers after DATA 1 and then falls silent: three retransmissions, then an ERROR.
+        var big = await SimHost.StartAsync(new ServeOptions
+        {
+            Only = Flows, EphemeralPorts = true, Time = time,
+            Tftp = new TftpOptions { Root = Root(("f.bin", file)), Timeout = TimeSpan.FromSeconds(2), Retries = 3 },
+        });
+        await using (big)
+        {
+            using var falls = new RawTftpSocket();
+            falls.SendRrq(big.EndPoint("udp/69"), "f.bin");
+            var (fallsTid, _, _) = await falls.ReceiveDataAsync();
+            falls.SendAck(fallsTid, 1);
+            await falls.ReceiveDataAsync();
+            for (var i = 0; i < 3; i++)
+            {
+                time.Advance(TimeSpan.FromSeconds(2.1));
+                var (_, again, _) = await falls.ReceiveDataAsync();
+                Assert.Equal(2, again);
+            }
+
+            time.Advance(TimeSpan.FromSeconds(2.1));
+            var (code, _, _) = await falls.ReceiveErrorAsync();
+            Assert.Equal(TftpErrorCode.NotDefined, code);
+            var fell = await big.WaitForRecordAsync(r => r.Kind == "provisioning" && r.Verdict == "timed out");
+            Assert.Equal("512", fell.Detail!["bytes"]);
+        }
+
+        // A client never heard from (a forged source, to the server): DATA 1 once, then silence, then given up
+        // without an ERROR.
         using var silent = new RawTftpSocket();
         silent.SendRrq(server.EndPoint("udp/69"), "f.bin");
         await silent.ReceiveDataAsync();
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < 4; i++)
         {
             time.Advance(TimeSpan.FromSeconds(2.1));
-            var (_, again, _) = await silent.ReceiveDataAsync();
-            Assert.Equal(1, again);
         }
 
-        time.Advance(TimeSpan.FromSeconds(2.1));
-        var (code, _, _) = await silent.ReceiveErrorAsync();
-        Assert.Equal(TftpErrorCode.NotDefined, code);
         var timedOut = await server.WaitForRecordAsync(r => r.Kind == "provisioning" && r.Verdict == "timed out");
         Assert.Equal("0", timedOut.Detail!["bytes"]);
+        Assert.Equal(0, silent.Available);
     }
 
     [Fact]

@@ -32,10 +32,8 @@ public sealed record SccpOptions
     /// <summary>OffHook alone opens media (no digits).</summary>
     public bool AutoAnswer { get; init; }
 
-    /// <summary>Lines offered in ButtonTemplateRes; directory numbers are DirectoryNumberBase + line - 1.</summary>
+    /// <summary>Lines offered in ButtonTemplateRes; each line's directory number is <see cref="SccpDirectory.Number"/> of the device name and line.</summary>
     public int Lines { get; init; } = 1;
-
-    public int DirectoryNumberBase { get; init; } = 2001;
 
     /// <summary>Send the addresses seen back to the phone in DisplayNotify (mirror).</summary>
     public bool Mirror { get; init; } = true;

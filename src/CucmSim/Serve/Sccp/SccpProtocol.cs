@@ -377,7 +377,7 @@ internal sealed class SccpSession
         SccpProtocol.LogIgnored(_protocol.Log, _listener.Id, _peerText, id, reason);
     }
 
-    private string DirectoryNumber(uint line) => (_options.DirectoryNumberBase + Math.Max(0, (int)line - 1)).ToString(CultureInfo.InvariantCulture);
+    private string DirectoryNumber(uint line) => SccpDirectory.Number(DeviceName, (int)Math.Clamp(line, 1u, (uint)SccpButtonTemplateRes.Slots));
 
     private async ValueTask RegisterAsync(SccpRegister register)
     {

@@ -29,6 +29,15 @@ public sealed record SipOptions
     /// <summary>Put the mirror of what arrived (base64) in every response.</summary>
     public bool Mirror { get; init; } = true;
 
+    /// <summary>
+    /// Answers over UDP to a peer that is neither registered nor a trunk take at most this many times the request's
+    /// bytes, or <see cref="AmplificationFloor"/>, whichever is more: retransmissions included (0 = no bound).
+    /// </summary>
+    public int MaxAmplification { get; init; } = 3;
+
+    /// <summary>Bytes such an answer may always take (a minimal OPTIONS answer fits).</summary>
+    public int AmplificationFloor { get; init; } = 512;
+
     public int MaxMessageSize { get; init; } = 64 * 1024;
     public int MaxHeaders { get; init; } = 128;
 

@@ -32,6 +32,10 @@ internal sealed class InviteTransaction
     public long FinalAt { get; set; }
     public bool Done { get; set; }
     public long DoneAt { get; set; }
+
+    /// <summary>Bytes the answers may take (long.MaxValue: no bound) and bytes sent so far; under the service's lock.</summary>
+    public long Budget { get; set; } = long.MaxValue;
+    public long Spent { get; set; }
 }
 
 /// <summary>A call (an INVITE dialog, RFC 3261 §12) holding a media port of the pool.</summary>
@@ -398,10 +402,17 @@ internal sealed partial class SipService
 
         if (existing is not null)
         {
-            // A retransmitted INVITE: the last response again (RFC 3261 §17.2.1), no new call.
+            // A retransmitted INVITE: the last response again (RFC 3261 §17.2.1), no new call. The peer's own
+            // retransmission adds to the budget of an unknown peer's transaction.
+            var more = Budget(m, peer, sink);
+            lock (_lock)
+            {
+                existing.Budget = more == long.MaxValue || existing.Budget == long.MaxValue ? long.MaxValue : existing.Budget + more;
+            }
+
             if (existing.LastResponse is { } last)
             {
-                sink.Send(last);
+                TrySend(existing, last, always: false);
             }
 
             return "sip-retransmission";
@@ -429,15 +440,20 @@ internal sealed partial class SipService
             return "sip-reinvite";
         }
 
-        var tx = new InviteTransaction { Key = key, Sink = sink is UdpSink udp ? udp.Detach() : sink };
+        var tx = new InviteTransaction { Key = key, Sink = sink is UdpSink udp ? udp.Detach() : sink, Budget = Budget(m, peer, sink) };
         lock (_lock)
         {
             _invites[key] = tx;
         }
 
-        // 100 Trying at once (RFC 3261 §17.2.1), without a To tag.
-        var trying = Begin(scratch, m, 100, "Trying"u8, peer, sink, default);
-        tx.Sink.Send(End(ref trying, m, peer, sink, default, default));
+        // 100 Trying at once (RFC 3261 §17.2.1), without a To tag. Not to an unknown UDP peer: a 180 or a final
+        // response follows at once, and §17.2.1 asks for the 100 only when no provisional comes within 200 ms.
+        if (tx.Budget == long.MaxValue)
+        {
+            var trying = Begin(scratch, m, 100, "Trying"u8, peer, sink, default);
+            tx.Sink.Send(End(ref trying, m, peer, sink, default, default));
+        }
+
         tx.LastStatus = 100;
 
         var localTag = NewTag();
@@ -501,17 +517,25 @@ internal sealed partial class SipService
             _calls[call.Key] = call;
         }
 
+        // The 200 first: an unknown UDP peer's 180 is sent only when the 200 still fits the budget after it.
+        var ok = Begin(scratch, m, 200, "OK"u8, peer, sink, localTag);
+        WriteContact(ref ok, m, peer, listener, sink);
+        ok.Header("Allow"u8, Allow);
+        call.Ok = End(ref ok, m, peer, sink, "application/sdp"u8, answerSdp).ToArray();
+
         var ringing = Begin(scratch, m, 180, "Ringing"u8, peer, sink, localTag);
         WriteContact(ref ringing, m, peer, listener, sink);
         var ringingBytes = End(ref ringing, m, peer, sink, default, default);
         tx.LastResponse = ringingBytes.ToArray();
         tx.LastStatus = 180;
-        tx.Sink.Send(ringingBytes);
-
-        var ok = Begin(scratch, m, 200, "OK"u8, peer, sink, localTag);
-        WriteContact(ref ok, m, peer, listener, sink);
-        ok.Header("Allow"u8, Allow);
-        call.Ok = End(ref ok, m, peer, sink, "application/sdp"u8, answerSdp).ToArray();
+        if (tx.Budget == long.MaxValue || ringingBytes.Length + call.Ok.Length <= tx.Budget)
+        {
+            TrySend(tx, ringingBytes, always: true);
+        }
+        else
+        {
+            Interlocked.Increment(ref _withheld);
+        }
         if (_options.RingDelay <= TimeSpan.Zero)
         {
             Answer(call);
@@ -556,7 +580,7 @@ internal sealed partial class SipService
 
         // Timers first: whoever sees the 200 may already be counting on its retransmission.
         StartRetransmissions(tx);
-        tx.Sink.Send(call.Ok);
+        TrySend(tx, call.Ok, always: true);
     }
 
     /// <summary>A final non-2xx response of an INVITE: kept for retransmitted INVITEs, repeated on UDP until the ACK (timers G and H).</summary>
@@ -565,6 +589,26 @@ internal sealed partial class SipService
         tx.LastResponse = response.ToArray();
         tx.LastStatus = status;
         StartRetransmissions(tx);
+        TrySend(tx, response, always: true);
+    }
+
+    /// <summary>
+    /// Sends an answer of the transaction and counts it against its budget. The first final response always goes
+    /// (it is the answer); a retransmission or a provisional response that would exceed the budget does not.
+    /// </summary>
+    private void TrySend(InviteTransaction tx, ReadOnlySpan<byte> response, bool always)
+    {
+        lock (_lock)
+        {
+            if (!always && tx.Spent + response.Length > tx.Budget)
+            {
+                Interlocked.Increment(ref _withheld);
+                return;
+            }
+
+            tx.Spent += response.Length;
+        }
+
         tx.Sink.Send(response);
     }
 
@@ -639,7 +683,8 @@ internal sealed partial class SipService
 
         if (response is not null)
         {
-            tx.Sink.Send(response);
+            // Past an unknown peer's budget the timer still runs (timer H ends the transaction) but sends nothing.
+            TrySend(tx, response, always: false);
         }
     }
 
@@ -716,7 +761,7 @@ internal sealed partial class SipService
         var bytes = Encoding.ASCII.GetBytes(text);
         tx.LastResponse = bytes;
         tx.LastStatus = 487;
-        tx.Sink.Send(bytes);
+        TrySend(tx, bytes, always: true);
         StartRetransmissions(tx);
         if (call is not null)
         {

@@ -52,6 +52,8 @@ internal sealed partial class SipService : IDisposable
     private long _requests;
     private long _malformed;
     private long _callsStarted;
+    private long _trimmed;
+    private long _withheld;
 
     private SipService(ServeContext context)
     {
@@ -67,8 +69,17 @@ internal sealed partial class SipService : IDisposable
 
     public static SipService For(ServeContext context) => Services.GetValue(context, c => new SipService(c));
 
+    /// <summary>The node's SIP service when one runs (metrics), without making one.</summary>
+    public static SipService? Running(ServeContext context) => Services.TryGetValue(context, out var service) ? service : null;
+
     public SipOptions Settings => _options;
     public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Answers sent without the mirror to stay within an unknown UDP peer's budget.</summary>
+    public long Trimmed => Interlocked.Read(ref _trimmed);
+
+    /// <summary>Provisional responses and retransmissions not sent: they would have exceeded an unknown UDP peer's budget.</summary>
+    public long Withheld => Interlocked.Read(ref _withheld);
 
     public int ActiveCalls
     {
@@ -278,13 +289,25 @@ internal sealed partial class SipService : IDisposable
     {
         if (_options.Mirror)
         {
-            w.Write(MirrorHeader);
-            w.Write(": "u8);
             Span<byte> mirror = stackalloc byte[(MaxMirrorField * 4) + MaxMirrorBody + 256];
             var n = WriteMirror(mirror, m, peer, sink);
-            w.Base64(mirror[..n]);
-            w.Crlf();
-            WriteSent(ref w, body);
+
+            // The mirror and the sent copy are what an answer to an unknown peer leaves out to stay within its budget.
+            var budget = Budget(m, peer, sink);
+            var whole = w.Length + MirrorHeader.Length + 4 + Base64Length(n) + SentLength(w.Written, body)
+                + (contentType.IsEmpty ? 0 : 16 + contentType.Length) + 30 + body.Length;
+            if (whole <= budget)
+            {
+                w.Write(MirrorHeader);
+                w.Write(": "u8);
+                w.Base64(mirror[..n]);
+                w.Crlf();
+                WriteSent(ref w, body);
+            }
+            else
+            {
+                Interlocked.Increment(ref _trimmed);
+            }
         }
 
         if (!contentType.IsEmpty)
@@ -307,15 +330,7 @@ internal sealed partial class SipService : IDisposable
     [SkipLocalsInit]
     private static void WriteSent(scoped ref SipWriter w, ReadOnlySpan<byte> body)
     {
-        var written = w.Written;
-        var at = written.IndexOf("\r\nContact: "u8);
-        var contact = at < 0 ? default : written[(at + 11)..];
-        if (at >= 0)
-        {
-            var end = contact.IndexOf("\r\n"u8);
-            contact = end < 0 ? default : contact[..end];
-        }
-
+        var contact = SentContact(w.Written);
         if (contact.IsEmpty && body.IsEmpty)
         {
             return;
@@ -332,6 +347,41 @@ internal sealed partial class SipService : IDisposable
         w.Base64(s.Written);
         w.Crlf();
     }
+
+    /// <summary>The Contact this response carries (already written), for the sent copy.</summary>
+    private static ReadOnlySpan<byte> SentContact(ReadOnlySpan<byte> written)
+    {
+        var at = written.IndexOf("\r\nContact: "u8);
+        if (at < 0)
+        {
+            return default;
+        }
+
+        var contact = written[(at + 11)..];
+        var end = contact.IndexOf("\r\n"u8);
+        return end < 0 ? default : contact[..end];
+    }
+
+    /// <summary>The bytes <see cref="WriteSent"/> adds.</summary>
+    private static int SentLength(ReadOnlySpan<byte> written, ReadOnlySpan<byte> body)
+    {
+        var contact = SentContact(written);
+        return contact.IsEmpty && body.IsEmpty
+            ? 0
+            : SentHeader.Length + 4 + Base64Length(8 + Math.Min(contact.Length, MaxMirrorField) + 5 + Math.Min(body.Length, MaxMirrorBody));
+    }
+
+    private static int Base64Length(int n) => (n + 2) / 3 * 4;
+
+    /// <summary>
+    /// The bytes the answers to this request may take (RFC 3261 §26.3.2.4 leaves amplification to the server): no
+    /// bound on TCP and TLS (a handshake proves the source) nor for a registered peer or a trunk; over UDP to anyone
+    /// else, <see cref="SipOptions.MaxAmplification"/> times the request or <see cref="SipOptions.AmplificationFloor"/>.
+    /// </summary>
+    private long Budget(SipMessage m, SipPeer peer, SipSink sink) =>
+        sink.Reliable || _options.MaxAmplification <= 0 || IsKnownPeer(peer)
+            ? long.MaxValue
+            : Math.Max((long)_options.MaxAmplification * m.Raw.Length, _options.AmplificationFloor);
 
     /// <summary>
     /// What arrived, as the server saw it: source address, transport, request line, top Via, Contact,

@@ -66,17 +66,12 @@ public sealed class SshHostKey : IDisposable
             return existing;
         }
 
-        Directory.CreateDirectory(directory);
+        StateDirectory.Create(directory);
         var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var temp = path + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            // ssh-keygen -y and sshd refuse a private key others can read.
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
 
-        using (var writer = new StreamWriter(temp, System.Text.Encoding.ASCII, options))
+        // ssh-keygen -y and sshd refuse a private key others can read.
+        using (var writer = new StreamWriter(temp, System.Text.Encoding.ASCII, StateDirectory.PrivateOptions()))
         {
             writer.Write(key.ExportPkcs8PrivateKeyPem());
             writer.Write('\n');
@@ -105,6 +100,7 @@ public sealed class SshHostKey : IDisposable
             return null;
         }
 
+        StateDirectory.Tighten(path);
         var key = ECDsa.Create();
         try
         {

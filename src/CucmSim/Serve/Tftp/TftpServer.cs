@@ -72,8 +72,10 @@ internal sealed partial class TftpServer : IUdpProtocol
         {
             if (opcode == TftpOpcode.ReadRequest && !existing.HasHeardFromPeer)
             {
-                // The client repeated its RRQ before our first packet reached it: the transfer's own
-                // retransmission answers; a second transfer would double the traffic.
+                // The client repeated its RRQ before our first packet reached it: that packet again, from the
+                // transfer's port (a second transfer would double the traffic; the timer sends nothing to an
+                // unproven peer, against reflection).
+                existing.RepeatFirst();
                 request.Verdict = "tftp-rrq-repeat";
                 return;
             }

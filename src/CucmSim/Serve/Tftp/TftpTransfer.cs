@@ -126,6 +126,31 @@ internal sealed partial class TftpTransfer
         }
     }
 
+    /// <summary>
+    /// The client repeated its RRQ before anything of it reached us: the first packet (OACK or the first window)
+    /// again, once per repeated request, the way RFC 1350 recovers a lost first packet.
+    /// </summary>
+    public void RepeatFirst()
+    {
+        lock (_lock)
+        {
+            if (_done != 0 || HasHeardFromPeer)
+            {
+                return;
+            }
+
+            _retransmits++;
+            if (_oackPending)
+            {
+                SendOptionAck();
+            }
+            else
+            {
+                SendWindow(1);
+            }
+        }
+    }
+
     /// <summary>A datagram read by the I/O loop from this transfer's socket.</summary>
     public void OnDatagram(ReadOnlySpan<byte> data, SocketAddress from)
     {
@@ -280,16 +305,25 @@ internal sealed partial class TftpTransfer
                 return;
             }
 
+            // Until the peer has sent one packet its address is unproven (it may be forged): nothing goes to it on
+            // a timeout, neither the first packet again nor an ERROR. Its own repeated RRQ brings the first packet
+            // again (RepeatFirst), so one request datagram draws at most one packet.
+            var heard = HasHeardFromPeer;
             if (_retries >= _server.Service.Options.Retries)
             {
-                FinishLocked("timed out", string.Create(CultureInfo.InvariantCulture, $"no answer after {_retries} retransmissions"), TftpErrorCode.NotDefined);
+                FinishLocked("timed out", string.Create(CultureInfo.InvariantCulture, $"no answer after {_retries} {(heard ? "retransmissions" : "timeouts")}"), heard ? TftpErrorCode.NotDefined : null);
                 return;
             }
 
             _retries++;
-            _retransmits++;
             _lastProgress = _time.GetTimestamp();
             _timer?.Change(_negotiated.Timeout, Timeout.InfiniteTimeSpan);
+            if (!heard)
+            {
+                return;
+            }
+
+            _retransmits++;
             if (_oackPending)
             {
                 SendOptionAck();

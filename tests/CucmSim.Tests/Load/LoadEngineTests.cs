@@ -1,0 +1,429 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using CucmSim.Clients.Load;
+using CucmSim.Clients.Sccp;
+using CucmSim.Clients.Sip;
+using CucmSim.Load;
+using CucmSim.Protocols.Sccp;
+using CucmSim.Tests.Infrastructure;
+using CucmSim.Tests.Sip;
+
+namespace CucmSim.Tests.Load;
+
+/// <summary>The engine against the real serving host in-process (ephemeral ports), and the load phones against scripted peers.</summary>
+public sealed partial class LoadEngineTests
+{
+    private static LoadPlan Plan(LoadProtocol protocol, int phones, double cps, double holdSeconds, long? calls = null, double? durationSeconds = null, bool media = true) => new()
+    {
+        Target = IPAddress.Loopback,
+        Phones = phones,
+        Protocol = protocol,
+        RegisterRate = 200,
+        CallsPerSecond = cps,
+        Hold = TimeSpan.FromSeconds(holdSeconds),
+        Calls = calls,
+        Duration = durationSeconds is { } d ? TimeSpan.FromSeconds(d) : null,
+        Media = media,
+    };
+
+    private static async Task<LoadReport> RunAsync(LoadPlan plan, LoadTargets targets, TimeSpan? refresh = null)
+    {
+        using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(3), Refresh = refresh });
+        var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, engine.Faults);
+        return report;
+    }
+
+    [Theory]
+    [InlineData(LoadProtocol.SipTcp)]
+    [InlineData(LoadProtocol.SipTls)]
+    public async Task Sip_phones_over_tcp_and_tls_register_call_and_hang_up(LoadProtocol protocol)
+    {
+        await using var server = await SipTestSupport.StartAsync();
+        var targets = new LoadTargets(null, null, server.EndPoint("tcp/5060"), server.EndPoint("tcp/5061"));
+        var report = await RunAsync(Plan(protocol, phones: 8, cps: 4, holdSeconds: 1, calls: 6), targets, refresh: TimeSpan.FromSeconds(1));
+        var c = report.Counters;
+        Assert.True(c.RegistrationsSucceeded == 8, report.ToJson());
+        Assert.Equal(6, c.CallsAttempted);
+        Assert.Equal(6, c.CallsEstablished);
+        Assert.Equal(6, c.CallsCompleted);
+        Assert.Equal(6, c.MediaLegs);
+        Assert.Equal(0, c.MediaLegsLost);
+        Assert.True(c.Refreshes > 0, "no re-REGISTER in the run");
+        Assert.True(c.RtpReceived > 6 * 40, $"{c.RtpReceived} RTP packets echoed");
+        Assert.True(c.RtcpSent >= 6, $"{c.RtcpSent} RTCP reports");
+        Assert.Empty(report.Failures);
+        Assert.Equal(6, LoadHistograms.Decode(report.Histograms["setup-us"]).TotalCount);
+        Assert.Equal(6, LoadHistograms.Decode(report.Histograms["mos-x100"]).TotalCount);
+    }
+
+    [Fact]
+    public async Task The_call_rate_rises_over_the_ramp_up_and_falls_over_the_ramp_down()
+    {
+        await using var server = await SipTestSupport.StartAsync();
+        var targets = new LoadTargets(null, server.EndPoint("udp/5060"), null, null);
+        var plan = Plan(LoadProtocol.Sip, phones: 100, cps: 20, holdSeconds: 0.1, durationSeconds: 6, media: false) with
+        {
+            RampUp = TimeSpan.FromSeconds(3),
+            RampDown = TimeSpan.FromSeconds(3),
+        };
+        var report = await RunAsync(plan, targets);
+        var schedule = new LoadSchedule(plan);
+        Assert.Equal(schedule.TotalCalls, report.Counters.CallsAttempted);
+        Assert.Equal(report.Counters.CallsAttempted, report.Counters.CallsEstablished);
+
+        // Calls per interval: 0.5 s registering, 1 s settling, then 6 s of calls peaking in the middle.
+        var perSecond = report.Timeline.Select(i => i.Counters.CallsAttempted).ToList();
+        var peak = perSecond.IndexOf(perSecond.Max());
+        Assert.InRange(peak, 3, 6);
+        Assert.True(perSecond[2] < perSecond[peak] && perSecond[peak] > perSecond[^1], string.Join(",", perSecond));
+        Assert.True(perSecond.Take(peak + 1).Zip(perSecond.Skip(1).Take(peak)).Count(p => p.Second < p.First) <= 1, "the ramp up does not rise: " + string.Join(",", perSecond));
+    }
+
+    [Fact]
+    public async Task Media_the_server_does_not_echo_is_reported_lost_by_leg()
+    {
+        await using var peer = new ScriptedSipServer();
+        var targets = new LoadTargets(null, peer.EndPoint, null, null);
+        var report = await RunAsync(Plan(LoadProtocol.Sip, phones: 6, cps: 3, holdSeconds: 1, calls: 4), targets);
+        var c = report.Counters;
+        Assert.Equal(4, c.CallsEstablished);
+        Assert.Equal(4, c.MediaLegs);
+        Assert.Equal(4, c.MediaLegsLost);
+        Assert.Equal(4, report.LostLegs["echo"]);
+        Assert.Equal(4, report.Failures["media-lost"]);
+        Assert.Equal(0, c.RtpReceived);
+        Assert.True(c.RtpSent >= 4 * 40);
+        Assert.True(peer.RtpArrived >= 4 * 40, $"{peer.RtpArrived} RTP packets reached the silent port");
+        var loss = LoadHistograms.Decode(report.Histograms["loss-ppm"]);
+        Assert.Equal(4, loss.TotalCount);
+        Assert.InRange(loss.GetValueAtPercentile(0), 995_000, 1_005_000); // 100 %, within the histogram's 3 digits
+    }
+
+    [Fact]
+    public async Task A_sip_phone_answers_a_call_put_through_to_it_and_sends_media_to_the_caller()
+    {
+        await using var peer = new ScriptedSipServer(answerRegisterOnly: true);
+        var observer = new RecordingObserver();
+        var legs = new List<MediaLegResult>();
+        using var media = new LoadMedia(r => { lock (legs) { legs.Add(r); } }, TimeSpan.FromMilliseconds(100));
+        using var loop = new LoadLoop("test-signalling");
+        var context = new LoadPhoneContext { Loop = loop, Media = media, Observer = observer, Mode = LoadCallMode.PhoneToPhone, SipUdpServer = peer.EndPoint, Timeout = TimeSpan.FromSeconds(3) };
+        var phone = new LoadSipPhone(context, 7, "100007", IPAddress.Loopback, LoadSipTransport.Udp);
+        loop.Post(phone.Register);
+        var contact = await peer.RegisteredAsync.DefaultTimeout();
+        await observer.WaitAsync(o => o.Registered == 1);
+
+        using var rtp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        rtp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var rtpPort = ((IPEndPoint)rtp.LocalEndPoint!).Port;
+        var sdp = $"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtpPort} RTP/AVP 0\r\n";
+        var invite = $"INVITE sip:100007@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{peer.EndPoint.Port};branch=z9hG4bKcallee1\r\nFrom: <sip:100001@127.0.0.1>;tag=caller\r\nTo: <sip:100007@127.0.0.1>\r\nCall-ID: relay-1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {sdp.Length}\r\n\r\n{sdp}";
+        await peer.SendAsync(invite, contact);
+        var ok = await peer.ResponseAsync("INVITE").DefaultTimeout();
+        Assert.StartsWith("SIP/2.0 200", ok, StringComparison.Ordinal);
+        var toTag = Regex.Match(ok, @"To: [^\r]*;tag=(\w+)").Groups[1].Value;
+        Assert.NotEmpty(toTag);
+        var phoneRtpPort = int.Parse(Regex.Match(ok, @"m=audio (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(0, phoneRtpPort % 2);
+        await peer.SendAsync($"ACK sip:100007@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{peer.EndPoint.Port};branch=z9hG4bKcallee2\r\nFrom: <sip:100001@127.0.0.1>;tag=caller\r\nTo: <sip:100007@127.0.0.1>;tag={toTag}\r\nCall-ID: relay-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", contact);
+
+        // The callee's RTP reaches the caller's address from the INVITE; the caller's reaches the callee.
+        var buffer = new byte[2048];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var got = await rtp.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+        Assert.Equal(172, got.ReceivedBytes);
+        var packet = new byte[172];
+        packet[0] = 0x80;
+        for (var i = 0; i < 25; i++)
+        {
+            packet[3] = (byte)i;
+            packet[7] = (byte)(i * 160);
+            packet[6] = (byte)((i * 160) >> 8);
+            await rtp.SendToAsync(packet, new IPEndPoint(IPAddress.Loopback, phoneRtpPort));
+        }
+
+        await peer.SendAsync($"BYE sip:100007@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{peer.EndPoint.Port};branch=z9hG4bKcallee3\r\nFrom: <sip:100001@127.0.0.1>;tag=caller\r\nTo: <sip:100007@127.0.0.1>;tag={toTag}\r\nCall-ID: relay-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n", contact);
+        Assert.StartsWith("SIP/2.0 200", await peer.ResponseAsync("BYE").DefaultTimeout(), StringComparison.Ordinal);
+        await observer.WaitAsync(_ => { lock (legs) { return legs.Count == 1; } });
+        Assert.Equal(1, observer.Answered);
+        var leg = legs.Single();
+        Assert.Equal("caller-to-callee", leg.Name);
+        Assert.Equal(25, leg.Received);
+        Assert.Equal(0, leg.Lost);
+    }
+
+    [Fact]
+    public async Task An_sccp_phone_answers_a_ringing_line_and_opens_media_where_the_server_says()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var observer = new RecordingObserver();
+        var legs = new List<MediaLegResult>();
+        using var media = new LoadMedia(r => { lock (legs) { legs.Add(r); } }, TimeSpan.FromMilliseconds(100));
+        using var loop = new LoadLoop("test-signalling");
+        var context = new LoadPhoneContext { Loop = loop, Media = media, Observer = observer, Mode = LoadCallMode.PhoneToPhone, SccpServer = (IPEndPoint)listener.LocalEndpoint, Timeout = TimeSpan.FromSeconds(3) };
+        var plan = new LoadPlan { Target = IPAddress.Loopback, Protocol = LoadProtocol.Sccp, Duration = TimeSpan.FromSeconds(1) };
+        var phone = new LoadSccpPhone(context, 3, plan.Phone(3).DeviceName, IPAddress.Loopback);
+        loop.Post(phone.Register);
+        using var connection = await listener.AcceptSocketAsync().DefaultTimeout();
+        var server = new SccpPeer(connection);
+        var register = (SccpRegister)await server.ExpectAsync(SccpMessageId.RegisterReq);
+        Assert.Equal(plan.Phone(3).DeviceName, register.DeviceName);
+        await server.SendAsync(new SccpRegisterAck { MaxProtocolVersion = 17, KeepAliveInterval = 30 }, 0);
+        server.Version = SccpFraming.HeaderVersionFor(17);
+        await server.SendAsync(SccpEmpty.CapabilitiesReq);
+        await server.ExpectAsync(SccpMessageId.CapabilitiesRes);
+        await observer.WaitAsync(o => o.Registered == 1);
+
+        await server.SendAsync(new SccpCallState(LoadSccpPhone.RingIn, 1, 77));
+        var off = (SccpHook)await server.ExpectAsync(SccpMessageId.OffHook);
+        Assert.Equal(77u, off.CallReference);
+        await server.SendAsync(new SccpOpenReceiveChannel { ConferenceId = 77, PassThroughPartyId = 500, CallReference = 77, SourceAddress = IPAddress.Loopback, SourcePort = 9 });
+        var ack = (SccpOpenReceiveChannelAck)await server.ExpectAsync(SccpMessageId.OpenReceiveChannelAck);
+        Assert.Equal(0u, ack.Status);
+        Assert.Equal(IPAddress.Loopback, ack.Address);
+        using var rtp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        rtp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        await server.SendAsync(new SccpStartMediaTransmission { ConferenceId = 77, PassThroughPartyId = 500, CallReference = 77, RemoteAddress = IPAddress.Loopback, RemotePort = (uint)((IPEndPoint)rtp.LocalEndPoint!).Port });
+        var buffer = new byte[2048];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        Assert.Equal(172, (await rtp.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token)).ReceivedBytes);
+        var packet = new byte[172];
+        packet[0] = 0x80;
+        for (var i = 0; i < 10; i++)
+        {
+            packet[3] = (byte)i;
+            await rtp.SendToAsync(packet, new IPEndPoint(IPAddress.Loopback, (int)ack.Port));
+        }
+
+        await server.SendAsync(new SccpMediaStop(SccpMessageId.CloseReceiveChannel, 77, 500, 77));
+        await server.SendAsync(new SccpCallState(SccpCallState.OnHook, 1, 77));
+        await observer.WaitAsync(_ => { lock (legs) { return legs.Count == 1; } });
+        Assert.Equal(1, observer.Answered);
+        Assert.Equal("caller-to-callee", legs[0].Name);
+        Assert.Equal(10, legs[0].Received);
+        Assert.False(phone.InCall);
+    }
+
+    /// <summary>Counts what phones tell, from the loop's thread; tests wait on it.</summary>
+    private sealed class RecordingObserver : ILoadObserver
+    {
+        private readonly Lock _lock = new();
+
+        public int Registered { get; private set; }
+
+        public int Answered { get; private set; }
+
+        public List<string> Failures { get; } = [];
+
+        public async Task WaitAsync(Func<RecordingObserver, bool> done)
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                lock (_lock)
+                {
+                    if (done(this))
+                    {
+                        return;
+                    }
+                }
+
+                await Task.Delay(10);
+            }
+
+            throw new TimeoutException("the phone did not get there: " + string.Join(", ", Failures));
+        }
+
+        private void Do(Action action)
+        {
+            lock (_lock)
+            {
+                action();
+            }
+        }
+
+        public void RegisterAttempted(int phone) { }
+
+        void ILoadObserver.Registered(int phone, long delayTicks) => Do(() => Registered++);
+
+        public void RegisterFailed(int phone, string reason) => Do(() => Failures.Add(reason));
+
+        public void Unregistered(int phone, string reason) => Do(() => Failures.Add("lost-" + reason));
+
+        public void Refreshed(int phone, bool ok, string? reason) { }
+
+        public void CallAttempted(int phone) { }
+
+        public void CallEstablished(int phone, long setupTicks) { }
+
+        public void CallFailed(int phone, string reason) => Do(() => Failures.Add(reason));
+
+        public void CallCompleted(int phone) { }
+
+        public void CallDropped(int phone, string reason) => Do(() => Failures.Add("dropped-" + reason));
+
+        public void CallAnswered(int phone) => Do(() => Answered++);
+    }
+
+    /// <summary>An SCCP server played by the test: frames in and out on one connection.</summary>
+    private sealed class SccpPeer(Socket socket)
+    {
+        private byte[] _pending = [];
+
+        public uint Version { get; set; }
+
+        public async Task SendAsync(SccpMessage message, uint? version = null) =>
+            await socket.SendAsync(SccpCodec.Encode(message, version ?? Version)).DefaultTimeout();
+
+        public async Task<SccpMessage> ExpectAsync(uint id)
+        {
+            var buffer = new byte[4096];
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            for (var i = 0; i < 100; i++)
+            {
+                var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_pending));
+                while (SccpCodec.TryRead(ref reader, SccpFraming.DefaultMaxDataLength, out _, out var message) == OperationStatus.Done)
+                {
+                    _pending = reader.UnreadSequence.ToArray();
+                    if (message?.Id == id)
+                    {
+                        return message;
+                    }
+
+                    reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_pending));
+                }
+
+                var n = await socket.ReceiveAsync(buffer, cts.Token);
+                Assert.True(n > 0, "the phone closed the connection");
+                _pending = [.. _pending, .. buffer.AsSpan(0, n)];
+            }
+
+            throw new TimeoutException($"no SCCP message 0x{id:X4}");
+        }
+    }
+}
+
+/// <summary>
+/// A SIP server played by the test over UDP: it answers REGISTER, and (unless told not to) answers INVITE with a 200
+/// whose SDP points at a port that receives but never echoes, and BYE with a 200.
+/// </summary>
+internal sealed class ScriptedSipServer : IAsyncDisposable
+{
+    private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly Socket _silent = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource<IPEndPoint> _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly System.Threading.Channels.Channel<string> _responses = System.Threading.Channels.Channel.CreateUnbounded<string>();
+    private readonly bool _answerRegisterOnly;
+    private readonly Task _receive;
+    private readonly Task _drain;
+    private int _rtp;
+
+    public ScriptedSipServer(bool answerRegisterOnly = false)
+    {
+        _answerRegisterOnly = answerRegisterOnly;
+        _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _receive = Task.Run(ReceiveAsync);
+        _drain = Task.Run(DrainAsync);
+    }
+
+    public IPEndPoint EndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+    public int RtpArrived => Volatile.Read(ref _rtp);
+
+    /// <summary>The address the first REGISTER came from (the phone's contact).</summary>
+    public Task<IPEndPoint> RegisteredAsync => _registered.Task;
+
+    public Task SendAsync(string text, IPEndPoint to) => _socket.SendToAsync(Encoding.ASCII.GetBytes(text), to);
+
+    /// <summary>The next response to a request of <paramref name="method"/> the test sent.</summary>
+    public async Task<string> ResponseAsync(string method)
+    {
+        await foreach (var response in _responses.Reader.ReadAllAsync())
+        {
+            if (Regex.IsMatch(response, $@"CSeq: \d+ {method}\r"))
+            {
+                return response;
+            }
+        }
+
+        throw new InvalidOperationException("no more responses");
+    }
+
+    private async Task DrainAsync()
+    {
+        var buffer = new byte[2048];
+        try
+        {
+            while (true)
+            {
+                await _silent.ReceiveAsync(buffer, _stop.Token);
+                Interlocked.Increment(ref _rtp);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task ReceiveAsync()
+    {
+        var buffer = new byte[65536];
+        try
+        {
+            while (true)
+            {
+                var got = await _socket.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
+                var text = Encoding.ASCII.GetString(buffer, 0, got.ReceivedBytes);
+                var from = (IPEndPoint)got.RemoteEndPoint;
+                if (text.StartsWith("SIP/2.0", StringComparison.Ordinal))
+                {
+                    await _responses.Writer.WriteAsync(text);
+                    continue;
+                }
+
+                var method = text[..text.IndexOf(' ', StringComparison.Ordinal)];
+                if (method == "REGISTER")
+                {
+                    _registered.TrySetResult(from);
+                    await SendAsync(Response(text, "200 OK", null), from);
+                }
+                else if (!_answerRegisterOnly && method == "INVITE")
+                {
+                    var sdp = $"v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {((IPEndPoint)_silent.LocalEndPoint!).Port} RTP/AVP 0\r\n";
+                    await SendAsync(Response(text, "200 OK", sdp), from);
+                }
+                else if (!_answerRegisterOnly && method == "BYE")
+                {
+                    await SendAsync(Response(text, "200 OK", null), from);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static string Response(string request, string status, string? sdp)
+    {
+        string Header(string name) => Regex.Match(request, $@"^{name}: ([^\r]*)\r", RegexOptions.Multiline).Groups[1].Value;
+        var to = Header("To");
+        var text = new StringBuilder($"SIP/2.0 {status}\r\nVia: {Header("Via")}\r\nFrom: {Header("From")}\r\nTo: {to}{(to.Contains("tag=", StringComparison.Ordinal) ? string.Empty : ";tag=scripted")}\r\nCall-ID: {Header("Call-ID")}\r\nCSeq: {Header("CSeq")}\r\n");
+        text.Append(sdp is null ? "Content-Length: 0\r\n\r\n" : $"Content-Type: application/sdp\r\nContent-Length: {sdp.Length}\r\n\r\n{sdp}");
+        return text.ToString();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_receive, _drain).DefaultTimeout();
+        _socket.Dispose();
+        _silent.Dispose();
+        _stop.Dispose();
+    }
+}
