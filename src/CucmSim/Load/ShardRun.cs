@@ -94,6 +94,7 @@ internal static class ShardRun
         private readonly CancellationTokenSource _stop;
         private readonly PosixSignalRegistration _interrupt;
         private readonly PosixSignalRegistration _terminate;
+        private long _first;
 
         public Signals(CancellationToken outer)
         {
@@ -113,8 +114,10 @@ internal static class ShardRun
 
         private void Stop(PosixSignalContext context)
         {
-            // The first signal drains; a second one ends the process at once.
-            if (!_stop.IsCancellationRequested)
+            // The first signal drains; a second one ends the process at once, unless it comes within a second of the
+            // first: Ctrl-C reaches --local-shards' children from the terminal and from the parent (SIGTERM) together.
+            var now = Environment.TickCount64;
+            if (Interlocked.CompareExchange(ref _first, now, 0) == 0 || now - Interlocked.Read(ref _first) < 1000)
             {
                 context.Cancel = true;
                 _stop.Cancel();
