@@ -32,7 +32,17 @@ internal static class LoadCommand
             return errors.Any(e => e.StartsWith(Unreachable, StringComparison.Ordinal)) ? ExitUnreachable : ExitBadOptions;
         }
 
-        return await RunAsync(request, ShardSpec.Whole, output, error, cancellationToken).ConfigureAwait(false);
+        // SIGINT and SIGTERM end the run early, as its end would: calls hang up, phones unregister, the report is written.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
+        using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
+        return await RunAsync(request, ShardSpec.Whole, output, error, stop.Token).ConfigureAwait(false);
+
+        void Stop(System.Runtime.InteropServices.PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
     }
 
     /// <summary>
