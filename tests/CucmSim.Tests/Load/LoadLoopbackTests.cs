@@ -177,4 +177,39 @@ public sealed class LoadLoopbackTests(LoadServe serve) : IClassFixture<LoadServe
         var result = await run;
         Assert.True(result.ExitCode == 0, result.All);
     }
+
+    [Fact]
+    public async Task Sip_phones_call_each_other_through_serve_and_media_flows_between_them()
+    {
+        var before = serve.LedgerCounts();
+        var json = Path.Combine(Path.GetTempPath(), $"cucmsim-load-{Guid.NewGuid():N}.json");
+        try
+        {
+            var result = await serve.LoadAsync(TimeSpan.FromSeconds(60), "127.0.0.1", "--phones", "100", "--protocol", "sip", "--mode", "phone", "--register-rate", "200",
+                "--cps", "10", "--hold", "2", "--duration", "4", "--json", json, "--quiet");
+            Assert.True(result.ExitCode == 0, result.All);
+            var report = LoadReport.FromJson(await File.ReadAllTextAsync(json));
+            var c = report.Counters;
+            Assert.Equal(40, c.CallsAttempted);
+            Assert.Equal(40, c.CallsEstablished);
+            Assert.Equal(40, c.CallsAnswered);
+            Assert.Equal(40, c.CallsCompleted);
+
+            // Each call is two legs, each measured where it arrives: callee-to-caller at the caller, caller-to-callee at the callee.
+            Assert.Equal(80, c.MediaLegs);
+            Assert.Equal(0, c.MediaLegsLost);
+            Assert.Empty(report.Failures);
+            Assert.True(c.RtpReceived > 80 * 80, $"{c.RtpReceived} RTP packets between the phones");
+
+            // The server relayed every call and the caller hung each up; none was answered by the server itself.
+            var after = serve.LedgerCounts();
+            int Delta(string key) => after.GetValueOrDefault(key) - before.GetValueOrDefault(key);
+            Assert.Equal(40, Delta("sip-route/completed-by-caller"));
+            Assert.Equal(0, Delta("sip-call/completed"));
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
 }
