@@ -16,6 +16,9 @@ public sealed class ServeContext(Ledger ledger, TimeProvider time, ILoggerFactor
     public EchoCallbacks EchoCallbacks { get; } = new(ledger, time, limits.MaxEchoCallbacks);
 
     /// <summary>The role's media ports, for protocols that open calls (null when the pool is excluded or failed).</summary>
+    /// <summary>Calls routed phone to phone (SIP and SCCP), for the metrics.</summary>
+    public RoutedCalls Routed { get; } = new();
+
     public RtpPool? Rtp { get; internal set; }
 
     /// <summary>Devices registered by SCCP and SIP; read by the control API and SNMP.</summary>

@@ -21,7 +21,7 @@ public sealed class CommandLineTests
         "snmp-sys-location", "snmp-sys-services", "snmp-user", "snmp-engine-id", "snmp-trap", "snmp-trap-community", "snmp-phone-traps",
         "snmp-no-coldstart", "snmp-max-amplification", "snmp-amplification-floor", "sip-realm", "sip-user", "sip-password",
         "sip-cucm-503", "sip-trunk-peer", "sip-server-header", "sip-no-mirror", "sip-ring-ms", "sip-max-size", "sip-reply-to-via",
-        "axl-user", "axl-max-body", "dhcp", "dhcp-pool", "log-level", "io", "io-threads", "help",
+        "sip-route", "sip-route-ring-s", "axl-user", "axl-max-body", "dhcp", "dhcp-pool", "log-level", "io", "io-threads", "help",
     ];
 
     private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
@@ -154,7 +154,7 @@ public sealed class CommandLineTests
             "--snmp-phone-traps", "--snmp-no-coldstart", "--snmp-max-amplification", "0", "--snmp-amplification-floor", "100",
             "--sip-realm", "r", "--sip-user", "alice:pw:x", "--sip-user", "bob:b", "--sip-password", "p", "--sip-cucm-503",
             "--sip-trunk-peer", "192.0.2.9", "--sip-server-header", "", "--sip-no-mirror", "--sip-ring-ms", "50", "--sip-max-size", "2048",
-            "--sip-reply-to-via", "--axl-user", "admin:s3:cret", "--axl-max-body", "4096", "--io", "pool", "--io-threads", "3", "--log-level", "Warning",
+            "--sip-reply-to-via", "--sip-route", "off", "--sip-route-ring-s", "7", "--axl-user", "admin:s3:cret", "--axl-max-body", "4096", "--io", "pool", "--io-threads", "3", "--log-level", "Warning",
         ]);
         Assert.Empty(OptionKinds.Problems(parsed));
         var o = cli.Serve.Bind(parsed);
@@ -188,6 +188,7 @@ public sealed class CommandLineTests
         Assert.Equal([IPAddress.Parse("192.0.2.9")], o.Sip.TrunkPeers);
         Assert.Equal(("", false, TimeSpan.FromMilliseconds(50), 2048, false),
             (o.Sip.ServerHeader, o.Sip.Mirror, o.Sip.RingDelay, o.Sip.MaxMessageSize, o.Sip.ReplyToSourcePort));
+        Assert.Equal((false, TimeSpan.FromSeconds(7)), (o.Sip.Route, o.Sip.RouteRing));
         Assert.Equal(("admin", "s3:cret", 4096), (o.AdminWeb.User, o.AdminWeb.Password, o.AdminWeb.MaxBodyBytes));
         Assert.Equal(LogLevel.Warning, cli.Serve.Level(parsed));
         Assert.Equal(3, parsed.GetValue(cli.Serve.IoThreads));

@@ -32,11 +32,15 @@ public sealed class LoadServe : IAsyncLifetime
         ExternalTool.RunAsync("ip", ["netns", "exec", Namespace, "dotnet", CucmSimProcess.DllPath, "load", .. args], timeout);
 
     /// <summary>The devices the control API lists now, by protocol.</summary>
-    public async Task<Dictionary<string, int>> DevicesAsync()
+    public async Task<Dictionary<string, int>> DevicesAsync() =>
+        (await DeviceListAsync()).GroupBy(d => d.Protocol).ToDictionary(g => g.Key, g => g.Count());
+
+    /// <summary>The devices the control API lists now: name, protocol and the address their signalling came from.</summary>
+    public async Task<List<(string Name, string Protocol, string Seen)>> DeviceListAsync()
     {
         var result = await Netns.ExecAsync(Namespace, "curl", ["-s", "--max-time", "5", $"{Control}/api/devices"], TimeSpan.FromSeconds(10));
         using var json = JsonDocument.Parse(result.Stdout);
-        return json.RootElement.EnumerateArray().GroupBy(d => d.GetProperty("protocol").GetString()!).ToDictionary(g => g.Key, g => g.Count());
+        return [.. json.RootElement.EnumerateArray().Select(d => (d.GetProperty("name").GetString()!, d.GetProperty("protocol").GetString()!, d.GetProperty("seenAddress").GetString()!))];
     }
 
     /// <summary>The ledger's records by kind and verdict.</summary>
@@ -135,6 +139,77 @@ public sealed class LoadLoopbackTests(LoadServe serve) : IClassFixture<LoadServe
             File.Delete(json);
             File.Delete(html);
             File.Delete(hlog);
+        }
+    }
+
+    [Fact]
+    public async Task Phones_spread_over_62_source_addresses_register_each_from_its_own()
+    {
+        var plan = new LoadPlan
+        {
+            Target = System.Net.IPAddress.Loopback,
+            Phones = 124,
+            Protocol = LoadProtocol.Mixed,
+            Sources = LoadPlan.ParseSources("127.1.0.0/26", out _),
+        };
+        var run = serve.LoadAsync(TimeSpan.FromSeconds(60), "127.0.0.1", "--phones", "124", "--protocol", "mixed", "--sources", "127.1.0.0/26", "--register-rate", "200",
+            "--cps", "10", "--hold", "1", "--duration", "2", "--quiet");
+        List<(string Name, string Protocol, string Seen)> devices = [];
+        for (var i = 0; i < 100 && !run.IsCompleted; i++)
+        {
+            devices = await serve.DeviceListAsync();
+            if (devices.Count == 124)
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(124, devices.Count);
+        foreach (var (name, protocol, seen) in devices)
+        {
+            var index = protocol == "sccp" ? (int)(Convert.ToInt64(name[3..], 16) - LoadPlan.DefaultMacBase) : int.Parse(name, System.Globalization.CultureInfo.InvariantCulture) - 100_000;
+            Assert.Equal(plan.SourceOf(index)!.ToString(), seen[..seen.LastIndexOf(':')]);
+        }
+
+        Assert.Equal(62, devices.Select(d => d.Seen[..d.Seen.LastIndexOf(':')]).Distinct().Count());
+        var result = await run;
+        Assert.True(result.ExitCode == 0, result.All);
+    }
+
+    [Fact]
+    public async Task Sip_phones_call_each_other_through_serve_and_media_flows_between_them()
+    {
+        var before = serve.LedgerCounts();
+        var json = Path.Combine(Path.GetTempPath(), $"cucmsim-load-{Guid.NewGuid():N}.json");
+        try
+        {
+            var result = await serve.LoadAsync(TimeSpan.FromSeconds(60), "127.0.0.1", "--phones", "100", "--protocol", "sip", "--mode", "phone", "--register-rate", "200",
+                "--cps", "10", "--hold", "2", "--duration", "4", "--json", json, "--quiet");
+            Assert.True(result.ExitCode == 0, result.All);
+            var report = LoadReport.FromJson(await File.ReadAllTextAsync(json));
+            var c = report.Counters;
+            Assert.Equal(40, c.CallsAttempted);
+            Assert.Equal(40, c.CallsEstablished);
+            Assert.Equal(40, c.CallsAnswered);
+            Assert.Equal(40, c.CallsCompleted);
+
+            // Each call is two legs, each measured where it arrives: callee-to-caller at the caller, caller-to-callee at the callee.
+            Assert.Equal(80, c.MediaLegs);
+            Assert.Equal(0, c.MediaLegsLost);
+            Assert.Empty(report.Failures);
+            Assert.True(c.RtpReceived > 80 * 80, $"{c.RtpReceived} RTP packets between the phones");
+
+            // The server relayed every call and the caller hung each up; none was answered by the server itself.
+            var after = serve.LedgerCounts();
+            int Delta(string key) => after.GetValueOrDefault(key) - before.GetValueOrDefault(key);
+            Assert.Equal(40, Delta("sip-route/completed-by-caller"));
+            Assert.Equal(0, Delta("sip-call/completed"));
+        }
+        finally
+        {
+            File.Delete(json);
         }
     }
 }

@@ -30,5 +30,9 @@ internal static class SipCli
             (s, v) => s with { MaxMessageSize = v });
         o.Add(new Option<bool>("--sip-reply-to-via") { Description = "UDP responses to the Via sent-by port unless rport (RFC 3261 §18.2.2); default: the source port" },
             (s, v) => s with { ReplyToSourcePort = !v });
+        o.Add(new Option<string>("--sip-route") { HelpName = "on|off", Description = "relay INVITEs for a registered user to that phone (phone to phone); off: the server answers every INVITE", DefaultValueFactory = _ => d.Route ? "on" : "off" }.OneOf("on", "off"),
+            (s, v) => s with { Route = v == "on" });
+        o.Add(new Option<int>("--sip-route-ring-s") { HelpName = "S", Description = "a routed call not answered within S seconds gets 480 and the callee a CANCEL", DefaultValueFactory = _ => (int)d.RouteRing.TotalSeconds }.Whole(1, 3600),
+            (s, v) => s with { RouteRing = TimeSpan.FromSeconds(v) });
     }
 }

@@ -61,6 +61,15 @@ public sealed record SipOptions
     /// </summary>
     public bool ReplyToSourcePort { get; init; } = true;
 
+    /// <summary>
+    /// Relay an INVITE whose Request-URI (or To) user is registered to that phone (phone to phone, a B2BUA);
+    /// off: every INVITE is answered by the server itself, as without routing.
+    /// </summary>
+    public bool Route { get; init; } = true;
+
+    /// <summary>A routed call the callee does not answer within this time gets 480 (CANCEL to the callee).</summary>
+    public TimeSpan RouteRing { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Most concurrent calls and registrations kept (further ones get 503).</summary>
     public int MaxCalls { get; init; } = 20_000;
     public int MaxRegistrations { get; init; } = 100_000;

@@ -17,6 +17,11 @@ internal sealed class Registration
     public required DateTimeOffset Expires { get; set; }
     public required string Listener { get; init; }
     public required string Transport { get; init; }
+
+    /// <summary>Where requests for this phone go: its UDP source address, or the connection it registered on.</summary>
+    public SipSink? Sink { get; set; }
+
+    public ListenerRuntime? Runtime { get; set; }
 }
 
 /// <summary>An INVITE server transaction (RFC 3261 §17.2.1): the last response, for retransmitted INVITEs and timer G.</summary>
@@ -25,6 +30,7 @@ internal sealed class InviteTransaction
     public required string Key { get; init; }
     public required SipSink Sink { get; init; }
     public SipCall? Call { get; set; }
+    public RoutedCall? Routed { get; set; }
     public byte[]? LastResponse { get; set; }
     public int LastStatus { get; set; }
     public ITimer? Timer { get; set; }
@@ -130,6 +136,7 @@ internal sealed partial class SipService
                 if (_registrations.Remove(aor, out current))
                 {
                     PeerLeft(current.Peer.Address);
+                    Unbind(current);
                 }
             }
         }
@@ -158,6 +165,7 @@ internal sealed partial class SipService
                     if (_registrations.Remove(aor, out current))
                     {
                         PeerLeft(current.Peer.Address);
+                        Unbind(current);
                     }
                 }
             }
@@ -195,6 +203,9 @@ internal sealed partial class SipService
                         current.Contact = contact;
                         current.Peer = peer;
                         current.Expires = now.AddSeconds(expires);
+                        current.Sink = sink is UdpSink udp ? udp.Detach() : sink;
+                        current.Runtime = listener;
+                        Bind(current);
                     }
                 }
 
@@ -422,9 +433,18 @@ internal sealed partial class SipService
         if (DialogKey(m) is { } dialogKey)
         {
             SipCall? dialog;
+            bool routed;
             lock (_lock)
             {
                 _calls.TryGetValue(dialogKey, out dialog);
+                routed = _routes.ContainsKey(dialogKey);
+            }
+
+            if (routed)
+            {
+                // A routed call keeps the media the two phones agreed on: no re-negotiation through the server.
+                Send(sink, scratch, Simple(m, 488, "Not Acceptable Here"u8, peer, sink, listener, scratch));
+                return "sip-488";
             }
 
             if (dialog is null)
@@ -438,6 +458,11 @@ internal sealed partial class SipService
             WriteContact(ref w, m, peer, listener, sink);
             Send(sink, scratch, End(ref w, m, peer, sink, "application/sdp"u8, answer));
             return "sip-reinvite";
+        }
+
+        if (_options.Route && RouteInvite(m, key, peer, sink, listener, scratch) is { } verdict)
+        {
+            return verdict;
         }
 
         var tx = new InviteTransaction { Key = key, Sink = sink is UdpSink udp ? udp.Detach() : sink, Budget = Budget(m, peer, sink) };
@@ -678,6 +703,14 @@ internal sealed partial class SipService
                 EndCall(call, "no-ack");
             }
 
+            if (tx.Routed is { } routed && tx.LastStatus is >= 200 and < 300)
+            {
+                var scratch = new byte[16 * 1024];
+                RouteAck(routed, scratch);
+                ByeCallee(routed, scratch);
+                EndRoute(routed, "no-ack");
+            }
+
             return;
         }
 
@@ -688,12 +721,14 @@ internal sealed partial class SipService
         }
     }
 
-    private void Ack(SipMessage m, SipVia topVia)
+    private void Ack(SipMessage m, SipVia topVia, byte[] scratch)
     {
         // The ACK of a non-2xx shares the INVITE's branch (§17.1.1.3); the ACK of a 2xx is its own transaction
-        // and matches the dialog (§13.2.2.4). Either way it is absorbed: no response.
+        // and matches the dialog (§13.2.2.4). Either way it is absorbed: no response. The ACK of a routed 200 is
+        // relayed to the callee.
         InviteTransaction? tx;
         SipCall? call = null;
+        RoutedCall? routed = null;
         var dialog = DialogKey(m);
         lock (_lock)
         {
@@ -702,6 +737,15 @@ internal sealed partial class SipService
             {
                 call.Confirmed = true;
                 tx ??= call.Transaction;
+            }
+
+            if (dialog is not null && _routes.TryGetValue(dialog, out routed) && dialog == routed.CallerKey && routed.Transaction.LastStatus is >= 200 and < 300)
+            {
+                tx ??= routed.Transaction;
+            }
+            else
+            {
+                routed = null;
             }
 
             if (tx is not null && tx.LastStatus >= 200)
@@ -715,6 +759,11 @@ internal sealed partial class SipService
                     _invites.Remove(tx.Key);
                 }
             }
+        }
+
+        if (routed is not null)
+        {
+            RouteAck(routed, scratch);
         }
     }
 
@@ -744,7 +793,7 @@ internal sealed partial class SipService
             }
         }
 
-        var toTag = call is null ? default : Encoding.ASCII.GetBytes(call.LocalTag);
+        var toTag = call is not null ? Encoding.ASCII.GetBytes(call.LocalTag) : tx.Routed is { } r ? Encoding.ASCII.GetBytes(r.CallerTag) : default;
         Send(sink, scratch, Simple(m, 200, "OK"u8, peer, sink, listener, scratch, toTag));
         if (!cancel)
         {
@@ -768,6 +817,12 @@ internal sealed partial class SipService
             EndCall(call, "cancelled");
         }
 
+        if (tx.Routed is { } routed)
+        {
+            SendCancel(routed);
+            EndRoute(routed, "cancelled");
+        }
+
         return "sip-cancel";
     }
 
@@ -775,10 +830,20 @@ internal sealed partial class SipService
     {
         var key = DialogKey(m);
         SipCall? call = null;
+        RoutedCall? routed = null;
         bool recentlyEnded;
         lock (_lock)
         {
             recentlyEnded = key is not null && (_calls.TryGetValue(key, out call) ? false : _ended.ContainsKey(key));
+            if (key is not null && call is null)
+            {
+                _routes.TryGetValue(key, out routed);
+            }
+        }
+
+        if (routed is not null)
+        {
+            return RouteBye(routed, key!, m, peer, sink, listener, scratch);
         }
 
         if (call is null && !recentlyEnded)

@@ -121,8 +121,8 @@ internal sealed partial class SipService : IDisposable
 
         if (!m.IsRequest)
         {
-            // This server sends no requests: a stray response is absorbed (RFC 3261 §18.1.2 discards it).
-            return "sip-response";
+            // Responses to what the server sent as a B2BUA are relayed; any other is absorbed (RFC 3261 §18.1.2 discards it).
+            return RouteResponse(m, scratch);
         }
 
         if (!SipVia.TryParse(m.Via(0), out var topVia))
@@ -146,7 +146,7 @@ internal sealed partial class SipService : IDisposable
             case SipMethod.Invite:
                 return Invite(m, topVia, peer, sink, listener, scratch);
             case SipMethod.Ack:
-                Ack(m, topVia);
+                Ack(m, topVia, scratch);
                 return "sip-ack";
             case SipMethod.Cancel:
                 return Cancel(m, topVia, peer, sink, listener, scratch);
@@ -179,7 +179,7 @@ internal sealed partial class SipService : IDisposable
         bool known;
         lock (_lock)
         {
-            known = key is not null && _calls.ContainsKey(key);
+            known = key is not null && (_calls.ContainsKey(key) || _routes.ContainsKey(key));
         }
 
         if (known)
@@ -804,7 +804,10 @@ internal sealed partial class SipService : IDisposable
             {
                 _registrations.Remove(r.Aor);
                 PeerLeft(r.Peer.Address);
+                Unbind(r);
             }
+
+            SweepRoutes(now);
         }
 
         foreach (var call in timedOut ?? [])

@@ -125,6 +125,18 @@ internal sealed class StreamSink(PipeWriter output, string transport, TcpSession
         }
     }
 
+    /// <summary>True once the connection is gone (what is sent then is dropped).</summary>
+    public bool Closed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closed;
+            }
+        }
+    }
+
     public void Close()
     {
         lock (_lock)
