@@ -43,6 +43,11 @@ internal static class ShardRun
 
         await using (session.ConfigureAwait(false))
         {
+            if (session.StartAt is { } at && DateTimeOffset.UtcNow - at > TimeSpan.FromSeconds(1))
+            {
+                Log(string.Create(CultureInfo.InvariantCulture, $"cucmsim load: the start was {(DateTimeOffset.UtcNow - at).TotalSeconds:0.#} s ago: starting now, behind the schedule of the other shards"));
+            }
+
             using var engine = new LoadEngine(request.Plan, session.Shard, request.Targets, request.Options with { StartAt = session.StartAt });
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, session.Aborted);
             engine.IntervalCompleted += interval =>
