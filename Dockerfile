@@ -21,10 +21,12 @@ RUN dotnet publish src/CucmSim -c Release -a ${TARGETARCH:-amd64} --no-restore -
 
 FROM ${RUNTIME_IMAGE}
 # A user of its own; the binary may bind the profile's ports under 1024 (TFTP 69, HTTP 80, SNMP 161, ...) without
-# being root. setcap comes from libcap2-bin where the base image lacks it.
+# being root. setcap comes from libcap2-bin where the base image lacks it; ip (iproute2) adds a load shard's source
+# addresses in deploy/k8s/load's init container.
 RUN set -e; \
     if ! command -v setcap >/dev/null; then apt-get update -qq && apt-get install -y -qq --no-install-recommends libcap2-bin && rm -rf /var/lib/apt/lists/*; fi; \
     if ! command -v curl >/dev/null; then apt-get update -qq && apt-get install -y -qq --no-install-recommends curl && rm -rf /var/lib/apt/lists/*; fi; \
+    if ! command -v ip >/dev/null; then apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 && rm -rf /var/lib/apt/lists/*; fi; \
     groupadd --system --gid 10001 cucmsim; \
     useradd --system --uid 10001 --gid cucmsim --home-dir /var/lib/cucmsim --shell /usr/sbin/nologin cucmsim; \
     mkdir -p /var/lib/cucmsim; chown cucmsim:cucmsim /var/lib/cucmsim

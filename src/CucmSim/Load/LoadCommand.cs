@@ -33,6 +33,7 @@ internal static class LoadCommand
             return errors.Any(e => e.StartsWith(Unreachable, StringComparison.Ordinal)) ? ExitUnreachable : ExitBadOptions;
         }
 
+        // SIGINT and SIGTERM end the run early, as its end would: calls hang up, phones unregister, the report is written.
         using var signals = new ShardRun.Signals(cancellationToken);
         return sharding.LocalShards > 1
             ? await ShardLocal.RunAsync(request, sharding, args.Tokens.Select(t => t.Value).ToList(), output, error, signals.Token).ConfigureAwait(false)

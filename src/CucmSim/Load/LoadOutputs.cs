@@ -24,6 +24,12 @@ internal static class LoadOutputs
             output.WriteLine(string.Create(Inv, $"  answered       {c.CallsAnswered} calls offered to load phones"));
         }
 
+        if (report.Plan.GetValueOrDefault("mode") == "phone" && (report.Shard == "0/1" || report.Shard.EndsWith("shards", StringComparison.Ordinal)) && c.CallsAnswered < c.CallsEstablished)
+        {
+            // A target that does not route a protocol between phones answers the call itself.
+            output.WriteLine(string.Create(Inv, $"  warning        {c.CallsEstablished - c.CallsAnswered} calls were set up but no load phone answered them: the target answered them itself (does it route {report.Plan.GetValueOrDefault("protocol")} calls between phones?)"));
+        }
+
         output.WriteLine(string.Create(Inv, $"  setup time     {Percentiles(report, "setup-us", 1000, "ms")}"));
         if (c.MediaLegs > 0 || c.RtpSent > 0)
         {

@@ -55,10 +55,11 @@ internal static class ShardCommands
         var sources = new Option<string?>("--sources") { Description = "the source addresses of the whole run (over the plan file's)", HelpName = "CIDR|LIST" }.Optional();
         var device = new Option<string>("--dev") { Description = "the interface the commands add the addresses to", HelpName = "DEV", DefaultValueFactory = _ => "eth0" }.LastWins();
         var commands = new Option<bool>("--commands") { Description = "print only 'ip addr replace' commands, one a line, for a script ('| sh')" };
+        var delete = new Option<bool>("--delete") { Description = "with --commands: 'ip addr del' commands that remove the addresses again" };
 
         var command = new Command("sources", "print the source addresses a shard's phones send from, and the 'ip addr' commands that add them")
         {
-            sharding.Plan, sharding.Shard, sharding.Shards, phones, sources, device, commands,
+            sharding.Plan, sharding.Shard, sharding.Shards, phones, sources, device, commands, delete,
         };
         command.Action = new CommandAction((parsed, _) =>
         {
@@ -113,7 +114,7 @@ internal static class ShardCommands
                 return Task.FromResult(LoadCommand.ExitBadOptions);
             }
 
-            ShardSources.Write(output, loadPlan, spec, parsed.GetValue(device) ?? "eth0", parsed.GetValue(commands));
+            ShardSources.Write(output, loadPlan, spec, parsed.GetValue(device) ?? "eth0", parsed.GetValue(commands), parsed.GetValue(delete) ? "del" : "replace");
             return Task.FromResult(LoadCommand.ExitOk);
         });
         return command;

@@ -21,6 +21,9 @@ internal static class ShardLocal
         var count = settings.LocalShards;
         var parent = settings with { Shard = new ShardSpec(0, count), Listen = new IPEndPoint(IPAddress.Loopback, 0), LocalShards = 1 };
         var children = new List<Process>();
+
+        // A child that ends with a usage, reach or shard error did so before the start: the run cannot come together.
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         void Log(string line)
         {
             lock (error)
@@ -49,22 +52,47 @@ internal static class ShardLocal
                     }
                 };
                 child.OutputDataReceived += (_, _) => { };
+                child.EnableRaisingEvents = true;
+                child.Exited += (_, _) =>
+                {
+                    if (child.ExitCode is LoadCommand.ExitBadOptions or LoadCommand.ExitUnreachable or ShardRun.ExitShards)
+                    {
+                        Log($"{prefix}ended with exit code {child.ExitCode} before the start; stopping");
+                        try
+                        {
+                            failed.Cancel();
+                        }
+                        catch (ObjectDisposedException)
+                        {
+                            // The run is over already.
+                        }
+                    }
+                };
                 child.BeginErrorReadLine();
                 child.BeginOutputReadLine();
-                children.Add(child);
+                lock (children)
+                {
+                    children.Add(child);
+                }
             }
         }
 
-        using var forward = cancellationToken.Register(() =>
+        using var forward = failed.Token.Register(() =>
         {
-            foreach (var child in children.ToList())
+            List<Process> running;
+            lock (children)
+            {
+                running = [.. children];
+            }
+
+            foreach (var child in running)
             {
                 Terminate(child);
             }
         });
         try
         {
-            return await ShardRun.RunAsync(request, parent, output, error, Spawn, cancellationToken).ConfigureAwait(false);
+            return await ShardRun.RunAsync(request, parent, output, error, Spawn, failed.Token).ConfigureAwait(false);
         }
         finally
         {

@@ -43,6 +43,11 @@ internal static class ShardRun
 
         await using (session.ConfigureAwait(false))
         {
+            if (session.StartAt is { } at && DateTimeOffset.UtcNow - at > TimeSpan.FromSeconds(1))
+            {
+                Log(string.Create(CultureInfo.InvariantCulture, $"cucmsim load: the start was {(DateTimeOffset.UtcNow - at).TotalSeconds:0.#} s ago: starting now, behind the schedule of the other shards"));
+            }
+
             using var engine = new LoadEngine(request.Plan, session.Shard, request.Targets, request.Options with { StartAt = session.StartAt });
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, session.Aborted);
             engine.IntervalCompleted += interval =>
@@ -94,6 +99,7 @@ internal static class ShardRun
         private readonly CancellationTokenSource _stop;
         private readonly PosixSignalRegistration _interrupt;
         private readonly PosixSignalRegistration _terminate;
+        private long _first;
 
         public Signals(CancellationToken outer)
         {
@@ -113,8 +119,10 @@ internal static class ShardRun
 
         private void Stop(PosixSignalContext context)
         {
-            // The first signal drains; a second one ends the process at once.
-            if (!_stop.IsCancellationRequested)
+            // The first signal drains; a second one ends the process at once, unless it comes within a second of the
+            // first: Ctrl-C reaches --local-shards' children from the terminal and from the parent (SIGTERM) together.
+            var now = Environment.TickCount64;
+            if (Interlocked.CompareExchange(ref _first, now, 0) == 0 || now - Interlocked.Read(ref _first) < 1000)
             {
                 context.Cancel = true;
                 _stop.Cancel();

@@ -11,15 +11,13 @@ internal sealed class ShardSession : IAsyncDisposable
 {
     private readonly ShardCoordinator? _coordinator;
     private readonly ShardClient? _client;
-    private readonly Action<string> _log;
 
-    private ShardSession(ShardSettings settings, ShardCoordinator? coordinator, ShardClient? client, DateTimeOffset? startAt, Action<string> log)
+    private ShardSession(ShardSettings settings, ShardCoordinator? coordinator, ShardClient? client, DateTimeOffset? startAt)
     {
         Settings = settings;
         _coordinator = coordinator;
         _client = client;
         StartAt = startAt;
-        _log = log;
     }
 
     public ShardSettings Settings { get; }
@@ -45,12 +43,12 @@ internal sealed class ShardSession : IAsyncDisposable
     {
         if (settings.StartAt is { } at)
         {
-            return new ShardSession(settings, null, null, at, log);
+            return new ShardSession(settings, null, null, at);
         }
 
         if (settings.Shard.IsWhole)
         {
-            return new ShardSession(settings, null, null, null, log);
+            return new ShardSession(settings, null, null, null);
         }
 
         var hash = LoadPlanFile.Hash(plan);
@@ -64,7 +62,7 @@ internal sealed class ShardSession : IAsyncDisposable
                 log($"shard {settings.Shard}: coordinating on {coordinator.LocalEndPoint} (plan {hash}); waiting up to {Seconds(settings.Timeout)} s for shards 1..{(settings.Shard.Count - 1).ToString(CultureInfo.InvariantCulture)}");
                 var start = await coordinator.WaitForShardsAsync(settings.Timeout, cancellationToken);
                 log($"shard {settings.Shard}: every shard is ready; the run starts at {start.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)} UTC");
-                return new ShardSession(settings, coordinator, null, start, log);
+                return new ShardSession(settings, coordinator, null, start);
             }
             catch
             {
@@ -79,32 +77,12 @@ internal sealed class ShardSession : IAsyncDisposable
         {
             log($"shard {settings.Shard}: ready (plan {hash}); waiting for shard 0's start");
             var start = await client.WaitForStartAsync(settings.Timeout + settings.Timeout, cancellationToken);
-            return new ShardSession(settings, null, client, start, log);
+            return new ShardSession(settings, null, client, start);
         }
         catch
         {
             await client.DisposeAsync();
             throw;
-        }
-    }
-
-    /// <summary>Waits until the common start (at once when there is none, or it has passed).</summary>
-    public async Task WaitForStartAsync(TimeProvider time, CancellationToken cancellationToken)
-    {
-        if (StartAt is not { } at)
-        {
-            return;
-        }
-
-        var wait = at - time.GetUtcNow();
-        if (wait < -TimeSpan.FromSeconds(1) && _coordinator is null && _client is null)
-        {
-            _log($"--start-at was {Seconds(-wait)} s ago: starting now, behind the other shards");
-        }
-
-        if (wait > TimeSpan.Zero)
-        {
-            await Task.Delay(wait, time, cancellationToken);
         }
     }
 

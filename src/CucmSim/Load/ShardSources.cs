@@ -35,9 +35,10 @@ internal static class ShardSources
 
     /// <summary>
     /// Writes what <paramref name="shard"/> needs: a heading, the addresses, and the commands to add them; with
-    /// <paramref name="commandsOnly"/>, a script of 'ip addr replace' lines alone (which keep an address already there).
+    /// <paramref name="commandsOnly"/>, a script of 'ip addr <paramref name="verb"/>' lines alone (replace keeps an address
+    /// already there; del removes it).
     /// </summary>
-    public static void Write(TextWriter output, LoadPlan plan, ShardSpec shard, string device, bool commandsOnly)
+    public static void Write(TextWriter output, LoadPlan plan, ShardSpec shard, string device, bool commandsOnly, string verb = "replace")
     {
         var sources = Of(plan, shard);
         var (start, end) = shard.Phones(plan);
@@ -46,7 +47,7 @@ internal static class ShardSources
         {
             foreach (var address in toAdd)
             {
-                output.WriteLine(Command(address, device, "replace"));
+                output.WriteLine(Command(address, device, verb));
             }
 
             return;

@@ -74,6 +74,19 @@ public sealed class LoadServe : IAsyncLifetime
 
 public sealed class LoadLoopbackTests(LoadServe serve) : IClassFixture<LoadServe>
 {
+    /// <summary>The run's report, checked: exit 0, every call set up and completed, no failure, no media leg lost.</summary>
+    private static async Task<LoadReport> CleanAsync(ToolResult result, string json, long calls)
+    {
+        Assert.True(result.ExitCode == 0, result.All);
+        var report = LoadReport.FromJson(await File.ReadAllTextAsync(json));
+        Assert.Equal(calls, report.Counters.CallsAttempted);
+        Assert.Equal(calls, report.Counters.CallsEstablished);
+        Assert.Equal(calls, report.Counters.CallsCompleted);
+        Assert.Equal(0, report.Counters.MediaLegsLost);
+        Assert.Empty(report.Failures);
+        return report;
+    }
+
     [Fact]
     public async Task Five_hundred_sccp_and_five_hundred_sip_phones_register_and_call_and_the_server_saw_the_same()
     {
@@ -104,16 +117,9 @@ public sealed class LoadLoopbackTests(LoadServe serve) : IClassFixture<LoadServe
             Assert.Equal(500, devices.GetValueOrDefault("sip"));
 
             var result = await run;
-            Assert.True(result.ExitCode == 0, result.All);
-            var report = LoadReport.FromJson(await File.ReadAllTextAsync(json));
-            var c = report.Counters;
+            var c = (await CleanAsync(result, json, calls: 240)).Counters;
             Assert.Equal(1000, c.RegistrationsSucceeded);
-            Assert.Equal(240, c.CallsAttempted);
-            Assert.Equal(240, c.CallsEstablished);
-            Assert.Equal(240, c.CallsCompleted);
             Assert.Equal(240, c.MediaLegs);
-            Assert.Equal(0, c.MediaLegsLost);
-            Assert.Empty(report.Failures);
             Assert.Contains("setup time", result.Stdout, StringComparison.Ordinal);
 
             // The ledger holds the same registrations and calls: its records of this run are the counts' differences.
@@ -176,5 +182,33 @@ public sealed class LoadLoopbackTests(LoadServe serve) : IClassFixture<LoadServe
         Assert.Equal(62, devices.Select(d => d.Seen[..d.Seen.LastIndexOf(':')]).Distinct().Count());
         var result = await run;
         Assert.True(result.ExitCode == 0, result.All);
+    }
+
+    [Fact]
+    public async Task Sip_phones_call_each_other_through_serve_and_media_flows_between_them()
+    {
+        var before = serve.LedgerCounts();
+        var json = Path.Combine(Path.GetTempPath(), $"cucmsim-load-{Guid.NewGuid():N}.json");
+        try
+        {
+            var result = await serve.LoadAsync(TimeSpan.FromSeconds(60), "127.0.0.1", "--phones", "100", "--protocol", "sip", "--mode", "phone", "--register-rate", "200",
+                "--cps", "10", "--hold", "2", "--duration", "4", "--json", json, "--quiet");
+            var c = (await CleanAsync(result, json, calls: 40)).Counters;
+            Assert.Equal(40, c.CallsAnswered);
+
+            // Each call is two legs, each measured where it arrives: callee-to-caller at the caller, caller-to-callee at the callee.
+            Assert.Equal(80, c.MediaLegs);
+            Assert.True(c.RtpReceived > 80 * 80, $"{c.RtpReceived} RTP packets between the phones");
+
+            // The server relayed every call and the caller hung each up; none was answered by the server itself.
+            var after = serve.LedgerCounts();
+            int Delta(string key) => after.GetValueOrDefault(key) - before.GetValueOrDefault(key);
+            Assert.Equal(40, Delta("sip-route/completed-by-caller"));
+            Assert.Equal(0, Delta("sip-call/completed"));
+        }
+        finally
+        {
+            File.Delete(json);
+        }
     }
 }
