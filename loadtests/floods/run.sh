@@ -4,12 +4,12 @@
 #   flock /tmp/cucmsim-build.lock loadtests/floods/run.sh [SCENARIO...]
 # Scenarios: garbage (datagrams of random bytes at SIP, SNMP, TFTP and the RTP pool), peers (100,000 distinct
 # UDP sources), idle (15,000 idle TCP connections on SCCP), slowloris (headers a byte a second on HTTP and
-# SIP over TCP). Environment: RATE (garbage datagrams/s, 100000), SECONDS (garbage, 30), IDLE (15000),
+# SIP over TCP). Environment: RATE (garbage datagrams/s, 100000), DURATION (garbage, s, 30), IDLE (15000),
 # PEERS (100000), SLOW (connections, 200). Output: one line per measurement on stdout, progress on stderr.
 # Ports: --port-offset 41000, control API 127.0.0.1:41900.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
-RATE=${RATE:-100000}; SECONDS_=${SECONDS:-30}; IDLE=${IDLE:-15000}; PEERS=${PEERS:-100000}; SLOW=${SLOW:-200}
+RATE=${RATE:-100000}; DURATION=${DURATION:-30}; IDLE=${IDLE:-15000}; PEERS=${PEERS:-100000}; SLOW=${SLOW:-200}
 OFFSET=41000; CONTROL=127.0.0.1:41900
 work=$(mktemp -d /tmp/cucmsim-floods.XXXXXX)
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -41,11 +41,11 @@ garbage() {
   local sip snmp tftp rtp
   sip=$(port udp/5060); snmp=$(port udp/161); tftp=$(port udp/69); rtp=$((20000 + OFFSET))
   local m0 r0 l0 rss0; m0=$(metric cucmsim_malformed_total ""); r0=$(metric cucmsim_rtp_other_packets_total ""); l0=$(metric cucmsim_ledger_records_total ""); rss0=$(rss_kb)
-  log "garbage: $RATE datagrams/s for $SECONDS_ s at $sip $snmp $tftp $rtp, legitimate OPTIONS, GET and RRQ at 20/s each"
-  "$here/legit.py" sip-udp "$sip" 20 "$SECONDS_" >"$work/l-sip" & local a=$!
-  "$here/legit.py" snmp "$snmp" 20 "$SECONDS_" >"$work/l-snmp" & local b=$!
-  "$here/legit.py" tftp "$tftp" 20 "$SECONDS_" >"$work/l-tftp" & local c=$!
-  "$work/flood" garbage "$RATE" "$SECONDS_" "$sip" "$snmp" "$tftp" "$rtp" >"$work/sent"
+  log "garbage: $RATE datagrams/s for $DURATION s at $sip $snmp $tftp $rtp, legitimate OPTIONS, GET and RRQ at 20/s each"
+  "$here/legit.py" sip-udp "$sip" 20 "$DURATION" >"$work/l-sip" & local a=$!
+  "$here/legit.py" snmp "$snmp" 20 "$DURATION" >"$work/l-snmp" & local b=$!
+  "$here/legit.py" tftp "$tftp" 20 "$DURATION" >"$work/l-tftp" & local c=$!
+  "$work/flood" garbage "$RATE" "$DURATION" "$sip" "$snmp" "$tftp" "$rtp" >"$work/sent"
   wait $a $b $c
   sleep 2
   kill -0 "$pid" || { echo "garbage: the server died" ; exit 1; }
@@ -59,12 +59,12 @@ garbage() {
 
 peers() {
   start_server
-  local sip rss0; sip=$(port udp/5060); rss0=$(rss_kb)
+  local sip rss0 l0; sip=$(port udp/5060); rss0=$(rss_kb); l0=$(metric cucmsim_ledger_records_total "")
   log "peers: $PEERS distinct sources at $sip"
   "$here/legit.py" sip-udp "$sip" 20 20 >"$work/l-sip" & local a=$!
   "$work/flood" peers "$PEERS" "$sip" >"$work/peers"
   sleep 2
-  echo "peers: $(cat "$work/peers") flows_listed $(listener udp/5060 flows | tr -cd ',' | wc -c) datagrams $(listener udp/5060 datagrams) hits $(listener udp/5060 hits) rss_kb before $rss0 after $(rss_kb)"
+  echo "peers: $(cat "$work/peers") datagrams $(listener udp/5060 datagrams) flows_created $(listener udp/5060 hits) (limit: ServeLimits.MaxFlowsPerListener) ledger_records $(( $(metric cucmsim_ledger_records_total "") - l0 )) rss_kb before $rss0 after $(rss_kb)"
   wait $a; sed 's/^/peers legit: /' "$work/l-sip"
   stop_server
 }
