@@ -106,9 +106,10 @@ internal sealed class SipStreamProtocol(string transport) : ITcpProtocol
         var sink = new StreamSink(connection.Transport.Output, transport, session, (connection.LocalEndPoint as IPEndPoint)?.Address);
         long requests = 0, malformed = 0;
         long pending = 0;
-        // The idle timer is re-armed only when no message is half received: a message must be complete within
-        // the idle timeout of the one before (or of the connection's start), so a client that trickles a header
-        // a byte at a time (slowloris) holds its connection for the idle timeout at most, as on the admin web.
+        // The idle timer is re-armed only when a read completed a message or left nothing half received: a message
+        // must be complete within the idle timeout of the one before (or of the connection's start), so a client
+        // that trickles a header a byte at a time (slowloris) holds its connection for the idle timeout at most, as
+        // on the admin web, while a client pipelining whole messages (reads ending mid-message) keeps its own.
         using var idle = new CancellationTokenSource(context.Limits.IdleTimeout, context.Time);
         // Not ConnectionClosed: Kestrel fires it on the peer's FIN, and a client that sends its requests and then
         // shuts down writing must still get every answer. The input completes on FIN and faults on a reset.
@@ -136,11 +137,12 @@ internal sealed class SipStreamProtocol(string transport) : ITcpProtocol
                 session.BytesIn += buffer.Length;
                 var consumed = Process(buffer, message, service, peer, sink, listener, scratch, ref requests, ref malformed, out var fatal);
                 pending = buffer.Slice(consumed).Length;
+                var completed = buffer.Length - pending > 0;
                 session.BytesIn -= pending;
                 input.AdvanceTo(consumed, buffer.End);
                 sink.InBatch = false;
                 await sink.FlushAsync().ConfigureAwait(false);
-                if (pending == 0)
+                if (pending == 0 || completed)
                 {
                     idle.CancelAfter(context.Limits.IdleTimeout);
                 }
