@@ -3,6 +3,8 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
+using Microsoft.Extensions.Logging;
+
 namespace CucmSim.Serve;
 
 /// <summary>
@@ -92,6 +94,13 @@ public sealed class Ledger : IAsyncDisposable
     /// <summary>Pause after a batch, so records that arrive meanwhile are written together.</summary>
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>Lines gathered into one write.</summary>
+    private const int BatchBytes = 64 * 1024;
+    private readonly ILogger? _log;
+    private long _writeFailures;
+    private bool _failing;
+    private long _lastFailureLog;
+
     private readonly LedgerOptions _options;
     private readonly TimeProvider _time;
     private readonly ConcurrentQueue<LedgerRecord>? _queue;
@@ -109,8 +118,9 @@ public sealed class Ledger : IAsyncDisposable
     private string? _writeError;
     private int _disposed;
 
-    public Ledger(LedgerOptions options, TimeProvider? time = null)
+    public Ledger(LedgerOptions options, TimeProvider? time = null, ILogger? log = null)
     {
+        _log = log;
         _options = options;
         _time = time ?? TimeProvider.System;
         _window = new LedgerRecord?[Math.Max(16, options.WindowSize)];
@@ -142,6 +152,9 @@ public sealed class Ledger : IAsyncDisposable
     public long Rotations => Interlocked.Read(ref _rotations);
 
     public string? WriteError => _writeError;
+
+    /// <summary>Records dropped because the file could not take them (a full disk, an I/O error).</summary>
+    public long WriteFailures => Interlocked.Read(ref _writeFailures);
 
     public void Append(LedgerRecord record)
     {
@@ -231,6 +244,8 @@ public sealed class Ledger : IAsyncDisposable
             stream = OpenAppend(path);
             var length = stream.Length;
             var buffer = new ArrayBufferWriter<byte>(4096);
+            var batch = new ArrayBufferWriter<byte>(BatchBytes);
+            var inBatch = 0;
             using var json = new Utf8JsonWriter(buffer);
             while (true)
             {
@@ -245,8 +260,9 @@ public sealed class Ledger : IAsyncDisposable
                     JsonSerializer.Serialize(json, record, LedgerJsonContext.Default.LedgerRecord);
                     json.Flush();
                     buffer.Write("\n"u8);
-                    if (length > 0 && length + buffer.WrittenCount > _options.MaxBytes)
+                    if (length + batch.WrittenCount > 0 && length + batch.WrittenCount + buffer.WrittenCount > _options.MaxBytes)
                     {
+                        WriteBatch(stream, batch, ref inBatch, ref length);
                         stream.Flush(flushToDisk: true);
                         stream.Dispose();
                         Rotate(path);
@@ -255,28 +271,18 @@ public sealed class Ledger : IAsyncDisposable
                         Interlocked.Increment(ref _rotations);
                     }
 
-                    try
-                    {
-                        stream.Write(buffer.WrittenSpan);
-                        length += buffer.WrittenCount;
-                        Interlocked.Increment(ref _written);
-                    }
-                    catch (IOException ex)
-                    {
-                        _writeError = ex.Message;
-                        Interlocked.Increment(ref _dropped);
-                    }
-
-                    if (_time.GetElapsedTime(started) >= _options.FlushInterval)
+                    batch.Write(buffer.WrittenSpan);
+                    inBatch++;
+                    if (batch.WrittenCount >= BatchBytes || _time.GetElapsedTime(started) >= _options.FlushInterval)
                     {
                         // A backlog longer than the interval still reaches the kernel every interval.
-                        stream.Flush();
+                        WriteBatch(stream, batch, ref inBatch, ref length);
                         started = _time.GetTimestamp();
                     }
                 }
 
-                // The queue is empty: everything written so far reaches the kernel now.
-                stream.Flush();
+                // The queue is empty: everything so far reaches the kernel now.
+                WriteBatch(stream, batch, ref inBatch, ref length);
                 if (Volatile.Read(ref _disposed) != 0 && queue.IsEmpty)
                 {
                     break;
@@ -303,6 +309,7 @@ public sealed class Ledger : IAsyncDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             _writeError = ex.Message;
+            _log?.LogError("ledger {Path}: {Error}; records are kept in memory only from now on", path, ex.Message);
         }
         finally
         {
@@ -323,8 +330,60 @@ public sealed class Ledger : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Writes whole lines with one write (the stream has no buffer of its own). A write that fails (the disk is full)
+    /// is taken back to the last whole line, so the file never holds a torn one, and its records are counted as
+    /// dropped; the next batch tries again, so writing resumes by itself when space returns. The failure is logged
+    /// once a minute at most, and the recovery once.
+    /// </summary>
+    private void WriteBatch(FileStream stream, ArrayBufferWriter<byte> batch, ref int records, ref long length)
+    {
+        if (records == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            stream.Write(batch.WrittenSpan);
+            length += batch.WrittenCount;
+            Interlocked.Add(ref _written, records);
+            if (_failing)
+            {
+                _failing = false;
+                _writeError = null;
+                _log?.LogWarning("ledger {Path}: writing again; {Dropped} records were dropped while it failed", _options.Path, Dropped);
+            }
+        }
+        catch (IOException ex)
+        {
+            _writeError = ex.Message;
+            Interlocked.Add(ref _dropped, records);
+            Interlocked.Add(ref _writeFailures, records);
+            try
+            {
+                stream.SetLength(length);
+                stream.Seek(length, SeekOrigin.Begin);
+            }
+            catch (IOException)
+            {
+            }
+
+            _failing = true;
+            var now = _time.GetTimestamp();
+            if (_lastFailureLog == 0 || _time.GetElapsedTime(_lastFailureLog, now) >= TimeSpan.FromMinutes(1))
+            {
+                _lastFailureLog = now;
+                _log?.LogError("ledger {Path}: {Error}; {Dropped} records dropped so far, serving goes on and writing resumes when it can", _options.Path, ex.Message, Dropped);
+            }
+        }
+
+        batch.ResetWrittenCount();
+        records = 0;
+    }
+
     private static FileStream OpenAppend(string path) =>
-        new(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.None);
+        new(path, FileMode.Append, FileAccess.Write, FileShare.Read, 0, FileOptions.None);
 
     private void Rotate(string path)
     {

@@ -82,6 +82,7 @@ internal static class Metrics
         new("cucmsim_sip_answers_withheld_total", "cucmsim.sip.answers.withheld", MetricKind.Counter, "{response}", "SIP provisional responses and retransmissions not sent: past an unknown UDP peer's amplification budget", s => Sip.SipService.Running(s.Context)?.Withheld ?? 0),
         new("cucmsim_ledger_records_total", "cucmsim.ledger.records", MetricKind.Counter, "{record}", "Ledger records appended", s => s.Ledger.LastSeq),
         new("cucmsim_ledger_written_total", "cucmsim.ledger.written", MetricKind.Counter, "{record}", "Ledger records written to the file", s => s.Ledger.Written),
+        new("cucmsim_ledger_write_failures_total", "cucmsim.ledger.write_failures", MetricKind.Counter, "{record}", "Ledger records the file could not take (a full disk, an I/O error); included in dropped", s => s.Ledger.WriteFailures),
         new("cucmsim_ledger_dropped_total", "cucmsim.ledger.dropped", MetricKind.Counter, "{record}", "Ledger records dropped (queue full or write error)", s => s.Ledger.Dropped),
     ];
 

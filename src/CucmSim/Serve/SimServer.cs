@@ -169,7 +169,7 @@ public sealed class SimServer : IAsyncDisposable
         }
 
         var time = options.Time ?? TimeProvider.System;
-        var ledger = new Ledger(options.Ledger with { Path = options.LedgerPath ?? options.Ledger.Path }, time);
+        var ledger = new Ledger(options.Ledger with { Path = options.LedgerPath ?? options.Ledger.Path }, time, loggers.CreateLogger("CucmSim.Ledger"));
         var stopping = new CancellationTokenSource();
         var certificates = new CertificateService(options.Certificates with { StateDirectory = options.StateDirectory });
         var context = new ServeContext(ledger, time, loggers, options.Limits, stopping.Token)

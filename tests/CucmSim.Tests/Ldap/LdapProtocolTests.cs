@@ -167,6 +167,58 @@ public sealed class LdapProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_filter_nested_past_the_depth_limit_is_refused_and_counted()
+    {
+        // A search whose filter is 5,000 NOTs around (objectClass=*): far past the 16 levels a filter may have.
+        var filter = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.BER);
+        var depth = 5000;
+        var tag = new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, 2, isConstructed: true);
+        var scopes = new Stack<System.Formats.Asn1.AsnWriter.Scope>();
+        for (var i = 0; i < depth; i++)
+        {
+            scopes.Push(filter.PushSequence(tag));
+        }
+
+        filter.WriteOctetString("objectClass"u8, new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, 7));
+        while (scopes.TryPop(out var scope))
+        {
+            scope.Dispose();
+        }
+
+        var message = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.BER);
+        using (message.PushSequence())
+        {
+            message.WriteInteger(7);
+            using (message.PushSequence(new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.Application, 3, isConstructed: true)))
+            {
+                message.WriteOctetString(""u8);
+                message.WriteEncodedValue([0x0a, 0x01, 0x00]);
+                message.WriteEncodedValue([0x0a, 0x01, 0x00]);
+                message.WriteInteger(0);
+                message.WriteInteger(0);
+                message.WriteBoolean(false);
+                message.WriteEncodedValue(filter.Encode());
+                using (message.PushSequence())
+                {
+                }
+            }
+        }
+
+        var bytes = message.Encode();
+        Assert.True(bytes.Length > 10_000);
+        var before = _server.Listeners.Single(l => l.Id == "tcp/389").Malformed;
+        await using (var ldap = await LdapConnection.ConnectAsync(_server.EndPoint("tcp/389"), tls: false).DefaultTimeout())
+        {
+            await ldap.SendAsync(bytes).DefaultTimeout();
+            var answer = Assert.IsType<LdapResult>(await ldap.ReadAsync().DefaultTimeout());
+            Assert.Equal(LdapResultCode.ProtocolError, answer.Code);
+        }
+
+        Assert.Equal(before + 1, _server.Listeners.Single(l => l.Id == "tcp/389").Malformed);
+        await AssertStillAnswersAsync();
+    }
+
+    [Fact]
     public async Task Random_and_truncated_streams_never_stop_the_server()
     {
         var random = new Random(389);

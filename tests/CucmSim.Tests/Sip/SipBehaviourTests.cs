@@ -385,6 +385,80 @@ public sealed class SipBehaviourTests
     }
 
     /// <summary>Plays an ALG: relays UDP both ways and replaces a string in what goes to the server (or to the client).</summary>
+    [Fact]
+    public async Task Oversized_messages_and_sdp_get_the_protocols_error_or_a_drop_and_a_counter()
+    {
+        await using var server = await StartAsync(new SipOptions { TrunkPeers = [IPAddress.Loopback] });
+        var target = server.EndPoint("udp/5060");
+        var listener = server.Listeners.Single(l => l.Id == "udp/5060");
+        using var udp = new RawUdp(target);
+
+        // Near 64 KB over UDP (the largest datagram is 65,507 bytes): 2,000 headers, more than the 128 allowed.
+        var many = Request("OPTIONS", target, udp.Local, "z9hG4bKbig1", "big-1", 1, extra: string.Concat(Enumerable.Range(0, 2000).Select(i => $"X-Pad-{i}: {new string('p', 16)}\r\n")));
+        Assert.InRange(Encoding.UTF8.GetByteCount(many), 55_000, 65_507);
+        var before = listener.Malformed;
+        udp.Send(many);
+        var dropped = await server.WaitForRecordAsync(r => r.Kind == "sip-malformed" && r.Peer == udp.Local.ToString());
+        Assert.Equal(("dropped", "too many headers"), (dropped.Verdict, dropped.Detail!["reason"]));
+        Assert.Equal(before + 1, listener.Malformed);
+
+        // A 20 KB SDP offer (the limit is 16 KiB): 488, and counted.
+        var sdp = Offer + string.Concat(Enumerable.Range(0, 700).Select(i => $"a=x-pad:{i:D20}\r\n"));
+        Assert.True(sdp.Length > 20_000);
+        udp.Send(Request("INVITE", target, udp.Local, "z9hG4bKbig2", "big-2", 1, body: sdp));
+        string response;
+        do
+        {
+            response = await udp.ReceiveAsync();
+        }
+        while (!response.StartsWith("SIP/2.0 4", StringComparison.Ordinal));
+
+        Assert.Equal("SIP/2.0 488 Not Acceptable Here", StatusLine(response));
+        Assert.Equal(before + 2, listener.Malformed);
+
+        // 70 KB over TCP (the limit is 64 KiB): Content-Length over the limit, the body sent; the connection is
+        // closed, counted, and the listener answers the next client.
+        var tcpListener = server.Listeners.Single(l => l.Id == "tcp/5060");
+        var tcpBefore = tcpListener.Malformed;
+        using (var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await s.ConnectAsync(server.EndPoint("tcp/5060")).DefaultTimeout();
+            var head = Request("OPTIONS", server.EndPoint("tcp/5060"), (IPEndPoint)s.LocalEndPoint!, "z9hG4bKbig3", "big-3", 1).Replace("Content-Length: 0", "Content-Length: 70000", StringComparison.Ordinal);
+            try
+            {
+                await s.SendAsync(Encoding.ASCII.GetBytes(head + new string('b', 70_000))).DefaultTimeout();
+            }
+            catch (SocketException)
+            {
+            }
+
+            var buffer = new byte[4096];
+            var received = new StringBuilder();
+            try
+            {
+                for (var i = 0; i < 100; i++)
+                {
+                    var n = await s.ReceiveAsync(buffer).DefaultTimeout();
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    received.Append(Encoding.ASCII.GetString(buffer, 0, n));
+                }
+            }
+            catch (SocketException)
+            {
+            }
+
+            Assert.DoesNotContain("SIP/2.0 200", received.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.True(tcpListener.Malformed > tcpBefore, "the oversized stream is counted");
+        await using var client = await SipClient.ConnectAsync(new SipClientOptions { Target = server.EndPoint("tcp/5060"), Transport = "tcp" }).DefaultTimeout();
+        Assert.True((await client.OptionsAsync().DefaultTimeout()).Ok);
+    }
+
     private sealed class RewritingRelay : IDisposable
     {
         private readonly Socket _front = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);

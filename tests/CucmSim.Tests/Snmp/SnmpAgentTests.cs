@@ -169,10 +169,7 @@ public sealed class SnmpAgentTests : IAsyncLifetime
     [Fact]
     public async Task Malformed_datagrams_are_dropped_and_counted_and_getbulk_cannot_amplify()
     {
-        var ep = _server.EndPoint("udp/161");
-        using var udp = new UdpClient(AddressFamily.InterNetwork);
-        udp.Connect(ep);
-        var listener = _server.Listeners.Single(l => l.Id == "udp/161");
+        using var udp = Agent(out var listener);
         var before = listener.Malformed;
         await udp.SendAsync(new byte[] { 0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01 }).AsTask().DefaultTimeout();
         await udp.SendAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.0\r\n\r\n")).AsTask().DefaultTimeout();
@@ -192,6 +189,89 @@ public sealed class SnmpAgentTests : IAsyncLifetime
         Assert.True(pdu.VarBindCount >= 1);
         Assert.True(reply.Buffer.Length <= Math.Max(3 * n, 256), $"{reply.Buffer.Length} bytes for a {n}-byte request");
         Assert.Equal(before + 2, listener.Malformed);
+    }
+
+    /// <summary>A client socket connected to the agent, and its listener.</summary>
+    private UdpClient Agent(out ListenerRuntime listener)
+    {
+        var udp = new UdpClient(AddressFamily.InterNetwork);
+        udp.Connect(_server.EndPoint("udp/161"));
+        listener = _server.Listeners.Single(l => l.Id == "udp/161");
+        return udp;
+    }
+
+    private static Pdu DecodeReply(byte[] reply)
+    {
+        Assert.Equal(OperationStatus.Done, SnmpCodec.DecodeMessage(reply, out var m));
+        var vbs = new VarBind[SnmpLimits.MaxVarBinds];
+        Assert.Equal(OperationStatus.Done, SnmpCodec.DecodePdu(reply, m.Pdu, out var pdu, vbs));
+        return pdu;
+    }
+
+    [Fact]
+    public async Task Deep_ber_nesting_and_huge_lengths_are_dropped_and_counted()
+    {
+        using var udp = Agent(out var listener);
+        var before = listener.Malformed;
+
+        // 16,000 SEQUENCEs nested in one 64 KB datagram, and the same depth as a varbind's value inside a
+        // well-formed GET; lengths that claim 4 GiB or 2^64 bytes; indefinite lengths (BER allows, SNMP does not).
+        var nested = Nest([0x05, 0x00], 16_000);
+        Assert.InRange(nested.Length, 40_000, 65_507);
+        var prefix = new byte[128];
+        var n = SnmpCodec.WriteMessage(prefix, SnmpVersion.V2c, "public"u8, PduType.Get, 5, 0, 0, [new SnmpVarBind("1.3.6.1.2.1.1.1.0", SnmpValue.Null)]);
+        byte[][] datagrams =
+        [
+            nested,
+            GetWithValue(Nest([0x05, 0x00], 12_000)),
+            [0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01],
+            [0x30, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01],
+            [0x30, 0x0b, 0x02, 0x01, 0x01, 0x04, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x70, 0x75],
+            [0x30, 0x80, 0x02, 0x01, 0x01, 0x00, 0x00],
+            GetWithValue([0x02, 0x84, 0x00, 0x01, 0x00, 0x00]),
+            GetWithValue([0x06, 0x83, 0xff, 0xff, 0xff, 0x2b]),
+        ];
+        foreach (var datagram in datagrams)
+        {
+            await udp.SendAsync(datagram).AsTask().DefaultTimeout();
+        }
+
+        // The first answer is the valid GET's: every one of them was dropped, and counted.
+        await udp.SendAsync(prefix.AsMemory(0, n)).AsTask().DefaultTimeout();
+        var reply = await udp.ReceiveAsync().DefaultTimeout();
+        Assert.Equal(5, DecodeReply(reply.Buffer).RequestId);
+        Assert.Equal(before + datagrams.Length, listener.Malformed);
+
+        static byte[] Nest(byte[] inner, int depth)
+        {
+            var current = inner;
+            for (var i = 0; i < depth; i++)
+            {
+                current = [0x30, .. Length(current.Length), .. current];
+            }
+
+            return current;
+        }
+
+        static byte[] Length(int length) => length switch
+        {
+            < 0x80 => [(byte)length],
+            < 0x100 => [0x81, (byte)length],
+            < 0x10000 => [0x82, (byte)(length >> 8), (byte)length],
+            _ => [0x83, (byte)(length >> 16), (byte)(length >> 8), (byte)length],
+        };
+
+        // SEQUENCE { version 1, community "public", GetRequest { id 5, 0, 0, { { sysDescr.0, VALUE } } } }.
+        static byte[] GetWithValue(byte[] value)
+        {
+            byte[] oid = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00];
+            byte[] varbind = [0x30, .. Length(oid.Length + value.Length), .. oid, .. value];
+            byte[] list = [0x30, .. Length(varbind.Length), .. varbind];
+            byte[] body = [0x02, 0x01, 0x05, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, .. list];
+            byte[] pduBytes = [0xa0, .. Length(body.Length), .. body];
+            byte[] head = [0x02, 0x01, 0x01, 0x04, 0x06, .. "public"u8];
+            return [0x30, .. Length(head.Length + pduBytes.Length), .. head, .. pduBytes];
+        }
     }
 
     [Fact]

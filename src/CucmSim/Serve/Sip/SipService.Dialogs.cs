@@ -491,7 +491,14 @@ internal sealed partial class SipService
             offer = SdpSession.Parse(m[m.Body], out var sdpError);
             if (offer is null || offer.Media.Count == 0)
             {
-                // RFC 3261 §13.3.1.3: an offer that cannot be answered.
+                // RFC 3261 §13.3.1.3: an offer that cannot be answered. One that did not parse (oversized, too many
+                // lines or media, bad syntax) is malformed input too.
+                if (offer is null)
+                {
+                    listener.MalformedInput();
+                    Interlocked.Increment(ref _malformed);
+                }
+
                 var w488 = Begin(scratch, m, 488, "Not Acceptable Here"u8, peer, sink, localTag);
                 w488.Header("Warning"u8, Encoding.UTF8.GetBytes($"399 {_context.Identity.HostName} \"{sdpError ?? "no media"}\""));
                 FinalResponse(tx, End(ref w488, m, peer, sink, default, default), 488);

@@ -95,8 +95,10 @@ internal sealed partial class TftpServer : IUdpProtocol
                 StartTransfer(ref request);
                 break;
             case TftpOpcode.WriteRequest:
+                // The ledger names the file a client tried to write (or says the request did not parse).
                 request.Verdict = "tftp-wrq";
-                Refuse(ref request, TftpErrorCode.AccessViolation, "Access violation: this server does not accept writes", "write request");
+                Refuse(ref request, TftpErrorCode.AccessViolation, "Access violation: this server does not accept writes",
+                    TftpPacket.TryParseRequest(data, out var wrq, out _) == OperationStatus.Done ? wrq!.FileName : "(unparsed write request)", "write request");
                 break;
             case TftpOpcode.Error:
                 // RFC 1350 §7: an ERROR is never answered.
