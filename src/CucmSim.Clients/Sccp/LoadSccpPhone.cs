@@ -208,6 +208,10 @@ public sealed class LoadSccpPhone : ILoadReadable, ILoadPhone
             Send(new SccpKeypadButton(SccpKeypadButton.ButtonOf(digit), 1, 0));
         }
 
+        // En bloc, ended with '#': the server completes a number at '#' or when no directory number continues it, and
+        // the test extension 1000 is the start of the phones' own numbers 100000 and up.
+        Send(new SccpKeypadButton(SccpKeypadButton.ButtonOf('#'), 1, 0));
+
         _context.Loop.At(call.SentAt + LoadLoop.Ticks(_context.Timeout), () =>
         {
             if (_call == call && !call.Established)

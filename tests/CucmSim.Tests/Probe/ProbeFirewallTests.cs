@@ -12,6 +12,9 @@ public sealed class ProbeFirewallTests
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(60);
     private const string Control = "198.51.100.1:9900";
 
+    /// <summary>The control API is bound off loopback here, so it asks for a token.</summary>
+    private const string ControlToken = "probe-firewall-tests";
+
     /// <summary>A path with its server side in a namespace, and a serve there with only these flows.</summary>
     private sealed class Lab : IAsyncDisposable
     {
@@ -28,7 +31,7 @@ public sealed class ProbeFirewallTests
         public static async Task<Lab> StartAsync(params string[] only)
         {
             var path = await NatPath.CreateAsync(serverNamespace: true).DefaultTimeout();
-            var server = CucmSimProcess.StartIn(path.ServerNs!, "serve", "--bind", NatPath.Server.ToString(), "--only", string.Join(",", only), "--control", Control,
+            var server = CucmSimProcess.StartIn(path.ServerNs!, "serve", "--bind", NatPath.Server.ToString(), "--only", string.Join(",", only), "--control", Control, "--control-token", ControlToken,
                 "--ledger", "none", "--state-dir", SimHost.TempDirectory(), "--log-level", "warning");
             var lab = new Lab(path, server);
             try
@@ -46,7 +49,7 @@ public sealed class ProbeFirewallTests
 
         /// <summary>Runs the probe in the client namespace: one attempt of 2 s (long enough for a process that starts up on a busy machine).</summary>
         public Task<ProbeRun> ProbeAsync(IPAddress target, params string[] more) =>
-            ProbeRun.InNamespaceAsync(Path.ClientNs, ProbeTimeout, [target.ToString(), "--control", $"http://{Control}", "--timeout", "2", "--retries", "0", .. more]);
+            ProbeRun.InNamespaceAsync(Path.ClientNs, ProbeTimeout, [target.ToString(), "--control", $"http://{Control}", "--control-token", ControlToken, "--timeout", "2", "--retries", "0", .. more]);
 
         public Task<ProbeRun> ProbeAsync(params string[] more) => ProbeAsync(NatPath.Server, more);
 
@@ -135,7 +138,7 @@ public sealed class ProbeFirewallTests
             $"ip daddr {NatPath.Server} udp dport 1-65535 drop").DefaultTimeout();
 
         // The whole phone role (14 flows, 31 ports and 16 media ports), every one dropped: 1 s per attempt, 2 attempts.
-        var run = await ProbeRun.InNamespaceAsync(lab.Path.ClientNs, ProbeTimeout, [NatPath.Server.ToString(), "--control", $"http://{Control}", "--timeout", "1", "--retries", "1"]);
+        var run = await ProbeRun.InNamespaceAsync(lab.Path.ClientNs, ProbeTimeout, [NatPath.Server.ToString(), "--control", $"http://{Control}", "--control-token", ControlToken, "--timeout", "1", "--retries", "1"]);
         Assert.True(run.ExitCode == 3, run.ToString());
         Assert.All(run.Report!.Flows, f => Assert.True(f.VerdictName == "blocked-silent", $"{f.Id}: {f.VerdictName}: {f.Reason}"));
         Assert.True(run.Report.ElapsedMs < (1 * 2 + 2) * 1000, $"{run.Report.ElapsedMs} ms");

@@ -119,9 +119,14 @@ public sealed class BindFailureTests
     {
         // As root, drop to nobody for the child; as an ordinary user, the child is unprivileged already.
         int? uid = Environment.IsPrivilegedProcess ? 65534 : null;
+        // The child's own state directory (serve refuses one that every user may write).
         var state = SimHost.TempDirectory();
-        File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
-            UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
+        if (uid is { } owner)
+        {
+            var chown = await ExternalTool.RunAsync("chown", [owner.ToString(System.Globalization.CultureInfo.InvariantCulture), state]);
+            Assert.True(chown.ExitCode == 0, chown.All);
+        }
+
         await using var child = CucmSimProcess.StartAs(uid, "serve", "--only", "t1.sftp-subscriber,t2.snmp,t6.sccp", "--bind", "127.0.0.1",
             "--port-offset", "0", "--control", "127.0.0.1:0", "--ledger", "none", "--state-dir", state);
         var ready = await child.ReadyAsync();
