@@ -211,4 +211,39 @@ public sealed class LoadLoopbackTests(LoadServe serve) : IClassFixture<LoadServe
             File.Delete(json);
         }
     }
+
+    [Fact]
+    public async Task Sccp_phones_call_each_other_through_serve_and_media_flows_between_them()
+    {
+        var before = serve.LedgerCounts();
+        var json = Path.Combine(Path.GetTempPath(), $"cucmsim-load-{Guid.NewGuid():N}.json");
+        try
+        {
+            var result = await serve.LoadAsync(TimeSpan.FromSeconds(60), "127.0.0.1", "--phones", "100", "--protocol", "sccp", "--mode", "phone", "--register-rate", "200",
+                "--cps", "10", "--hold", "2", "--duration", "4", "--json", json, "--quiet");
+            var report = await CleanAsync(result, json, calls: 40);
+            var c = report.Counters;
+
+            // Every call was answered by the load phone that was dialled (a RingIn answered off hook), not by the server.
+            Assert.Equal(40, c.CallsAnswered);
+            Assert.DoesNotContain("no load phone answered", result.Stdout, StringComparison.Ordinal);
+
+            // Each call is two legs, each measured where it arrives, sent to the address the server's
+            // StartMediaTransmission named (the other phone's OpenReceiveChannelAck).
+            Assert.Equal(80, c.MediaLegs);
+            Assert.True(c.RtpReceived > 80 * 80, $"{c.RtpReceived} RTP packets between the phones");
+            Assert.True(c.RtpLost <= c.RtpReceived / 100, $"{c.RtpLost} of {c.RtpReceived} RTP packets lost");
+
+            // The server routed every call between the phones and connected none to its test extension.
+            var after = serve.LedgerCounts();
+            int Delta(string key) => after.GetValueOrDefault(key) - before.GetValueOrDefault(key);
+            Assert.Equal(c.CallsEstablished, Delta("sccp-route/completed"));
+            Assert.Equal(0, Delta("sccp-route/busy"));
+            Assert.Equal(0, Delta("sccp-media-open/media-open"));
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
 }
