@@ -131,8 +131,9 @@ public sealed class LoadNatTests
     {
         var (report, result, ledger, hairpinned) = await RunAsync(sipHelper: true);
 
-        // The helper drops a SIP message now and then (when it cannot set up its expectations for the media), so
-        // a few INVITEs or 200s are retransmitted and the odd call gives up after --timeout: at most 4 of 64 here.
+        // Through the helper a SIP message is lost now and then (nf_conntrack_sip drops a message whose media it
+        // cannot set up expectations for), so a few INVITEs or 200s are retransmitted and the odd call gives up
+        // after --timeout: at most 4 of 64 here (0 to 1 seen).
         RegisteredAndCalled(report, result, ledger, unanswered: 4);
         var c = report.Counters;
         Assert.True(c.MediaLegsLost == c.MediaLegs, result.All);
