@@ -8,7 +8,7 @@ namespace CucmSim.Clients.Sccp;
 
 /// <summary>
 /// A lean SCCP phone for load: one TCP connection from its source address, RegisterReq and the capabilities, a
-/// keepalive every interval RegisterAck gives (or the run's refresh), and calls: OffHook and the digits, the
+/// keepalive every interval RegisterAck gives (or the run's refresh), and calls: OffHook and the digits ending with #, the
 /// OpenReceiveChannel answered with a fresh media port, StartMediaTransmission (the call is set up: media flows both
 /// ways), OnHook after the hold. Called (phone to phone), it answers a ringing line with OffHook and opens its media the
 /// same way. Every step runs on the phone's <see cref="LoadLoop"/>; nothing waits per phone.
@@ -208,9 +208,11 @@ public sealed class LoadSccpPhone : ILoadReadable, ILoadPhone
             Send(new SccpKeypadButton(SccpKeypadButton.ButtonOf(digit), 1, 0));
         }
 
-        // En bloc, ended with '#': the server completes a number at '#' or when no directory number continues it, and
-        // the test extension 1000 is the start of the phones' own numbers 100000 and up.
-        Send(new SccpKeypadButton(SccpKeypadButton.ButtonOf('#'), 1, 0));
+        // '#' completes the number at once: a directory number may be the prefix of longer ones.
+        if (!number.EndsWith('#'))
+        {
+            Send(new SccpKeypadButton(SccpKeypadButton.ButtonOf('#'), 1, 0));
+        }
 
         _context.Loop.At(call.SentAt + LoadLoop.Ticks(_context.Timeout), () =>
         {

@@ -184,31 +184,55 @@ public sealed class LoadLoopbackTests(LoadServe serve) : IClassFixture<LoadServe
         Assert.True(result.ExitCode == 0, result.All);
     }
 
-    [Fact]
-    public async Task Sip_phones_call_each_other_through_serve_and_media_flows_between_them()
+    /// <summary>
+    /// 100 phones of <paramref name="protocol"/> in phone-to-phone mode, 40 calls held 2 s: the clean report, the
+    /// summary and the ledger's records of the run by kind and verdict. Every call was answered by the load phone
+    /// dialled; each is two legs, each measured where it arrives (callee-to-caller at the caller, caller-to-callee at
+    /// the callee).
+    /// </summary>
+    private async Task<(LoadCounters Counters, string Summary, Func<string, int> Delta)> PhoneToPhoneAsync(string protocol)
     {
         var before = serve.LedgerCounts();
         var json = Path.Combine(Path.GetTempPath(), $"cucmsim-load-{Guid.NewGuid():N}.json");
         try
         {
-            var result = await serve.LoadAsync(TimeSpan.FromSeconds(60), "127.0.0.1", "--phones", "100", "--protocol", "sip", "--mode", "phone", "--register-rate", "200",
+            var result = await serve.LoadAsync(TimeSpan.FromSeconds(60), "127.0.0.1", "--phones", "100", "--protocol", protocol, "--mode", "phone", "--register-rate", "200",
                 "--cps", "10", "--hold", "2", "--duration", "4", "--json", json, "--quiet");
             var c = (await CleanAsync(result, json, calls: 40)).Counters;
             Assert.Equal(40, c.CallsAnswered);
-
-            // Each call is two legs, each measured where it arrives: callee-to-caller at the caller, caller-to-callee at the callee.
             Assert.Equal(80, c.MediaLegs);
             Assert.True(c.RtpReceived > 80 * 80, $"{c.RtpReceived} RTP packets between the phones");
-
-            // The server relayed every call and the caller hung each up; none was answered by the server itself.
             var after = serve.LedgerCounts();
-            int Delta(string key) => after.GetValueOrDefault(key) - before.GetValueOrDefault(key);
-            Assert.Equal(40, Delta("sip-route/completed-by-caller"));
-            Assert.Equal(0, Delta("sip-call/completed"));
+            return (c, result.Stdout, key => after.GetValueOrDefault(key) - before.GetValueOrDefault(key));
         }
         finally
         {
             File.Delete(json);
         }
+    }
+
+    [Fact]
+    public async Task Sip_phones_call_each_other_through_serve_and_media_flows_between_them()
+    {
+        var (_, _, delta) = await PhoneToPhoneAsync("sip");
+
+        // The server relayed every call and the caller hung each up; none was answered by the server itself.
+        Assert.Equal(40, delta("sip-route/completed-by-caller"));
+        Assert.Equal(0, delta("sip-call/completed"));
+    }
+
+    [Fact]
+    public async Task Sccp_phones_call_each_other_through_serve_and_media_flows_between_them()
+    {
+        // The callee answered each RingIn off hook and sent to the address the server's StartMediaTransmission named
+        // (the other phone's OpenReceiveChannelAck).
+        var (c, summary, delta) = await PhoneToPhoneAsync("sccp");
+        Assert.DoesNotContain("no load phone answered", summary, StringComparison.Ordinal);
+        Assert.True(c.RtpLost <= c.RtpReceived / 100, $"{c.RtpLost} of {c.RtpReceived} RTP packets lost");
+
+        // The server routed every call between the phones and connected none to its test extension.
+        Assert.Equal(c.CallsEstablished, delta("sccp-route/completed"));
+        Assert.Equal(0, delta("sccp-route/busy"));
+        Assert.Equal(0, delta("sccp-media-open/media-open"));
     }
 }

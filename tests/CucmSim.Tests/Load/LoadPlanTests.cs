@@ -21,6 +21,18 @@ public sealed class LoadPlanTests
         Mode = mode,
     };
 
+    [Fact]
+    public void Sccp_phone_i_has_the_directory_number_serve_gives_its_device_name_line_one()
+    {
+        var plan = Plan(phones: 200_000, protocol: LoadProtocol.Sccp, mode: CallMode.PhoneToPhone);
+        foreach (var i in (int[])[0, 1, 2, 99, 100, 123_456, plan.Phones - 1])
+        {
+            var phone = plan.Phone(i);
+            Assert.Equal((100_000 + i).ToString(System.Globalization.CultureInfo.InvariantCulture), phone.DirectoryNumber);
+            Assert.Equal(phone.DirectoryNumber, CucmSim.Protocols.Sccp.SccpDirectory.Number(phone.DeviceName, 1));
+        }
+    }
+
     [Theory]
     [InlineData(1000, 0, 4)]
     [InlineData(1000, 64, 4)]
