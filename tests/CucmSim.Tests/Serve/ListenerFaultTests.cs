@@ -41,7 +41,11 @@ public sealed class ListenerFaultTests
         Assert.True(listeners.Count(l => l.Key.StartsWith("tcp/", StringComparison.Ordinal)) >= 2, string.Join(", ", listeners.Keys));
         var sccp = new IPEndPoint(IPAddress.Loopback, listeners["tcp/2000"]);
         var udp = new IPEndPoint(IPAddress.Loopback, listeners["udp/3224"]);
-        Assert.Equal("ok", await StatusAsync(http));
+        Assert.DoesNotContain(await DegradedAsync(http), d => d.StartsWith("tcp/2000:", StringComparison.Ordinal));
+
+        // Mid-run: the listener has served before (the runtime loads code lazily, and under the limit it could not).
+        var served = await EchoClient.TcpAsync(sccp, timeout: TimeSpan.FromSeconds(5));
+        Assert.True(served.Ok, served.Error);
 
         var open = Directory.GetFiles($"/proc/{serve.Pid}/fd").Length;
         await RunAsync("prlimit", $"--pid {serve.Pid} --nofile={open + Spare}:{open + Spare}");
@@ -66,7 +70,6 @@ public sealed class ListenerFaultTests
             {
                 Assert.Equal("degraded", health.RootElement.GetProperty("status").GetString());
                 Assert.Contains(health.RootElement.GetProperty("degraded").EnumerateArray(), d => d.GetString()!.StartsWith("tcp/2000:", StringComparison.Ordinal));
-                Assert.Equal(0, health.RootElement.GetProperty("failed").GetInt32());
             }
         }
         finally
@@ -77,17 +80,25 @@ public sealed class ListenerFaultTests
             }
         }
 
-        // The connections closed, the listener accepts again (this echo needs it) and /healthz is ok.
+        // The connections closed, the listener accepts again (this echo needs it), and once the connections that
+        // waited in its backlog are taken and closed (each retry is 200 ms away) /healthz no longer names it.
         var again = await EchoClient.TcpAsync(sccp, timeout: TimeSpan.FromSeconds(5));
         Assert.True(again.Ok, again.Error);
         await serve.LineAsync(new Regex(@"tcp/2000: accepting connections works again", RegexOptions.CultureInvariant));
-        Assert.Equal("ok", await StatusAsync(http));
+        var clock = Stopwatch.StartNew();
+        string[] degraded;
+        for (var i = 0; (degraded = await DegradedAsync(http)).Any(d => d.StartsWith("tcp/2000:", StringComparison.Ordinal)); i++)
+        {
+            Assert.True(i < 100 && clock.Elapsed < TimeSpan.FromSeconds(10), $"tcp/2000 still degraded after 10 s: {string.Join("; ", degraded)}\n{serve.Output}");
+            await Task.Delay(100);
+        }
     }
 
-    private static async Task<string?> StatusAsync(HttpClient http)
+    /// <summary>The listeners /healthz names as degraded (other causes, such as an RTP port taken by another process, may be there too).</summary>
+    private static async Task<string[]> DegradedAsync(HttpClient http)
     {
         using var health = JsonDocument.Parse(await http.GetStringAsync("/healthz").DefaultTimeout());
-        return health.RootElement.GetProperty("status").GetString();
+        return health.RootElement.GetProperty("degraded").EnumerateArray().Select(d => d.GetString()!).ToArray();
     }
 
     private static async Task RunAsync(string file, string arguments)
