@@ -16,7 +16,7 @@ public sealed record ListenerView(
 
 public sealed record RtpView(RtpPoolStats? Stats, string? Error, IReadOnlyList<string> Failures, IReadOnlyList<RtpStreamView> Streams);
 
-public sealed record HealthView(string Status, string Profile, string Role, int Listeners, int Bound, int Failed, int RtpRequested, int RtpBound, long LedgerSeq, double UptimeSeconds);
+public sealed record HealthView(string Status, string Profile, string Role, int Listeners, int Bound, int Failed, int RtpRequested, int RtpBound, long LedgerSeq, double UptimeSeconds, string[] Degraded);
 
 public sealed record TableView(int Table, string Title);
 
@@ -68,7 +68,8 @@ internal static class ControlApi
         server.Rtp?.Requested ?? server.Plan.Rtp?.Count ?? 0,
         server.Rtp?.Bound ?? 0,
         server.Ledger.LastSeq,
-        Math.Round((server.Context.Time.GetUtcNow() - server.StartedAt).TotalSeconds, 3));
+        Math.Round((server.Context.Time.GetUtcNow() - server.StartedAt).TotalSeconds, 3),
+        server.Degraded);
 
     internal static ListenerView[] Listeners(SimServer server)
     {

@@ -39,6 +39,7 @@ public sealed class ListenerRuntime
 
     private string[]? _flowIds;
     private string? _localText;
+    private string? _acceptError;
 
     /// <summary>Listener id as the echo and the ledger name it: "tcp/2000", or "tcp/2000@ADDR" when several addresses are bound.</summary>
     public string Id { get; }
@@ -105,6 +106,15 @@ public sealed class ListenerRuntime
         Error = error;
         Fix = fix;
     }
+
+    /// <summary>Why accepting connections fails now (the descriptor limit reached), or null while it works.</summary>
+    public string? AcceptError => Volatile.Read(ref _acceptError);
+
+    /// <summary>Records a failing accept; true the first time since the last success (the caller logs then).</summary>
+    public bool AcceptFailed(string error) => Interlocked.Exchange(ref _acceptError, error) is null;
+
+    /// <summary>An accept worked again; true when it had been failing.</summary>
+    public bool AcceptSucceeded() => Volatile.Read(ref _acceptError) is not null && Interlocked.Exchange(ref _acceptError, null) is not null;
 
     public void Hit(string peer, DateTimeOffset now)
     {

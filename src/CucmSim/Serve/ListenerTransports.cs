@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
@@ -11,33 +12,154 @@ namespace CucmSim.Serve;
 /// zero-byte read and take a buffer only when bytes arrive: 18,000 idle phones hold no receive buffers.
 /// Request/response listeners (HTTP provisioning, where a client sends the next request as soon as the
 /// last answer is in) read straight into a buffer: one system call less per request.
+/// The accept loop is ours (<see cref="GuardedListener"/>): Kestrel's retries a failing accept at once, forever,
+/// and says nothing above debug level, so a process out of descriptors would spin and look healthy.
 /// </summary>
-internal sealed class ListenerTransports : IConnectionListenerFactory, IConnectionListenerFactorySelector
+internal sealed partial class ListenerTransports : IConnectionListenerFactory, IConnectionListenerFactorySelector, IDisposable
 {
-    private readonly SocketTransportFactory _idle;
-    private readonly SocketTransportFactory _eager;
+    /// <summary>How long a listener waits before it tries to accept again after running out of descriptors.</summary>
+    internal static readonly TimeSpan AcceptBackoff = TimeSpan.FromMilliseconds(200);
+
+    private readonly SocketTransportOptions _options;
+    private readonly SocketConnectionContextFactory _idle;
+    private readonly SocketConnectionContextFactory _eager;
     private readonly Func<EndPoint, bool> _isEager;
+    private readonly Func<EndPoint, ListenerRuntime?> _listenerOf;
+    private readonly ILogger _log;
 
     /// <param name="configure">Settings shared by both transports.</param>
     /// <param name="isEager">True for an endpoint whose connections read without waiting first.</param>
+    /// <param name="listenerOf">The profile's listener on an endpoint (null for the control API).</param>
     /// <param name="loggers">Kestrel's loggers.</param>
-    public ListenerTransports(Action<SocketTransportOptions> configure, Func<EndPoint, bool> isEager, ILoggerFactory loggers)
+    public ListenerTransports(Action<SocketTransportOptions> configure, Func<EndPoint, bool> isEager, Func<EndPoint, ListenerRuntime?> listenerOf, ILoggerFactory loggers)
     {
-        _idle = new SocketTransportFactory(Options(configure, waitForData: true), loggers);
-        _eager = new SocketTransportFactory(Options(configure, waitForData: false), loggers);
+        _options = new SocketTransportOptions();
+        configure(_options);
+        var transportLog = loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets");
+        _idle = new SocketConnectionContextFactory(Options(_options, waitForData: true), transportLog);
+        _eager = new SocketConnectionContextFactory(Options(_options, waitForData: false), transportLog);
         _isEager = isEager;
+        _listenerOf = listenerOf;
+        _log = loggers.CreateLogger("CucmSim.Listeners");
     }
 
     public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint;
 
-    public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default) =>
-        (_isEager(endpoint) ? _eager : _idle).BindAsync(endpoint, cancellationToken);
-
-    private static Microsoft.Extensions.Options.IOptions<SocketTransportOptions> Options(Action<SocketTransportOptions> configure, bool waitForData)
+    public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
-        var options = new SocketTransportOptions();
-        configure(options);
-        options.WaitForDataBeforeAllocatingBuffer = waitForData;
-        return Microsoft.Extensions.Options.Options.Create(options);
+        var socket = _options.CreateBoundListenSocket(endpoint);
+        try
+        {
+            socket.Listen(_options.Backlog);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return ValueTask.FromResult<IConnectionListener>(new GuardedListener(this, socket, _isEager(endpoint) ? _eager : _idle, _listenerOf(endpoint)));
     }
+
+    public void Dispose()
+    {
+        _idle.Dispose();
+        _eager.Dispose();
+    }
+
+    private static SocketConnectionFactoryOptions Options(SocketTransportOptions options, bool waitForData) => new()
+    {
+        IOQueueCount = options.IOQueueCount,
+        WaitForDataBeforeAllocatingBuffer = waitForData,
+        MaxReadBufferSize = options.MaxReadBufferSize,
+        MaxWriteBufferSize = options.MaxWriteBufferSize,
+        UnsafePreferInlineScheduling = options.UnsafePreferInlineScheduling,
+    };
+
+    /// <summary>
+    /// Accepts as Kestrel's listener does, except when the process or the system is out of descriptors (EMFILE,
+    /// ENFILE): the listener is marked (/healthz says degraded and names it), the failure is logged once, and the
+    /// next accept waits <see cref="AcceptBackoff"/> instead of spinning; the first accept that works clears it.
+    /// </summary>
+    private sealed class GuardedListener(ListenerTransports owner, Socket socket, SocketConnectionContextFactory factory, ListenerRuntime? listener) : IConnectionListener
+    {
+        private string? _controlError;
+
+        public EndPoint EndPoint { get; } = socket.LocalEndPoint!;
+
+        public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            while (true)
+            {
+                Socket accepted;
+                try
+                {
+                    accepted = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return null;
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.OperationAborted)
+                {
+                    return null;
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TooManyOpenSockets)
+                {
+                    var error = $"accepting connections fails: {ex.Message}";
+                    var first = listener is null ? Interlocked.Exchange(ref _controlError, error) is null : listener.AcceptFailed(error);
+                    if (first)
+                    {
+                        LogAcceptFailing(owner._log, listener?.Id ?? $"control {EndPoint}", ex.Message, (int)AcceptBackoff.TotalMilliseconds);
+                    }
+
+                    try
+                    {
+                        await Task.Delay(AcceptBackoff, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return null;
+                    }
+
+                    continue;
+                }
+                catch (SocketException)
+                {
+                    // The connection was reset while it waited in the backlog: the next one.
+                    continue;
+                }
+
+                if (listener is null ? Interlocked.Exchange(ref _controlError, null) is not null : listener.AcceptSucceeded())
+                {
+                    LogAcceptRecovered(owner._log, listener?.Id ?? $"control {EndPoint}");
+                }
+
+                if (accepted.LocalEndPoint is IPEndPoint)
+                {
+                    accepted.NoDelay = owner._options.NoDelay;
+                }
+
+                return factory.Create(accepted);
+            }
+        }
+
+        public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+        {
+            socket.Dispose();
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            socket.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Error, Message = "{Listener}: accepting connections fails ({Error}); the listener is degraded, retrying every {Backoff} ms")]
+    private static partial void LogAcceptFailing(ILogger logger, string listener, string error, int backoff);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "{Listener}: accepting connections works again")]
+    private static partial void LogAcceptRecovered(ILogger logger, string listener);
 }

@@ -142,7 +142,10 @@ public sealed class SimServer : IAsyncDisposable
     public int FailedCount => Listeners.Count(l => l.Status == ListenerStatus.Failed);
 
     /// <summary>True when everything asked for is bound: every listener, every RTP port, the control API.</summary>
-    public bool Complete => FailedCount == 0 && RtpError is null && (Rtp is null || Rtp.Bound == Rtp.Requested) && ControlError is null;
+    /// <summary>Listeners that are bound but fail at runtime (accept fails: the descriptor limit reached), with why.</summary>
+    public string[] Degraded => Listeners.Where(l => l.AcceptError is not null).Select(l => $"{l.Id}: {l.AcceptError}").ToArray();
+
+    public bool Complete => FailedCount == 0 && Listeners.All(l => l.AcceptError is null) && RtpError is null && (Rtp is null || Rtp.Bound == Rtp.Requested) && ControlError is null;
 
     public static async Task<SimServer> StartAsync(ServeOptions options, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
     {
@@ -342,7 +345,9 @@ public sealed class SimServer : IAsyncDisposable
         // Kestrel's socket transport, set per endpoint: the profile's HTTP listeners read eagerly, every other
         // listener waits for data first. Registered last, so Kestrel binds every IP endpoint with it.
         builder.Services.AddSingleton<IConnectionListenerFactory>(services => new ListenerTransports(
-            ConfigureTransport, endPoint => endPoint is IPEndPoint ip && _http.ContainsKey(ip.Port), services.GetRequiredService<ILoggerFactory>()));
+            ConfigureTransport, endPoint => endPoint is IPEndPoint ip && _http.ContainsKey(ip.Port),
+            endPoint => Listeners.FirstOrDefault(l => l.Spec.Transport == Transport.Tcp && endPoint.Equals(l.BoundEndPoint)),
+            services.GetRequiredService<ILoggerFactory>()));
 
         if (!Options.NoControl)
         {

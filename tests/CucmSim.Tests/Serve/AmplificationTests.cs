@@ -169,6 +169,26 @@ public sealed class AmplificationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Tftp_errors_to_garbage_fit_within_three_times_the_garbage()
+    {
+        await using var server = await SimHost.StartAsync(new ServeOptions { Only = ["t2.tftp"], EphemeralPorts = true, Tftp = new TftpOptions { Root = SimHost.TempDirectory() } });
+        var listener = server.Listeners.Single(l => l.Id == "udp/69");
+        foreach (var (size, answered) in new[] { (1, false), (2, true), (4, true), (8, true) })
+        {
+            // 0xFF opcodes are no TFTP opcode: each datagram is malformed.
+            using var peer = new Peer(server.EndPoint("udp/69"));
+            var malformed = listener.Malformed;
+            peer.Send(Enumerable.Repeat((byte)0xFF, size).ToArray());
+            await server.WaitForRecordAsync(r => r.Verdict == "tftp-malformed" && r.Peer == peer.Local.ToString());
+            await peer.CollectAsync();
+            output.WriteLine($"tftp garbage of {size} bytes: {peer.Received} bytes in {peer.Datagrams} datagrams");
+            Assert.True(peer.Received <= Factor * peer.Sent, $"{size} bytes of garbage drew {peer.Received}\n{peer.All}");
+            Assert.Equal(answered ? 1 : 0, peer.Datagrams);
+            Assert.Equal(malformed + 1, listener.Malformed);
+        }
+    }
+
+    [Fact]
     public async Task H323_ras_answers_within_the_bound()
     {
         await using var server = await SimHost.StartAsync(new ServeOptions { Only = ["t7.ras"], EphemeralPorts = true });

@@ -15,6 +15,9 @@ internal sealed partial class TftpServer : IUdpProtocol
     /// <summary>Netascii files are converted in memory; larger ones are refused.</summary>
     private const long MaxNetAsciiBytes = 16L * 1024 * 1024;
 
+    /// <summary>An ERROR is at most this many times the bytes of the request it answers (docs/security.md).</summary>
+    internal const int MaxAmplification = 3;
+
     private readonly ListenerRuntime _listener;
     private readonly ServeContext _context;
     private readonly ProvisioningService _service;
@@ -250,10 +253,13 @@ internal sealed partial class TftpServer : IUdpProtocol
             using (socket)
             {
                 Span<byte> buffer = stackalloc byte[TftpPacket.HeaderLength + TftpPacket.MaxErrorMessageLength + 1];
-                var n = TftpPacket.WriteError(buffer, code, message);
+                var n = WriteBoundedError(buffer, code, message, request.Data.Length);
                 try
                 {
-                    _listener.Sent(socket.SendTo(buffer[..n], SocketFlags.None, request.PeerAddress));
+                    if (n > 0)
+                    {
+                        _listener.Sent(socket.SendTo(buffer[..n], SocketFlags.None, request.PeerAddress));
+                    }
                 }
                 catch (SocketException)
                 {
@@ -283,8 +289,27 @@ internal sealed partial class TftpServer : IUdpProtocol
     private static void ReplyError(ref UdpRequest request, TftpErrorCode code, string message)
     {
         Span<byte> buffer = stackalloc byte[TftpPacket.HeaderLength + TftpPacket.MaxErrorMessageLength + 1];
-        var n = TftpPacket.WriteError(buffer, code, message);
-        request.Reply(buffer[..n]);
+        var n = WriteBoundedError(buffer, code, message, request.Data.Length);
+        if (n > 0)
+        {
+            request.Reply(buffer[..n]);
+        }
+    }
+
+    /// <summary>
+    /// An ERROR within <see cref="MaxAmplification"/> times the request: its text is cut to fit, down to none (the
+    /// 4-byte header and the NUL); 0 when even that would not fit, and nothing is sent (the request port answers
+    /// anyone, and a forged source would draw the answer).
+    /// </summary>
+    internal static int WriteBoundedError(Span<byte> buffer, TftpErrorCode code, string message, int requestLength)
+    {
+        var room = MaxAmplification * requestLength - TftpPacket.HeaderLength - 1;
+        if (room < 0)
+        {
+            return 0;
+        }
+
+        return TftpPacket.WriteError(buffer, code, message.Length > room ? message[..room] : message);
     }
 
     internal void Remove(TftpTransfer transfer)
