@@ -61,6 +61,8 @@ internal sealed class ServeCli
             (s, v) => s with { Ledger = s.Ledger with { WindowSize = v } });
         o.Add(new Option<int>("--idle-timeout") { HelpName = "S", Description = "close TCP connections silent for S seconds", DefaultValueFactory = _ => (int)d.Limits.IdleTimeout.TotalSeconds }.Whole(1, 86400),
             (s, v) => s with { Limits = s.Limits with { IdleTimeout = TimeSpan.FromSeconds(v) } });
+        o.Add(new Option<int>("--fd-headroom") { HelpName = "N", Description = "keep N descriptors free below the open-files limit: a TCP connection that would take one of them is reset and counted (0: none kept)", DefaultValueFactory = _ => d.Limits.DescriptorHeadroom }.Whole(0, 100_000),
+            (s, v) => s with { Limits = s.Limits with { DescriptorHeadroom = v } });
         o.Add(new Option<string>("--state-dir") { HelpName = "DIR", Description = "generated certificates and other state", DefaultValueFactory = _ => d.StateDirectory }.LastWins(),
             (s, v) => s with { StateDirectory = v });
         o.Add(new Option<bool>("--strict") { Description = "exit with code 2 unless every listener binds" },

@@ -15,6 +15,7 @@ public sealed class ListenerRuntime
 {
     private long _connections;
     private long _activeConnections;
+    private long _refused;
     private long _datagrams;
     private long _bytesIn;
     private long _bytesOut;
@@ -66,6 +67,9 @@ public sealed class ListenerRuntime
 
     public long Connections => Interlocked.Read(ref _connections);
     public long ActiveConnections => Interlocked.Read(ref _activeConnections);
+
+    /// <summary>Connections reset as soon as accepted because descriptors ran short.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
     public long Datagrams => Interlocked.Read(ref _datagrams);
     public long BytesIn => Interlocked.Read(ref _bytesIn);
     public long BytesOut => Interlocked.Read(ref _bytesOut);
@@ -125,6 +129,7 @@ public sealed class ListenerRuntime
 
     public void ConnectionOpened() { Interlocked.Increment(ref _connections); Interlocked.Increment(ref _activeConnections); }
     public void ConnectionClosed() => Interlocked.Decrement(ref _activeConnections);
+    public void ConnectionRefused() => Interlocked.Increment(ref _refused);
     public void Datagram(int bytes) { Interlocked.Increment(ref _datagrams); Interlocked.Add(ref _bytesIn, bytes); }
     public void Received(long bytes) => Interlocked.Add(ref _bytesIn, bytes);
     public void Sent(long bytes) => Interlocked.Add(ref _bytesOut, bytes);

@@ -34,6 +34,7 @@ internal static class Metrics
         new("cucmsim_listener_up", "cucmsim.listener.up", MetricKind.Gauge, "1", "1 when the listener is bound", Any, l => l.Status == ListenerStatus.Bound ? 1 : 0),
         new("cucmsim_connections_total", "cucmsim.connections", MetricKind.Counter, "{connection}", "TCP connections accepted", Tcp, l => l.Connections),
         new("cucmsim_connections_active", "cucmsim.connections.active", MetricKind.Gauge, "{connection}", "TCP connections open now", Tcp, l => l.ActiveConnections),
+        new("cucmsim_connections_refused_total", "cucmsim.connections.refused", MetricKind.Counter, "{connection}", "TCP connections reset on accept because descriptors ran short (--fd-headroom)", Tcp, l => l.Refused),
         new("cucmsim_datagrams_total", "cucmsim.datagrams", MetricKind.Counter, "{datagram}", "UDP datagrams received", Udp, l => l.Datagrams),
         new("cucmsim_received_bytes_total", "cucmsim.received", MetricKind.Counter, "By", "Bytes received", Any, l => l.BytesIn),
         new("cucmsim_sent_bytes_total", "cucmsim.sent", MetricKind.Counter, "By", "Bytes sent", Any, l => l.BytesOut),

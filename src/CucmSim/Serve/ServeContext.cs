@@ -106,6 +106,9 @@ public sealed record ServeLimits
     /// <summary>An RTP stream with no packet for this long is closed in the ledger.</summary>
     public TimeSpan RtpStreamIdle { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Descriptors kept free below the open-files limit: a connection that would eat into them is reset.</summary>
+    public int DescriptorHeadroom { get; init; } = 64;
+
     /// <summary>Delayed echo answers (idle=S) pending at once; past this a probe gets its echo without a callback.</summary>
     public int MaxEchoCallbacks { get; init; } = 1024;
 }

@@ -347,7 +347,7 @@ public sealed class SimServer : IAsyncDisposable
         builder.Services.AddSingleton<IConnectionListenerFactory>(services => new ListenerTransports(
             ConfigureTransport, endPoint => endPoint is IPEndPoint ip && _http.ContainsKey(ip.Port),
             endPoint => Listeners.FirstOrDefault(l => l.Spec.Transport == Transport.Tcp && endPoint.Equals(l.BoundEndPoint)),
-            services.GetRequiredService<ILoggerFactory>()));
+            new DescriptorHeadroom(Options.Limits.DescriptorHeadroom), services.GetRequiredService<ILoggerFactory>()));
 
         if (!Options.NoControl)
         {
