@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using CucmSim.Load;
 using CucmSim.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace CucmSim.Tests.Load;
 
@@ -37,7 +38,7 @@ namespace CucmSim.Tests.Load;
 /// need) for the helper run and restores it after. The parameter is the module's, not the namespace's; it only
 /// widens what the helper expects.
 /// </summary>
-public sealed class LoadNatTests
+public sealed class LoadNatTests(ITestOutputHelper output)
 {
     private const int Phones = 128;
     private const int Callers = 64;
@@ -53,12 +54,25 @@ public sealed class LoadNatTests
 
     /// <summary>What one run gave: each shard's report and output, serve's ledger, the devices serve listed, the drops toward the inside.</summary>
     private sealed record NatRun(LoadReport In, ToolResult InResult, LoadReport Out, ToolResult OutResult, Dictionary<string, int> Ledger,
-        List<(string Offer, string Answer)> Routes, List<(string Name, string Seen, string? Embedded)> Devices, long DroppedToInside)
+        List<(string Offer, string Answer)> Routes, List<(string Name, string Seen, string? Embedded)> Devices, long DroppedToInside, string Conntrack)
     {
-        public string All => $"inside:\n{InResult.All}\noutside:\n{OutResult.All}";
+        public string All => $"inside:\n{InResult.All}\noutside:\n{OutResult.All}\nfirewall:\n{Conntrack}";
+
+        /// <summary>One line per side and the firewall's conntrack statistics, for the test's output.</summary>
+        public string Summary => string.Join('\n',
+            new[] { ("inside", In), ("outside", Out) }.Select(s => string.Create(CultureInfo.InvariantCulture,
+                $"{s.Item1}: {s.Item2.Counters.RegistrationsSucceeded} registered, {s.Item2.Counters.CallsEstablished} calls set up, {s.Item2.Counters.CallsAnswered} answered, {s.Item2.Counters.MediaLegs} legs ({s.Item2.Counters.MediaLegsLost} lost: {string.Join(", ", s.Item2.LostLegs.Select(l => $"{l.Key} {l.Value}"))}), RTP {s.Item2.Counters.RtpSent} sent, {s.Item2.Counters.RtpReceived} received, {s.Item2.Counters.RtpLost} lost"))
+            .Append(string.Create(CultureInfo.InvariantCulture, $"dropped toward the inside: {DroppedToInside}")).Append(Conntrack));
     }
 
-    private static async Task<NatRun> RunAsync(bool sipHelper)
+    private async Task<NatRun> RunAsync(bool sipHelper)
+    {
+        var run = await RunOnceAsync(sipHelper);
+        output.WriteLine(run.Summary);
+        return run;
+    }
+
+    private static async Task<NatRun> RunOnceAsync(bool sipHelper)
     {
         var path = await NatPath.CreateAsync(serverNamespace: true).DefaultTimeout();
         var ledger = Path.Combine(Path.GetTempPath(), $"cucmsim-load-nat-{Guid.NewGuid():N}.jsonl");
@@ -139,10 +153,13 @@ public sealed class LoadNatTests
             var counter = await path.InFirewallAsync("nft", ["list", "counter", "inet", "stateful", "toinside"], Step).DefaultTimeout();
             var packets = Regex.Match(counter.Stdout, @"packets (\d+)");
             Assert.True(packets.Success, counter.All);
+            var expectations = await path.InFirewallAsync("conntrack", ["-L", "expect"], Step).DefaultTimeout();
+            var stats = await path.InFirewallAsync("conntrack", ["-S"], Step).DefaultTimeout();
+            var conntrack = $"expectations pending: {expectations.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length}\n{stats.Stdout.Trim()}";
             await server.DisposeAsync();
             server = null;
             return new NatRun(LoadReport.FromJson(await File.ReadAllTextAsync(jsonIn)), inResult, LoadReport.FromJson(await File.ReadAllTextAsync(jsonOut)), outResult,
-                Ledger(ledger, out var routes), routes, devices, long.Parse(packets.Groups[1].Value, CultureInfo.InvariantCulture));
+                Ledger(ledger, out var routes), routes, devices, long.Parse(packets.Groups[1].Value, CultureInfo.InvariantCulture), conntrack);
         }
         finally
         {
