@@ -11,8 +11,8 @@ namespace CucmSim.Tests.Load;
 /// Phone-to-phone load through an nftables NAT firewall, in namespaces the test creates (<see cref="NatPath"/> with
 /// a server namespace), with phones on both sides so that every call's media must cross the firewall:
 /// <list type="bullet">
-/// <item>inside: 64 SIP-over-UDP callers on 32 addresses of 198.18.0.0/24 in the client namespace, masqueraded by the
-/// firewall to its outside address (198.51.100.2);</item>
+/// <item>inside: 64 SIP-over-UDP callers on 32 addresses of 198.18.0.0/24 in the client namespace, each address
+/// translated by the firewall to one of its own (static source NAT to 203.0.113.1..32);</item>
 /// <item>outside: 64 SIP-over-UDP callees on 32 addresses of 198.19.0.0/24 in the server namespace, beside a
 /// `cucmsim serve` (198.51.100.1) with which all 128 phones register.</item>
 /// </list>
@@ -22,21 +22,32 @@ namespace CucmSim.Tests.Load;
 /// firewall.
 /// <para>
 /// The firewall's forward policy is a stateful one: established and related traffic passes, traffic from the
-/// inside passes (masqueraded), a new flow from the outside toward an inside address is dropped (and counted). So
-/// only connection tracking decides whether a callee's RTP reaches its caller:
+/// inside passes (translated), a new flow from the outside toward an inside address is dropped and counted. So only
+/// connection tracking decides whether a callee's RTP reaches its caller:
 /// </para>
 /// <list type="bullet">
 /// <item>without the sip helper, the caller's SDP carries its own inside address; the callee sends there, a new flow
-/// toward the inside, dropped: every "callee-to-caller" leg is lost, by leg, while every "caller-to-callee" leg
-/// (the inside phone sending out, masqueraded) passes and registrations and calls succeed;</item>
-/// <item>with the sip helper (nf_conntrack_sip and nf_nat_sip on 5060/udp), the caller's SDP is rewritten to the
-/// firewall's outside address and a port the helper expects media on; the callee's RTP there is related, mapped back
-/// to the caller: every leg passes.</item>
+/// toward the inside, dropped: every "callee-to-caller" leg is lost, by leg, while every "caller-to-callee" leg (the
+/// inside phone sending out, translated) passes, and registrations and calls succeed;</item>
+/// <item>with the sip helper (nf_conntrack_sip and nf_nat_sip on 5060/udp), the caller's SDP is rewritten to its
+/// outside address and a port the helper expects media on; the callee's RTP there is related, translated back to
+/// the caller: every leg passes, with no RTP lost.</item>
 /// </list>
-/// The helper expects media from the signalling peer alone by default (nf_conntrack_sip's sip_direct_media=1): here
-/// that is serve, not the callee, so the test sets sip_direct_media=0 (media from any address, as a CUCM's phones
-/// need) for the helper run and restores it after. The parameter is the module's, not the namespace's; it only
-/// widens what the helper expects.
+/// Two settings make the helper run deterministic, each for a cause found here:
+/// <list type="bullet">
+/// <item>The helper expects media from the signalling peer alone by default (nf_conntrack_sip's sip_direct_media=1):
+/// here that is serve, not the callee, so every callee-to-caller leg would be lost. The test sets sip_direct_media=0
+/// (media from any address, as phones calling each other need) for the helper run and restores it after. The
+/// parameter is the module's, not the namespace's; it only widens what the helper expects.</item>
+/// <item>With sip_direct_media=0 an expectation is "any address to the translated address and port". Behind one
+/// masquerade address, two calls up at once whose callers (on different inside addresses) chose the same RTP port
+/// ask for the same expectation: the helper refuses the second (it exists for another master) and drops that
+/// INVITE, and every retransmission, until the first call's BYE clears its expectations; the call then fails with
+/// timeout-setup. With random even ports (about 14,000) and 32 calls up at once that is about one run in ten by the
+/// birthday bound; with the client's ports narrowed to 100 even ones, 6 of 64 calls failed so. One outside address per inside address removes the
+/// cause: two sockets up at once on one address never share a port. The test keeps the client's ports narrowed
+/// (40000-40199), so that the same port numbers recur across addresses in every run and a regression shows at once.</item>
+/// </list>
 /// </summary>
 public sealed class LoadNatTests(ITestOutputHelper output)
 {
@@ -47,6 +58,9 @@ public sealed class LoadNatTests(ITestOutputHelper output)
     private const string DirectMedia = "/sys/module/nf_conntrack_sip/parameters/sip_direct_media";
 
     private static readonly string[] Inside = [.. Enumerable.Range(1, 32).Select(i => $"198.18.0.{i.ToString(CultureInfo.InvariantCulture)}")];
+
+    /// <summary>The firewall's outside address for each inside one (static source NAT, one to one).</summary>
+    private static readonly string[] Public = [.. Enumerable.Range(1, 32).Select(i => $"203.0.113.{i.ToString(CultureInfo.InvariantCulture)}")];
 
     private static readonly string[] Outside = [.. Enumerable.Range(1, 32).Select(i => $"198.19.0.{i.ToString(CultureInfo.InvariantCulture)}")];
 
@@ -95,16 +109,26 @@ public sealed class LoadNatTests(ITestOutputHelper output)
                 .. Outside.Select(a => $"ip -n {serverNs} addr add {a}/32 dev {serverLink}"),
                 $"ip -n {serverNs} route add default via {NatPath.FirewallOutside}",
             ]).DefaultTimeout();
+
+            // 100 even ports for the callers' media (see above): port numbers recur across the inside addresses.
+            await Netns.RunStepsAsync([$"ip netns exec {path.ClientNs} sysctl -qw net.ipv4.ip_local_port_range=40000\t40199"]).DefaultTimeout();
             foreach (var (net, via) in new[] { (InsideNet, NatPath.Client), (OutsideNet, NatPath.Server) })
             {
                 var route = await path.InFirewallAsync("ip", ["route", "add", net, "via", via.ToString()], Step).DefaultTimeout();
                 Assert.True(route.ExitCode == 0, route.All);
             }
 
-            // The stateful policy: what belongs to a tracked flow (or is related to one) passes, the inside may open
-            // flows, a new flow toward the inside is dropped and counted. (NatPath's own forward chain accepts all;
-            // a drop in this chain is final.)
+            // Each inside address leaves as its own outside address (before NatPath's masquerade, which then has
+            // nothing left to do). The stateful policy: what belongs to a tracked flow (or is related to one) passes,
+            // the inside may open flows, a new flow toward the inside is dropped and counted. (NatPath's own forward
+            // chain accepts all; a drop in this chain is final.)
             await path.LoadFirewallAsync($$"""
+                table ip phones {
+                  chain post {
+                    type nat hook postrouting priority 90;
+                    ip saddr {{InsideNet}} snat to ip saddr map { {{string.Join(", ", Inside.Zip(Public, (a, b) => $"{a} : {b}"))}} }
+                  }
+                }
                 table inet stateful {
                   counter toinside { }
                   chain forward {
@@ -227,7 +251,8 @@ public sealed class LoadNatTests(ITestOutputHelper output)
         Assert.True(run.In.Counters.RegistrationsSucceeded == Callers && run.Out.Counters.RegistrationsSucceeded == Phones - Callers, run.All);
         Assert.Equal(Phones, run.Ledger.GetValueOrDefault("sip-register/registered"));
         Assert.Equal(Phones, run.Devices.Count);
-        Assert.Equal(Callers, run.Devices.Count(d => d.Seen.StartsWith(NatPath.FirewallOutside + ":", StringComparison.Ordinal)));
+        Assert.Equal(Callers, run.Devices.Count(d => d.Seen.StartsWith("203.0.113.", StringComparison.Ordinal)));
+        Assert.Equal(Public.Length, run.Devices.Select(d => d.Seen.Split(':')[0]).Distinct().Count(a => a.StartsWith("203.0.113.", StringComparison.Ordinal)));
         Assert.Equal(Phones - Callers, run.Devices.Count(d => d.Seen.StartsWith("198.19.0.", StringComparison.Ordinal)));
 
         Assert.Equal(Callers, run.In.Counters.CallsAttempted);
@@ -271,7 +296,7 @@ public sealed class LoadNatTests(ITestOutputHelper output)
         RegisteredAndCalled(run);
 
         // The helper rewrote each offer to the firewall's outside address and expected the callee's RTP there.
-        Assert.All(run.Routes, r => Assert.Contains(NatPath.FirewallOutside.ToString(), r.Offer, StringComparison.Ordinal));
+        Assert.All(run.Routes, r => Assert.Contains("203.0.113.", r.Offer, StringComparison.Ordinal));
         Assert.Equal(0, run.DroppedToInside);
         foreach (var side in new[] { run.In, run.Out })
         {
@@ -281,6 +306,11 @@ public sealed class LoadNatTests(ITestOutputHelper output)
             Assert.True(side.Counters.RtpReceived > Callers * 80, $"{side.Counters.RtpReceived} RTP packets received, {side.Counters.RtpLost} lost\n{run.All}");
         }
 
+        // Nothing is lost within a stream (veth between namespaces drops nothing), and each side receives what the
+        // other sent but at most one packet a leg: the last one a callee sends as the BYE reaches it (a caller keeps
+        // receiving 200 ms after it hangs up, far longer than the BYE takes through serve).
         Assert.True(run.In.Counters.RtpLost == 0 && run.Out.Counters.RtpLost == 0, $"{run.In.Counters.RtpLost} RTP lost at the callers, {run.Out.Counters.RtpLost} at the callees");
+        Assert.InRange(run.In.Counters.RtpReceived, run.Out.Counters.RtpSent - Callers, run.Out.Counters.RtpSent);
+        Assert.InRange(run.Out.Counters.RtpReceived, run.In.Counters.RtpSent - Callers, run.In.Counters.RtpSent);
     }
 }
