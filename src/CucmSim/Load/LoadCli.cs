@@ -31,9 +31,10 @@ internal sealed class LoadCli
         Phones follow from their index: SCCP phone i registers SEP<MAC base + i> (line 1 is 100000 + i on serve),
         SIP phone i registers user 100000 + i; phone i sends from source address block ⌊i·S/N⌋ of --sources.
         Registrations come first at --register-rate; then calls at --cps from one seeded schedule (--seed), ramped
-        up and down, each held --hold seconds, until --duration or --calls. --mode phone --callers K: phones 0..K-1
-        call, the others only answer (as shards 0 and 1 of 2, either side of a firewall). Every call has media ports of its own:
-        G.711 20 ms RTP both ways and RTCP on the next port (--no-media: signalling only).
+        up and down, each held --hold seconds, until --duration or --calls. Every call has media ports of its own:
+        G.711 20 ms RTP both ways and RTCP on the next port (--no-media: signalling only). --mode phone pairs phones
+        at random; with --callers K, phones 0..K-1 place every call, each to a partner among the others, which only
+        answer: run as shards 0/2 and 1/2 on either side of a firewall, every call crosses it.
 
         Measured: registration delay, call attempts per second, concurrent calls, setup time (SIP INVITE to 200;
         SCCP OffHook to StartMediaTransmission) p50/p95/p99, session establishment ratio, failures by reason, and per

@@ -27,6 +27,7 @@ public sealed class LoadCommandTests
     [InlineData("--bogus", "1")]
     [InlineData("--sources", "10.0.0.0/8")]
     [InlineData("--sources", "nonsense")]
+    [InlineData("--callers", "0")]
     public async Task A_bad_option_is_a_usage_error(string option, string value)
     {
         var (code, _, error) = await RunAsync("127.0.0.1", option, value);
@@ -50,6 +51,14 @@ public sealed class LoadCommandTests
         (code, _, error) = await RunAsync("127.0.0.1", "--phones", "10", "--cps", "10", "--hold", "10");
         Assert.Equal(2, code);
         Assert.Contains("give at least 100 phones", error, StringComparison.Ordinal);
+
+        // --callers outside phone mode, and more callers than partners.
+        (code, _, error) = await RunAsync("127.0.0.1", "--phones", "100", "--callers", "10");
+        Assert.Equal(2, code);
+        Assert.Contains("--callers needs --mode phone", error, StringComparison.Ordinal);
+        (code, _, error) = await RunAsync("127.0.0.1", "--phones", "100", "--mode", "phone", "--callers", "60");
+        Assert.Equal(2, code);
+        Assert.Contains("--callers must be 1..50", error, StringComparison.Ordinal);
 
         // A profile without the role.
         (code, _, error) = await RunAsync("127.0.0.1", "--role", "toaster");
