@@ -36,6 +36,16 @@ public sealed class LoadCommandTests
         Assert.Contains("see: cucmsim load --help", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("server", "10", "--callers needs --mode phone")]
+    [InlineData("phone", "60", "--callers must be 1..50")]
+    public async Task Callers_outside_phone_mode_or_without_a_partner_each_are_usage_errors(string mode, string callers, string says)
+    {
+        var (code, _, error) = await RunAsync("127.0.0.1", "--phones", "100", "--cps", "1", "--mode", mode, "--callers", callers);
+        Assert.Equal(2, code);
+        Assert.Contains(says, error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Usage_errors_name_the_missing_target_and_conflicts()
     {
@@ -51,14 +61,6 @@ public sealed class LoadCommandTests
         (code, _, error) = await RunAsync("127.0.0.1", "--phones", "10", "--cps", "10", "--hold", "10");
         Assert.Equal(2, code);
         Assert.Contains("give at least 100 phones", error, StringComparison.Ordinal);
-
-        // --callers outside phone mode, and more callers than partners.
-        (code, _, error) = await RunAsync("127.0.0.1", "--phones", "100", "--callers", "10");
-        Assert.Equal(2, code);
-        Assert.Contains("--callers needs --mode phone", error, StringComparison.Ordinal);
-        (code, _, error) = await RunAsync("127.0.0.1", "--phones", "100", "--mode", "phone", "--callers", "60");
-        Assert.Equal(2, code);
-        Assert.Contains("--callers must be 1..50", error, StringComparison.Ordinal);
 
         // A profile without the role.
         (code, _, error) = await RunAsync("127.0.0.1", "--role", "toaster");
