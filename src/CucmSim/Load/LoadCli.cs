@@ -12,7 +12,7 @@ internal sealed class LoadCli
     {
         Command = new Command("load", "register thousands of SCCP and SIP phones and place calls with media through the firewall, measured")
         {
-            Target, Phones, Protocol, Sources, RegisterRate, Cps, Hold, Duration, Calls, RampUp, RampDown, Mode, NoMedia, Seed, Number,
+            Target, Phones, Protocol, Sources, RegisterRate, Cps, Hold, Duration, Calls, RampUp, RampDown, Mode, Callers, NoMedia, Seed, Number,
             Profile, Role, TargetRole, PortOffset, Timeout, Refresh, MaxFailureRatio, Json, Html, Hlog, Quiet,
         };
         foreach (var option in Sharding.All)
@@ -32,7 +32,9 @@ internal sealed class LoadCli
         SIP phone i registers user 100000 + i; phone i sends from source address block ⌊i·S/N⌋ of --sources.
         Registrations come first at --register-rate; then calls at --cps from one seeded schedule (--seed), ramped
         up and down, each held --hold seconds, until --duration or --calls. Every call has media ports of its own:
-        G.711 20 ms RTP both ways and RTCP on the next port (--no-media: signalling only).
+        G.711 20 ms RTP both ways and RTCP on the next port (--no-media: signalling only). --mode phone pairs phones
+        at random; with --callers K, phones 0..K-1 place every call, each to a partner among the others, which only
+        answer: run as shards 0/2 and 1/2 on either side of a firewall, every call crosses it.
 
         Measured: registration delay, call attempts per second, concurrent calls, setup time (SIP INVITE to 200;
         SCCP OffHook to StartMediaTransmission) p50/p95/p99, session establishment ratio, failures by reason, and per
@@ -80,6 +82,8 @@ internal sealed class LoadCli
     public Option<string> Mode { get; } = new Option<string>("--mode") { Description = "server: the server answers and echoes media; phone: calls go through the server to other load phones", HelpName = "M", DefaultValueFactory = _ => "server" }
         .OneOf("server", "phone");
 
+    public Option<int?> Callers { get; } = new Option<int?>("--callers") { Description = "phone mode: only phones 0..K-1 call, each to a partner of its own among the others, which only answer (two sides of a firewall as two shards)", HelpName = "K" }.LastWins(PhoneCount);
+
     public Option<bool> NoMedia { get; } = new("--no-media") { Description = "signalling only: no RTP or RTCP" };
 
     public Option<int> Seed { get; } = new Option<int>("--seed") { Description = "seed of the call schedule (the same seed places the same calls)", HelpName = "N", DefaultValueFactory = _ => 1 }.Whole(0, int.MaxValue);
@@ -118,6 +122,12 @@ internal sealed class LoadCli
     {
         value = long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n <= 100_000_000 ? n : null;
         return value is null ? "a whole number from 0 to 100000000" : null;
+    }
+
+    private static string? PhoneCount(string text, out int? value)
+    {
+        value = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= LoadPlan.MaxPhones ? n : null;
+        return value is null ? $"a whole number from 1 to {LoadPlan.MaxPhones}" : null;
     }
 
     private static string? OptionalSpan(string text, out TimeSpan? value)

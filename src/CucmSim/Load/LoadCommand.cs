@@ -168,6 +168,7 @@ internal static class LoadCommand
             RampUp = args.GetValue(cli.RampUp),
             RampDown = args.GetValue(cli.RampDown),
             Mode = args.GetValue(cli.Mode) == "phone" ? CallMode.PhoneToPhone : CallMode.Server,
+            Callers = args.GetValue(cli.Callers),
             Media = !args.GetValue(cli.NoMedia),
             Seed = args.GetValue(cli.Seed),
             ServerNumber = args.GetValue(cli.Number) ?? "1000",

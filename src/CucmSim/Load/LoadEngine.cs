@@ -433,6 +433,11 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
             words["durationSeconds"] = S(d.TotalSeconds);
         }
 
+        if (plan.Callers is { } callers)
+        {
+            words["callers"] = callers.ToString(CultureInfo.InvariantCulture);
+        }
+
         if (plan.Calls is { } k)
         {
             words["calls"] = k.ToString(CultureInfo.InvariantCulture);

@@ -64,6 +64,13 @@ public sealed record LoadPlan
 
     public CallMode Mode { get; init; } = CallMode.Server;
 
+    /// <summary>
+    /// Phone to phone: only phones [0, Callers) place calls, each to its own partner among phones [Callers, Phones),
+    /// which only answer (phones on two sides of a firewall, run as two shards, so that every call crosses it).
+    /// Null: every phone calls and is called.
+    /// </summary>
+    public int? Callers { get; init; }
+
     public bool Media { get; init; } = true;
 
     public int Seed { get; init; } = 1;
@@ -128,7 +135,22 @@ public sealed record LoadPlan
             problems.Add("--calls cannot be negative");
         }
 
-        if (Mode == CallMode.PhoneToPhone)
+        if (Callers is { } callers)
+        {
+            if (Mode != CallMode.PhoneToPhone || Protocol == LoadProtocol.Mixed)
+            {
+                problems.Add("--callers needs --mode phone and one protocol (not mixed)");
+            }
+            else if (callers < 1 || callers > Phones - callers)
+            {
+                problems.Add($"--callers must be 1..{Phones / 2} (at most half of the phones: each caller has a partner of its own among the others)");
+            }
+            else if (callers / CallsPerSecond < Hold.TotalSeconds)
+            {
+                problems.Add($"{callers} callers cannot hold {CallsPerSecond.ToString(CultureInfo.InvariantCulture)} calls/s for {Hold.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s: give at least {Math.Ceiling(Hold.TotalSeconds * CallsPerSecond).ToString(CultureInfo.InvariantCulture)} callers, or lower --cps or --hold");
+            }
+        }
+        else if (Mode == CallMode.PhoneToPhone)
         {
             foreach (var group in Enum.GetValues<LoadProtocol>().Where(p => p != LoadProtocol.Mixed))
             {
@@ -369,10 +391,20 @@ public sealed class LoadSchedule
     {
         _plan = plan;
         var random = new Random(plan.Seed);
-        _order = Enumerable.Range(0, plan.Phones).ToArray();
+        _order = Enumerable.Range(0, plan.Callers ?? plan.Phones).ToArray();
         random.Shuffle(_order);
         _partner = new int[plan.Phones];
-        if (plan.Mode == CallMode.PhoneToPhone)
+        if (plan.Mode == CallMode.PhoneToPhone && plan.Callers is { } callers)
+        {
+            // Each caller has a partner of its own among the phones that only answer, so each of them is called once a cycle.
+            var answerers = Enumerable.Range(callers, plan.Phones - callers).ToArray();
+            random.Shuffle(answerers);
+            for (var i = 0; i < _order.Length; i++)
+            {
+                _partner[_order[i]] = answerers[i];
+            }
+        }
+        else if (plan.Mode == CallMode.PhoneToPhone)
         {
             // Partners are fixed pairs-at-a-distance within one protocol: half a group apart in the shuffled order.
             foreach (var group in _order.GroupBy(plan.ProtocolOf))
@@ -418,7 +450,7 @@ public sealed class LoadSchedule
     {
         ArgumentOutOfRangeException.ThrowIfNegative(seq);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(seq, TotalCalls);
-        var caller = _order[seq % _plan.Phones];
+        var caller = _order[seq % _order.Length];
         int? callee = _plan.Mode == CallMode.PhoneToPhone ? _partner[caller] : null;
         var number = callee is { } c ? _plan.Phone(c).DirectoryNumber : _plan.ServerNumber;
         return new CallEvent(seq, RegistrationPhase + TimeSpan.FromSeconds(InverseCumulative(seq + 0.5)), caller, callee, number, _plan.Hold);
@@ -430,7 +462,7 @@ public sealed class LoadSchedule
         var (start, end) = shard.Phones(_plan);
         for (long k = 0; k < TotalCalls; k++)
         {
-            var caller = _order[k % _plan.Phones];
+            var caller = _order[k % _order.Length];
             if (caller >= start && caller < end)
             {
                 yield return Call(k);

@@ -44,6 +44,9 @@ public sealed class LoadPlanFile
     /// <summary>server or phone (phone to phone), as --mode.</summary>
     public string? Mode { get; set; }
 
+    /// <summary>As --callers: only phones 0..callers-1 call (phone to phone).</summary>
+    public int? Callers { get; set; }
+
     public bool? Media { get; set; }
 
     public int? Seed { get; set; }
@@ -122,6 +125,7 @@ public sealed class LoadPlanFile
         RampUp = plan.RampUp.TotalSeconds,
         RampDown = plan.RampDown.TotalSeconds,
         Mode = ModeName(plan.Mode),
+        Callers = plan.Callers,
         Media = plan.Media,
         Seed = plan.Seed,
         DirectoryNumberBase = plan.DirectoryNumberBase,
@@ -209,6 +213,11 @@ public sealed class LoadPlanFile
             p = p with { Mode = Mode == "phone" ? CallMode.PhoneToPhone : CallMode.Server };
         }
 
+        if (Use("--callers", Callers is not null))
+        {
+            p = p with { Callers = Callers };
+        }
+
         if (Use("--no-media", Media is not null))
         {
             p = p with { Media = Media!.Value };
@@ -251,6 +260,11 @@ public sealed class LoadPlanFile
         if (Mode is not null and not ("server" or "phone"))
         {
             problems.Add($"mode '{Mode}' is neither server nor phone");
+        }
+
+        if (Callers is < 1)
+        {
+            problems.Add("callers must be at least 1");
         }
 
         if (Sources is not null)

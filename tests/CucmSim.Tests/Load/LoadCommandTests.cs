@@ -27,12 +27,23 @@ public sealed class LoadCommandTests
     [InlineData("--bogus", "1")]
     [InlineData("--sources", "10.0.0.0/8")]
     [InlineData("--sources", "nonsense")]
+    [InlineData("--callers", "0")]
     public async Task A_bad_option_is_a_usage_error(string option, string value)
     {
         var (code, _, error) = await RunAsync("127.0.0.1", option, value);
         Assert.Equal(2, code);
         Assert.Contains(option == "--bogus" ? "unknown option --bogus" : option, error, StringComparison.Ordinal);
         Assert.Contains("see: cucmsim load --help", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("server", "10", "--callers needs --mode phone")]
+    [InlineData("phone", "60", "--callers must be 1..50")]
+    public async Task Callers_outside_phone_mode_or_without_a_partner_each_are_usage_errors(string mode, string callers, string says)
+    {
+        var (code, _, error) = await RunAsync("127.0.0.1", "--phones", "100", "--cps", "1", "--mode", mode, "--callers", callers);
+        Assert.Equal(2, code);
+        Assert.Contains(says, error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -124,6 +124,50 @@ public sealed class LoadPlanTests
     }
 
     [Fact]
+    public void With_callers_only_the_first_phones_call_each_its_own_partner_among_the_rest()
+    {
+        // 128 phones on 64 sources, the first 64 calling: shard 0 of 2 (sources 0..31) holds every caller, shard 1 every callee.
+        var plan = Plan(128, 64, CallMode.PhoneToPhone) with { Callers = 64, CallsPerSecond = 16, Hold = TimeSpan.FromSeconds(2), Duration = TimeSpan.FromSeconds(8), RampUp = TimeSpan.Zero, RampDown = TimeSpan.Zero };
+        Assert.Empty(plan.Problems());
+        var calls = new LoadSchedule(plan).Calls(ShardSpec.Whole).ToList();
+        Assert.Equal(128, calls.Count);
+        Assert.All(calls, c => Assert.InRange(c.Caller, 0, 63));
+        Assert.All(calls, c => Assert.InRange(c.Callee!.Value, 64, 127));
+        Assert.All(calls.GroupBy(c => c.Caller), g => Assert.Single(g.Select(c => c.Callee).Distinct()));
+        Assert.Equal(64, calls.Select(c => c.Callee).Distinct().Count());
+        Assert.Equal(calls, new LoadSchedule(plan).Calls(new ShardSpec(0, 2)));
+        Assert.Empty(new LoadSchedule(plan).Calls(new ShardSpec(1, 2)));
+        Assert.Equal((0, 64), new ShardSpec(0, 2).Phones(plan));
+
+        // A cycle of 64 calls lasts 4 s, twice the hold: no phone is asked to call, or called, while it talks.
+        var busyUntil = new Dictionary<int, TimeSpan>();
+        foreach (var call in calls)
+        {
+            foreach (var phone in new[] { call.Caller, call.Callee!.Value })
+            {
+                Assert.True(busyUntil.GetValueOrDefault(phone) <= call.At, $"phone {phone} busy at call {call.Seq}");
+                busyUntil[phone] = call.At + call.Hold;
+            }
+        }
+
+        // Without --callers the same plan pairs phones at random, both ways, as before.
+        var mixed = new LoadSchedule(plan with { Callers = null }).Calls(ShardSpec.Whole).ToList();
+        Assert.Contains(mixed, c => c.Caller >= 64);
+    }
+
+    [Theory]
+    [InlineData(65, CallMode.PhoneToPhone, LoadProtocol.Sip, "at most half")]
+    [InlineData(0, CallMode.PhoneToPhone, LoadProtocol.Sip, "at most half")]
+    [InlineData(64, CallMode.Server, LoadProtocol.Sip, "needs --mode phone")]
+    [InlineData(64, CallMode.PhoneToPhone, LoadProtocol.Mixed, "needs --mode phone")]
+    [InlineData(20, CallMode.PhoneToPhone, LoadProtocol.Sip, "give at least 32 callers")]
+    public void Callers_that_cannot_work_are_refused(int callers, CallMode mode, LoadProtocol protocol, string problem)
+    {
+        var plan = Plan(128, 0, mode, protocol) with { Callers = callers, CallsPerSecond = 16, Hold = TimeSpan.FromSeconds(2) };
+        Assert.Contains(plan.Problems(), p => p.Contains(problem, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Calls_count_fixes_the_schedule()
     {
         var plan = Plan() with { Duration = null, Calls = 321 };

@@ -23,6 +23,7 @@ public sealed class ShardPlanFileTests
             Calls = 999,
             RampUp = TimeSpan.FromSeconds(2),
             Mode = CallMode.PhoneToPhone,
+            Callers = 600,
             Media = false,
             Seed = 42,
             MacBase = 0x0A1000000100,
@@ -35,6 +36,7 @@ public sealed class ShardPlanFileTests
         Assert.Equal(plan.Calls, back.Calls);
         Assert.Null(back.Duration);
         Assert.Equal(plan.MacBase, back.MacBase);
+        Assert.Equal(600, back.Callers);
     }
 
     [Fact]
@@ -53,6 +55,7 @@ public sealed class ShardPlanFileTests
             plan with { RampUp = TimeSpan.FromSeconds(1) },
             plan with { RampDown = TimeSpan.FromSeconds(1) },
             plan with { Mode = CallMode.PhoneToPhone },
+            plan with { Mode = CallMode.PhoneToPhone, Callers = 50 },
             plan with { Media = false },
             plan with { Seed = 2 },
             plan with { Target = IPAddress.Parse("127.0.0.9") },
