@@ -16,12 +16,13 @@
 #   env: CUCMSIM_BIN (default: publish to /tmp/pub-bench under the lock), OUT (results directory; default
 #   loadtests/load/results/<stamp>), HOLD (sip-cps hold, s; 3), DUR (sip-cps seconds of calls per step; 20),
 #   RATES (sip-cps steps; "50 100 200 300 400 500 600 800 1000"), PHONES (sccp-reg; "5000 18000"),
-#   NPHONES (phones; 18000), CC_CPS/CC_HOLD/CC_DUR (concurrent; 50, 40, 80).
+#   NPHONES (phones; 18000), CC_CPS/CC_HOLD/CC_DUR (concurrent; 50, 40, 80), REP_FIRST (first repetition's number; 1).
 # Every measuring run (serve, generator, serve stopped) holds /tmp/cucmsim-build.lock for its whole length,
 # one run at a time, and releases it between runs. Traffic: serve on 127.0.0.77 with --port-offset 20000
 # (SIP 25060, SCCP 22000, RTP pool 30000-39999, control 29900); generators on other loopback addresses.
 set -euo pipefail
 SUB=${1:?usage: bench.sh sip-cps|sccp-reg|phones|concurrent|concurrent-p2p [REPS]}; REPS=${2:-2}
+REP_FIRST=${REP_FIRST:-1}   # number of the first repetition (more repetitions added to an existing OUT)
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 LOCK=/tmp/cucmsim-build.lock
 ADDR=127.0.0.77; OFFSET=20000; SIP_PORT=25060; SCCP_PORT=22000; CONTROL=$ADDR:29900
@@ -159,7 +160,7 @@ PY
 }
 sip_cps() {
   [ -s "$TSV" ] || row "gen	rep	rate	hold_s	calls_planned	created	ok	failed	retrans_or_regfail	elapsed_s	gen_cpu_s	gen_us_per_call	gen_us_per_call_steady	gen_maxrss_kb	serve_cpu_s	serve_us_per_call	pool_rtp_packets	pool_rtp_vs_expected	rtp_loss	jitter_p95_ms	mos_p5	verdict"
-  for rep in $(seq 1 "$REPS"); do
+  for rep in $(seq "$REP_FIRST" $(( REP_FIRST + REPS - 1 ))); do
     local order="sipp cucmsim"; [ $(( rep % 2 )) = 0 ] && order="cucmsim sipp"
     for gen in $order; do
       lock; log "sip-cps rep $rep $gen: hold ${HOLD}s, ${DUR}s of calls a step, rates $RATES"
@@ -176,7 +177,7 @@ sip_cps() {
 sccp_reg() {
   gcc -O2 -Wall -Wextra -o "$WORK/sccpload" "$ROOT/loadtests/sccp/sccpload.c"
   [ -s "$TSV" ] || row "gen	rep	phones	register_rate_opt	registered	failed	tool_rate	ledger_span_s	ledger_rate	gen_cpu_s	gen_us_per_reg	serve_cpu_s	serve_us_per_reg	verdict"
-  for rep in $(seq 1 "$REPS"); do
+  for rep in $(seq "$REP_FIRST" $(( REP_FIRST + REPS - 1 ))); do
     for n in $PHONES; do
       local order="sccpload cucmsim"; [ $(( rep % 2 )) = 0 ] && order="cucmsim sccpload"
       for gen in $order; do
@@ -237,7 +238,7 @@ PY
 # ---------- phones ----------
 phones() {
   [ -s "$TSV" ] || row "protocol	rep	phones	registered	failed	refreshes	refreshes_failed	reg_span_s	reg_rate	gen_fds	gen_rss_kb_held	gen_maxrss_kb	serve_fds	serve_rss_kb	gen_cpu_s	verdict"
-  for rep in $(seq 1 "$REPS"); do
+  for rep in $(seq "$REP_FIRST" $(( REP_FIRST + REPS - 1 ))); do
     for proto in sccp sip; do
       for n in 1000 "$NPHONES"; do
         lock; log "phones rep $rep: $n $proto phones held 60 s"
@@ -276,7 +277,7 @@ PY
 concurrent() {  # concurrent MODE (server|phone)
   local mode=$1
   [ -s "$TSV" ] || row "mode	rep	cps	hold_s	calls	established	failed	dropped	max_concurrent	legs	legs_lost	rtp_sent	rtp_lost	loss	jitter_p50_ms	jitter_p95_ms	jitter_p99_ms	mos_worst	mos_p5	setup_p99_ms	gen_cpu_pct	serve_cpu_pct	gen_maxrss_kb	verdict"
-  for rep in $(seq 1 "$REPS"); do
+  for rep in $(seq "$REP_FIRST" $(( REP_FIRST + REPS - 1 ))); do
     lock; log "concurrent rep $rep ($mode): --cps $CC_CPS --hold $CC_HOLD --duration $CC_DUR"
     local extra=(); [ "$mode" = phone ] && extra=(--mode phone)
     start_serve --only t6.sip,t6.rtp-to-cucm --ledger none
@@ -289,7 +290,7 @@ concurrent() {  # concurrent MODE (server|phone)
       --quiet --json "$d/report.json" > "$d/out.txt" 2>&1 || true
     local s1 t1; s1=$(ticks "$SERVER_PID"); t1=$(date +%s.%N)
     stop_serve; unlock
-    cp "$d/out.txt" "$OUT/concurrent-$mode-r$rep.txt"
+    cp "$d/out.txt" "$OUT/concurrent-$mode-c$CC_CPS-r$rep.txt"
     python3 - "$d" "$mode" "$rep" "$CC_CPS" "$CC_HOLD" "$(( s1 - s0 ))" "$HZ" "$t0" "$t1" >> "$TSV" <<'PY'
 import json, re, sys
 d, mode, rep, cps, hold, srv, hz, t0, t1 = sys.argv[1:]
