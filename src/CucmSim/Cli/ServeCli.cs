@@ -63,6 +63,8 @@ internal sealed class ServeCli
             (s, v) => s with { Limits = s.Limits with { IdleTimeout = TimeSpan.FromSeconds(v) } });
         o.Add(new Option<int>("--fd-headroom") { HelpName = "N", Description = "keep N descriptors free below the open-files limit: a TCP connection that would take one of them is reset and counted (0: none kept)", DefaultValueFactory = _ => d.Limits.DescriptorHeadroom }.Whole(0, 100_000),
             (s, v) => s with { Limits = s.Limits with { DescriptorHeadroom = v } });
+        o.Add(new Option<int>("--listen-backlog") { HelpName = "N", Description = "accept queue of each TCP listener, for registration storms (the kernel caps it at net.core.somaxconn)", DefaultValueFactory = _ => d.Limits.ListenBacklog }.Whole(1, 1_000_000),
+            (s, v) => s with { Limits = s.Limits with { ListenBacklog = v } });
         o.Add(new Option<string>("--state-dir") { HelpName = "DIR", Description = "generated certificates and other state", DefaultValueFactory = _ => d.StateDirectory }.LastWins(),
             (s, v) => s with { StateDirectory = v });
         o.Add(new Option<bool>("--strict") { Description = "exit with code 2 unless every listener binds" },

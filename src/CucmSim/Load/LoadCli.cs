@@ -12,7 +12,7 @@ internal sealed class LoadCli
     {
         Command = new Command("load", "register thousands of SCCP and SIP phones and place calls with media through the firewall, measured")
         {
-            Target, Phones, Protocol, Sources, RegisterRate, Cps, Hold, Duration, Calls, RampUp, RampDown, Mode, Callers, NoMedia, Seed, Number,
+            Target, Phones, Protocol, Sources, RegisterRate, Cps, Hold, Duration, Calls, RampUp, RampDown, Mode, Callers, MaxPending, NoMedia, Seed, Number,
             Profile, Role, TargetRole, PortOffset, Timeout, Refresh, MaxFailureRatio, Json, Html, Hlog, Quiet,
         };
         foreach (var option in Sharding.All)
@@ -83,6 +83,8 @@ internal sealed class LoadCli
         .OneOf("server", "phone");
 
     public Option<int?> Callers { get; } = new Option<int?>("--callers") { Description = "phone mode: only phones 0..K-1 call, each to a partner of its own among the others, which only answer (two sides of a firewall as two shards)", HelpName = "K" }.LastWins(PhoneCount);
+
+    public Option<int> MaxPending { get; } = new Option<int>("--max-pending") { Description = "registrations in flight at most (sent, not yet answered) in each process: above what the path carries, --register-rate slows to the answers' pace instead of overflowing the target's accept queue (0: no cap)", HelpName = "N", DefaultValueFactory = _ => LoadPlan.DefaultMaxPending }.Whole(0, LoadPlan.MaxPhones);
 
     public Option<bool> NoMedia { get; } = new("--no-media") { Description = "signalling only: no RTP or RTCP" };
 

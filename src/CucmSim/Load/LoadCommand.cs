@@ -169,6 +169,7 @@ internal static class LoadCommand
             RampDown = args.GetValue(cli.RampDown),
             Mode = args.GetValue(cli.Mode) == "phone" ? CallMode.PhoneToPhone : CallMode.Server,
             Callers = args.GetValue(cli.Callers),
+            MaxPending = args.GetValue(cli.MaxPending),
             Media = !args.GetValue(cli.NoMedia),
             Seed = args.GetValue(cli.Seed),
             ServerNumber = args.GetValue(cli.Number) ?? "1000",

@@ -77,6 +77,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
     private readonly LoadMedia? _media;
     private readonly LoadPhoneContext _context;
     private readonly ILoadPhone?[] _phones;
+    private readonly bool[] _pending;
     private readonly int _first;
     private readonly LoadCounters _total = new();
     private LoadCounters _interval = new();
@@ -97,6 +98,9 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
     private long _concurrent;
     private long _maxConcurrent;
     private long _inProgress;
+    private int _pendingCount;
+    private int _peakPending;
+    private Pump<RegisterEvent>? _registrations;
     private long _lastRtpSent;
     private long _lastRtpReceived;
     private long _lastRtcpSent;
@@ -122,6 +126,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
         var (start, end) = shard.Phones(plan);
         _first = start;
         _phones = new ILoadPhone?[end - start];
+        _pending = new bool[end - start];
         _loop = new LoadLoop("load-signalling");
         _media = plan.Media ? new LoadMedia(result => _loop.Post(() => LegEnded(result)), _options.MediaDrain) : null;
         _context = new LoadPhoneContext
@@ -154,6 +159,9 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
     /// <summary>The state at the end of the last interval; null before the first.</summary>
     public LoadSnapshot? Snapshot => Volatile.Read(ref _snapshot);
 
+    /// <summary>The most registrations that were in flight at once (sent, not yet answered); at most the plan's cap.</summary>
+    public int PeakPendingRegistrations => Volatile.Read(ref _peakPending);
+
     /// <summary>Work the loops could not do (a bug in a phone): counted, never the end of the run.</summary>
     public long Faults => _loop.Faults + (_media?.Loop.Faults ?? 0);
 
@@ -166,7 +174,11 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
         _startTicks = LoadLoop.Now + (delay > TimeSpan.Zero ? LoadLoop.Ticks(delay) : 0);
         await _loop.InvokeAsync(() =>
         {
-            var registrations = new Pump<RegisterEvent>(this, _schedule.Registrations(_shard).GetEnumerator(), r => r.At, r => Phone(r.Phone).Register());
+            // Registrations wait while the plan's cap of them is in flight: past what the path carries, the rate
+            // follows the answers (closed loop) rather than overflowing the target's accept queue.
+            var registrations = new Pump<RegisterEvent>(this, _schedule.Registrations(_shard).GetEnumerator(), r => r.At, r => Phone(r.Phone).Register(),
+                () => _plan.MaxPending == 0 || _pendingCount < _plan.MaxPending);
+            _registrations = registrations;
             var calls = new Pump<CallEvent>(this, _schedule.Calls(_shard).GetEnumerator(), c => c.At + _options.Settle, PlaceCall);
             _loop.At(_startTicks, () =>
             {
@@ -183,9 +195,14 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
 
     private TimeSpan Elapsed => TimeSpan.FromSeconds((double)(LoadLoop.Now - _startTicks) / System.Diagnostics.Stopwatch.Frequency);
 
-    /// <summary>Runs the events of a schedule at their times: every event due now at once, then one timer for the next.</summary>
-    private sealed class Pump<T>(LoadEngine engine, IEnumerator<T> events, Func<T, TimeSpan> at, Action<T> run)
+    /// <summary>
+    /// Runs the events of a schedule at their times: every event due now at once, then one timer for the next. While
+    /// <paramref name="open"/> says no, the pump waits (<see cref="Paused"/>) and <see cref="Resume"/> goes on.
+    /// </summary>
+    private sealed class Pump<T>(LoadEngine engine, IEnumerator<T> events, Func<T, TimeSpan> at, Action<T> run, Func<bool>? open = null)
     {
+        public bool Paused { get; private set; }
+
         public void Start()
         {
             if (events.MoveNext())
@@ -194,15 +211,18 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
             }
         }
 
+        public void Resume()
+        {
+            if (Paused)
+            {
+                Paused = false;
+                FromCurrent();
+            }
+        }
+
         private void Due()
         {
-            if (engine._stopping)
-            {
-                return;
-            }
-
-            run(events.Current);
-            if (events.MoveNext())
+            if (!engine._stopping)
             {
                 FromCurrent();
             }
@@ -217,6 +237,12 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
                 if (due > now)
                 {
                     engine._loop.At(due, Due);
+                    return;
+                }
+
+                if (open is not null && !open())
+                {
+                    Paused = true;
                     return;
                 }
 
@@ -427,6 +453,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
             ["media"] = plan.Media ? "g711-20ms" : "none",
             ["seed"] = plan.Seed.ToString(CultureInfo.InvariantCulture),
             ["sources"] = plan.Sources.Count.ToString(CultureInfo.InvariantCulture),
+            ["maxPending"] = plan.MaxPending.ToString(CultureInfo.InvariantCulture),
         };
         if (plan.Duration is { } d)
         {
@@ -459,10 +486,34 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
     {
         _total.RegistrationsAttempted++;
         _interval.RegistrationsAttempted++;
+        if (!_pending[phone - _first])
+        {
+            _pending[phone - _first] = true;
+            _pendingCount++;
+            Volatile.Write(ref _peakPending, Math.Max(_peakPending, _pendingCount));
+        }
+    }
+
+    /// <summary>A registration is answered (or failed): its place in flight frees, and a waiting pump goes on.</summary>
+    private void Answered(int phone)
+    {
+        if (!_pending[phone - _first])
+        {
+            return;
+        }
+
+        _pending[phone - _first] = false;
+        _pendingCount--;
+        if (_registrations is { Paused: true } pump)
+        {
+            // Not from inside the phone's own handler: the pump starts other phones' registrations.
+            _loop.Post(pump.Resume);
+        }
     }
 
     void ILoadObserver.Registered(int phone, long delayTicks)
     {
+        Answered(phone);
         _total.RegistrationsSucceeded++;
         _interval.RegistrationsSucceeded++;
         _registered++;
@@ -471,6 +522,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
 
     void ILoadObserver.RegisterFailed(int phone, string reason)
     {
+        Answered(phone);
         _total.RegistrationsFailed++;
         _interval.RegistrationsFailed++;
         Fail(reason);

@@ -73,6 +73,16 @@ public sealed record LoadPlan
 
     public bool Media { get; init; } = true;
 
+    /// <summary>The default <see cref="MaxPending"/>.</summary>
+    public const int DefaultMaxPending = 1000;
+
+    /// <summary>
+    /// Registrations in flight at most in each process (connection or REGISTER sent, the answer not yet in); 0: no cap.
+    /// A register rate above what the path carries then slows to the rate of the answers (closed loop) instead of
+    /// overflowing the target's accept queue, whose dropped SYNs come back only after the kernel's 1 s and 3 s retries.
+    /// </summary>
+    public int MaxPending { get; init; } = DefaultMaxPending;
+
     public int Seed { get; init; } = 1;
 
     /// <summary>The first directory number: phone i has <c>DirectoryNumberBase + i</c>.</summary>
@@ -128,6 +138,11 @@ public sealed record LoadPlan
         if (Duration is { } d && d < RampUp + RampDown)
         {
             problems.Add("--duration must be at least the ramp up plus the ramp down");
+        }
+
+        if (MaxPending < 0)
+        {
+            problems.Add("--max-pending cannot be negative (0: no cap)");
         }
 
         if (Calls is < 0)

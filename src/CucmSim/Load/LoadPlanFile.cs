@@ -49,6 +49,9 @@ public sealed class LoadPlanFile
 
     public bool? Media { get; set; }
 
+    /// <summary>As --max-pending: registrations in flight at most in each process (0: no cap).</summary>
+    public int? MaxPending { get; set; }
+
     public int? Seed { get; set; }
 
     public long? DirectoryNumberBase { get; set; }
@@ -127,6 +130,9 @@ public sealed class LoadPlanFile
         Mode = ModeName(plan.Mode),
         Callers = plan.Callers,
         Media = plan.Media,
+
+        // Left out at its default, so that a plan written before the member existed keeps its hash.
+        MaxPending = plan.MaxPending == LoadPlan.DefaultMaxPending ? null : plan.MaxPending,
         Seed = plan.Seed,
         DirectoryNumberBase = plan.DirectoryNumberBase,
         ServerNumber = plan.ServerNumber,
@@ -223,6 +229,11 @@ public sealed class LoadPlanFile
             p = p with { Media = Media!.Value };
         }
 
+        if (Use("--max-pending", MaxPending is not null))
+        {
+            p = p with { MaxPending = MaxPending!.Value };
+        }
+
         if (Use("--seed", Seed is not null))
         {
             p = p with { Seed = Seed!.Value };
@@ -265,6 +276,11 @@ public sealed class LoadPlanFile
         if (Callers is < 1)
         {
             problems.Add("callers must be at least 1");
+        }
+
+        if (MaxPending is < 0)
+        {
+            problems.Add("maxPending cannot be negative (0: no cap)");
         }
 
         if (Sources is not null)

@@ -109,6 +109,13 @@ public sealed record ServeLimits
     /// <summary>Descriptors kept free below the open-files limit: a connection that would eat into them is reset.</summary>
     public int DescriptorHeadroom { get; init; } = 64;
 
+    /// <summary>
+    /// The accept queue of every TCP listener (the kernel caps it at net.core.somaxconn). A registration storm of
+    /// thousands of phones at once, after a firewall fails over or a site comes back, is what CUCM faces; a short
+    /// queue drops their SYNs, and each phone retries only after 1 s, then 3 s.
+    /// </summary>
+    public int ListenBacklog { get; init; } = 4096;
+
     /// <summary>Delayed echo answers (idle=S) pending at once; past this a probe gets its echo without a callback.</summary>
     public int MaxEchoCallbacks { get; init; } = 1024;
 }

@@ -336,6 +336,11 @@ public sealed class SimServer : IAsyncDisposable
             // Handlers never block (they await, or hand work to their own threads), so they may run on the
             // transport's threads: no thread-pool hop per read and per flush.
             o.UnsafePreferInlineScheduling = Options.InlineIo;
+
+            // Kestrel's default accept queue is 512 connections: a storm of phones registering at once (a firewall
+            // failover, a site back from an outage) overflows it, and every dropped SYN costs its phone a 1 s and a
+            // 3 s retry. CUCM takes such storms; so does serve, up to net.core.somaxconn.
+            o.Backlog = Options.Limits.ListenBacklog;
             o.CreateBoundListenSocket = endPoint =>
                 endPoint is IPEndPoint ip && _prebound.Remove(ip, out var socket)
                     ? socket

@@ -28,6 +28,7 @@ public sealed class LoadCommandTests
     [InlineData("--sources", "10.0.0.0/8")]
     [InlineData("--sources", "nonsense")]
     [InlineData("--callers", "0")]
+    [InlineData("--max-pending", "-1")]
     public async Task A_bad_option_is_a_usage_error(string option, string value)
     {
         var (code, _, error) = await RunAsync("127.0.0.1", option, value);

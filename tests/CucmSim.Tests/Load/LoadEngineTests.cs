@@ -60,6 +60,24 @@ public sealed partial class LoadEngineTests
         Assert.Equal(6, LoadHistograms.Decode(report.Histograms["mos-x100"]).TotalCount);
     }
 
+    [Theory]
+    [InlineData(3, 3)]
+    [InlineData(0, 10)]
+    public async Task Registrations_in_flight_stay_within_the_cap(int cap, int peak)
+    {
+        // A target that takes connections and never answers: every registration stays in flight until its timeout.
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start(100);
+        var targets = new LoadTargets((IPEndPoint)silent.LocalEndpoint, null, null, null);
+        var plan = Plan(LoadProtocol.Sccp, phones: 10, cps: 10, holdSeconds: 0.1, calls: 0, media: false) with { RegisterRate = 1000, MaxPending = cap };
+        using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(1) });
+        var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(30));
+        Assert.Equal(peak, engine.PeakPendingRegistrations);
+        Assert.Equal(0, report.Counters.RegistrationsSucceeded);
+        Assert.InRange(report.Counters.RegistrationsAttempted, peak, 10);
+        Assert.InRange(report.Counters.RegistrationsAttempted - report.Counters.RegistrationsFailed, 0, peak);
+    }
+
     [Fact]
     public async Task The_call_rate_rises_over_the_ramp_up_and_falls_over_the_ramp_down()
     {

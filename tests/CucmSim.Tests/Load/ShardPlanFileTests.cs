@@ -40,6 +40,20 @@ public sealed class ShardPlanFileTests
     }
 
     [Fact]
+    public void The_default_cap_on_pending_registrations_is_left_out_of_the_file_so_older_plans_keep_their_hash()
+    {
+        var plan = Defaults with { Duration = TimeSpan.FromSeconds(60) };
+        Assert.DoesNotContain("maxPending", LoadPlanFile.From(plan).ToJson(), StringComparison.Ordinal);
+        var capped = plan with { MaxPending = 0 };
+        Assert.Contains("\"maxPending\": 0", LoadPlanFile.From(capped).ToJson(), StringComparison.Ordinal);
+        var back = LoadPlanFile.Parse(LoadPlanFile.From(capped).ToJson(), out var error)!.Apply(plan, _ => false);
+        Assert.Null(error);
+        Assert.Equal(0, back.MaxPending);
+        Assert.Null(LoadPlanFile.Parse("{\"maxPending\": -1}", out error));
+        Assert.Contains("maxPending", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Every_member_that_decides_the_run_changes_the_hash()
     {
         var plan = Defaults with { Duration = TimeSpan.FromSeconds(60) };
@@ -62,6 +76,7 @@ public sealed class ShardPlanFileTests
             plan with { DirectoryNumberBase = 200_000 },
             plan with { ServerNumber = "8888" },
             plan with { MacBase = 1 },
+            plan with { MaxPending = 50 },
         };
         var hashes = variants.Select(LoadPlanFile.Hash).Append(LoadPlanFile.Hash(plan)).ToList();
         Assert.Equal(hashes.Count, hashes.Distinct().Count());
