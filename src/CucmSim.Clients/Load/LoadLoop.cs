@@ -1,5 +1,7 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Tmds.Linux;
@@ -30,6 +32,7 @@ public sealed unsafe class LoadLoop : IDisposable
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly PriorityQueue<Action, long> _timers = new();
     private readonly Dictionary<int, (Socket Socket, ILoadReadable Handler)> _sockets = [];
+    private readonly Dictionary<int, Connecting> _connecting = [];
     private readonly byte[] _buffer = new byte[BufferSize];
     private volatile bool _stopping;
 
@@ -65,7 +68,7 @@ public sealed unsafe class LoadLoop : IDisposable
 
     public static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
-    public int SocketCount => _sockets.Count;
+    public int SocketCount => _sockets.Count + _connecting.Count;
 
     /// <summary>Runs <paramref name="work"/> on the loop's thread, soon; from any thread.</summary>
     public void Post(Action work)
@@ -101,6 +104,116 @@ public sealed unsafe class LoadLoop : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Connects a TCP socket (bound or not) without blocking and without the runtime's socket engine: the connect
+    /// is started here and completes on this loop, where the socket is then watched for input for
+    /// <paramref name="handler"/>. <paramref name="connected"/> runs on the loop with null, or with the reason it
+    /// failed ("connect-connectionrefused"), the socket then left to the caller to close. A connection per phone
+    /// costs one syscall to start and one epoll event to finish, and no task, thread-pool work or second epoll
+    /// registration. Loop thread only; <see cref="Close"/> abandons a connect in progress.
+    /// </summary>
+    public void Connect(Socket socket, IPEndPoint server, ILoadReadable handler, Action<string?> connected)
+    {
+        Debug.Assert(OnLoopThread);
+        socket.Blocking = false;
+        var fd = (int)socket.Handle;
+        Span<byte> address = stackalloc byte[28];
+        address.Clear();
+        int length;
+        if (server.AddressFamily == AddressFamily.InterNetwork)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(address, (ushort)AF_INET);
+            BinaryPrimitives.WriteUInt16BigEndian(address[2..], (ushort)server.Port);
+            server.Address.TryWriteBytes(address[4..8], out _);
+            length = 16;
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(address, (ushort)AF_INET6);
+            BinaryPrimitives.WriteUInt16BigEndian(address[2..], (ushort)server.Port);
+            server.Address.TryWriteBytes(address[8..24], out _);
+            BinaryPrimitives.WriteUInt32LittleEndian(address[24..], (uint)server.Address.ScopeId);
+            length = 28;
+        }
+
+        int rc;
+        fixed (byte* p = address)
+        {
+            rc = connect(fd, (sockaddr*)p, (uint)length);
+        }
+
+        var e = rc == 0 ? 0 : errno;
+        if (rc == 0 || e == EINPROGRESS)
+        {
+            var ev = default(epoll_event);
+            ev.events = rc == 0 ? EPOLLIN : EPOLLOUT;
+            ev.data.fd = fd;
+            if (epoll_ctl(_epoll, EPOLL_CTL_ADD, fd, &ev) != 0)
+            {
+                e = errno;
+            }
+            else if (rc == 0)
+            {
+                _sockets[fd] = (socket, handler);
+                Post(() => connected(null));
+                return;
+            }
+            else
+            {
+                _connecting[fd] = new Connecting(socket, handler, connected);
+                return;
+            }
+        }
+
+        var reason = ConnectError(e);
+        Post(() => connected(reason));
+    }
+
+    /// <summary>The reason a connect failed, named as the runtime's <see cref="SocketError"/> ("connect-connectionrefused").</summary>
+    public static string ConnectError(int error)
+    {
+        var name = error == ECONNREFUSED ? "connectionrefused"
+            : error == ETIMEDOUT ? "timedout"
+            : error == EHOSTUNREACH ? "hostunreachable"
+            : error == ENETUNREACH ? "networkunreachable"
+            : error == EADDRNOTAVAIL ? "addressnotavailable"
+            : error == EADDRINUSE ? "addressalreadyinuse"
+            : error == ECONNRESET ? "connectionreset"
+            : error == EACCES || error == EPERM ? "accessdenied"
+            : "errno-" + error.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return "connect-" + name;
+    }
+
+    private void Connected(int fd, Connecting connecting)
+    {
+        var error = 0;
+        var size = (socklen_t)sizeof(int);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0)
+        {
+            error = errno;
+        }
+
+        if (error == 0)
+        {
+            var ev = default(epoll_event);
+            ev.events = EPOLLIN;
+            ev.data.fd = fd;
+            if (epoll_ctl(_epoll, EPOLL_CTL_MOD, fd, &ev) == 0)
+            {
+                _sockets[fd] = (connecting.Socket, connecting.Handler);
+                connecting.Connected(null);
+                return;
+            }
+
+            error = errno;
+        }
+
+        epoll_ctl(_epoll, EPOLL_CTL_DEL, fd, null);
+        connecting.Connected(ConnectError(error));
+    }
+
+    private sealed record Connecting(Socket Socket, ILoadReadable Handler, Action<string?> Connected);
+
     /// <summary>Stops watching and closes the socket; loop thread only.</summary>
     public void Close(Socket? socket)
     {
@@ -113,7 +226,7 @@ public sealed unsafe class LoadLoop : IDisposable
         try
         {
             var fd = (int)socket.Handle;
-            if (_sockets.Remove(fd))
+            if (_sockets.Remove(fd) || _connecting.Remove(fd))
             {
                 epoll_ctl(_epoll, EPOLL_CTL_DEL, fd, null);
             }
@@ -154,17 +267,21 @@ public sealed unsafe class LoadLoop : IDisposable
                         continue;
                     }
 
-                    if (_sockets.TryGetValue(fd, out var entry))
+                    try
                     {
-                        try
+                        if (_sockets.TryGetValue(fd, out var entry))
                         {
                             entry.Handler.OnReadable(entry.Socket, _buffer);
                         }
-                        catch (Exception ex) when (ex is not OutOfMemoryException)
+                        else if (_connecting.Remove(fd, out var connecting))
                         {
-                            Faults++;
-                            LastFault = ex;
+                            Connected(fd, connecting);
                         }
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        Faults++;
+                        LastFault = ex;
                     }
                 }
             }
@@ -284,6 +401,12 @@ public sealed unsafe class LoadLoop : IDisposable
         }
 
         _sockets.Clear();
+        foreach (var (_, connecting) in _connecting)
+        {
+            connecting.Socket.Dispose();
+        }
+
+        _connecting.Clear();
         close(_wake);
         close(_epoll);
     }

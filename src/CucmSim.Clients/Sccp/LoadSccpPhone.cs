@@ -31,6 +31,7 @@ public sealed class LoadSccpPhone : ILoadReadable, ILoadPhone
     private long _registerSentAt;
     private int _generation;
     private bool _registering;
+    private bool _connected;
     private bool _registered;
     private bool _stopped;
     private TimeSpan _keepAlive = TimeSpan.FromSeconds(30);
@@ -63,54 +64,68 @@ public sealed class LoadSccpPhone : ILoadReadable, ILoadPhone
         }
 
         _registering = true;
+        _connected = false;
         _context.Observer.RegisterAttempted(_index);
         _registerSentAt = LoadLoop.Now;
         var generation = ++_generation;
-        _ = ConnectAsync(generation);
         _context.Loop.At(_registerSentAt + LoadLoop.Ticks(_context.Timeout), () =>
         {
             if (_generation == generation && _registering)
             {
-                Fail("timeout-register");
+                Fail(_connected ? "timeout-register" : "timeout-connect");
             }
         });
+
+        // Connected on the phone's loop: no task or thread-pool work per phone, which a registration storm of
+        // thousands would pay for in CPU beside the target it measures.
+        var socket = new Socket(_server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _socket = socket;
+        try
+        {
+            if (_source is not null)
+            {
+                socket.Bind(new IPEndPoint(_source, 0));
+            }
+        }
+        catch (SocketException ex)
+        {
+            Fail("connect-" + ex.SocketErrorCode.ToString().ToLowerInvariant());
+            return;
+        }
+
+        _context.Loop.Connect(socket, _server, this, error => Connected(generation, error));
     }
 
-    private async Task ConnectAsync(int generation)
+    private void Connected(int generation, string? error)
     {
-        var (socket, error) = await LoadPhones.ConnectAsync(_server, _source, _context.Timeout).ConfigureAwait(false);
-        _context.Loop.Post(() =>
+        if (generation != _generation || _stopped)
         {
-            if (error is not null || _stopped || generation != _generation)
-            {
-                socket.Dispose();
-                if (error is not null && generation == _generation && _registering)
-                {
-                    Fail(error);
-                }
+            return;
+        }
 
-                return;
-            }
+        if (error is not null)
+        {
+            Fail(error);
+            return;
+        }
 
-            _socket = socket;
-            _context.Loop.Add(socket, this);
-            var embedded = LocalAddress;
-            var mac = Convert.FromHexString(_deviceName.AsSpan(3));
-            Send(new SccpRegister
-            {
-                DeviceName = _deviceName,
-                StationAddress = embedded.AddressFamily == AddressFamily.InterNetwork ? embedded : IPAddress.Any,
-                StationIPv6Address = embedded.AddressFamily == AddressFamily.InterNetworkV6 ? embedded : null,
-                DeviceType = 115,
-                ProtocolVersion = ClaimedProtocolVersion,
-                PhoneFeatures = 0x8572,
-                MaxConferences = 1,
-                Mac = mac,
-                MaxLines = 2,
-                FirmwareLoadName = "SCCP41.9-4-2SR3-1S",
-                Layout = SccpRegister.LongBody,
-            }, 0);
-        });
+        _connected = true;
+        var embedded = LocalAddress;
+        var mac = Convert.FromHexString(_deviceName.AsSpan(3));
+        Send(new SccpRegister
+        {
+            DeviceName = _deviceName,
+            StationAddress = embedded.AddressFamily == AddressFamily.InterNetwork ? embedded : IPAddress.Any,
+            StationIPv6Address = embedded.AddressFamily == AddressFamily.InterNetworkV6 ? embedded : null,
+            DeviceType = 115,
+            ProtocolVersion = ClaimedProtocolVersion,
+            PhoneFeatures = 0x8572,
+            MaxConferences = 1,
+            Mac = mac,
+            MaxLines = 2,
+            FirmwareLoadName = "SCCP41.9-4-2SR3-1S",
+            Layout = SccpRegister.LongBody,
+        }, 0);
     }
 
     private void Fail(string reason)
