@@ -60,6 +60,41 @@ public sealed partial class LoadEngineTests
         Assert.Equal(6, LoadHistograms.Decode(report.Histograms["mos-x100"]).TotalCount);
     }
 
+    [Fact]
+    public async Task Sccp_phones_that_cannot_connect_fail_with_the_reason()
+    {
+        // A closed port answers the SYN with a reset.
+        var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        var targets = new LoadTargets(new IPEndPoint(IPAddress.Loopback, port), null, null, null);
+        var plan = Plan(LoadProtocol.Sccp, phones: 5, cps: 10, holdSeconds: 0.1, calls: 0, media: false) with { RegisterRate = 1000 };
+        using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(2) });
+        var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, engine.Faults);
+        Assert.Equal(5, report.Counters.RegistrationsFailed);
+        Assert.Equal(5, report.Failures.GetValueOrDefault("connect-connectionrefused"));
+    }
+
+    [Fact]
+    public async Task Sccp_phones_whose_connect_hangs_time_out_connecting()
+    {
+        // A listener that never accepts, with an accept queue of 1: the kernel completes a connection or two into
+        // the queue and drops the other SYNs, so those connects stay in progress until the phones give up.
+        using var full = new TcpListener(IPAddress.Loopback, 0);
+        full.Start(1);
+        var targets = new LoadTargets((IPEndPoint)full.LocalEndpoint, null, null, null);
+        var plan = Plan(LoadProtocol.Sccp, phones: 10, cps: 10, holdSeconds: 0.1, calls: 0, media: false) with { RegisterRate = 1000 };
+        using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(1) });
+        var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, engine.Faults);
+        Assert.Equal(10, report.Counters.RegistrationsFailed);
+        var connecting = report.Failures.GetValueOrDefault("timeout-connect");
+        var registering = report.Failures.GetValueOrDefault("timeout-register");
+        Assert.True(connecting >= 7 && connecting + registering == 10, string.Join(", ", report.Failures));
+    }
+
     [Theory]
     [InlineData(3, 3)]
     [InlineData(0, 10)]
