@@ -16,6 +16,7 @@
 #   env: CUCMSIM_BIN (default: publish to /tmp/pub-bench under the lock), OUT (results directory; default
 #   loadtests/load/results/<stamp>), HOLD (sip-cps hold, s; 3), DUR (sip-cps seconds of calls per step; 20),
 #   RATES (sip-cps steps; "50 100 200 300 400 500 600 800 1000"), PHONES (sccp-reg; "5000 18000"),
+#   REG_RATES (sccp-reg: the --register-rate values of cucmsim load; "5000 10000 20000 40000"),
 #   NPHONES (phones; 18000), CC_CPS/CC_HOLD/CC_DUR (concurrent; 50, 40, 80), REP_FIRST (first repetition's number; 1).
 # Every measuring run (serve, generator, serve stopped) holds /tmp/cucmsim-build.lock for its whole length,
 # one run at a time, and releases it between runs. Traffic: serve on 127.0.0.77 with --port-offset 20000
@@ -181,7 +182,7 @@ sccp_reg() {
     for n in $PHONES; do
       local order="sccpload cucmsim"; [ $(( rep % 2 )) = 0 ] && order="cucmsim sccpload"
       for gen in $order; do
-        local rates="-"; [ $gen = cucmsim ] && rates="5000 10000 20000 40000"
+        local rates="-"; [ $gen = cucmsim ] && rates=${REG_RATES:-5000 10000 20000 40000}
         for rr in $rates; do
           lock; log "sccp-reg rep $rep $gen $n phones (register rate $rr)"
           start_serve --only t6.sccp --ledger "$WORK/ledger.jsonl" --ledger-max-mb 1024 --sccp-keepalive 10

@@ -42,9 +42,13 @@ public static class LoadPhones
         }
     }
 
-    /// <summary>The address a phone's socket is bound to (announced in SDP and OpenReceiveChannelAck).</summary>
+    /// <summary>
+    /// The address a phone's socket is bound to (announced in SDP and OpenReceiveChannelAck): its source address when
+    /// it was bound to one, otherwise the one the kernel chose.
+    /// </summary>
     public static IPAddress LocalAddress(Socket? socket, IPAddress? source) =>
-        socket?.LocalEndPoint is IPEndPoint local ? (local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address) : source ?? IPAddress.Loopback;
+        source is not null && !source.Equals(IPAddress.Any) && !source.Equals(IPAddress.IPv6Any) ? source
+        : socket?.LocalEndPoint is IPEndPoint local ? (local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address) : source ?? IPAddress.Loopback;
 
     /// <summary>A TCP connection from <paramref name="source"/> within the timeout; the socket, or the reason it failed ("timeout-connect", "connect-connectionrefused").</summary>
     public static async Task<(Socket Socket, string? Error)> ConnectAsync(IPEndPoint server, IPAddress? source, TimeSpan timeout)

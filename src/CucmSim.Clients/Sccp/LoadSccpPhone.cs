@@ -471,6 +471,12 @@ public sealed class LoadSccpPhone : ILoadReadable, ILoadPhone
             }
 
             Frames(buffer.AsSpan(0, n));
+            if (n < buffer.Length)
+            {
+                // The socket had less than a buffer: it is empty now, and the loop (level-triggered) tells again
+                // when more comes, so no second read only to hear EAGAIN.
+                return;
+            }
         }
     }
 
