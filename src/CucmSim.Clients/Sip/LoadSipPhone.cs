@@ -46,6 +46,10 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
     private string _host = "0.0.0.0";
     private int _port;
     private uint _registerCSeq;
+    private int _registerExpires;
+    private Dictionary<string, string>? _challenge;
+    private uint _nonceCount;
+    private int _authRetries;
     private long _registerSentAt;
     private int _registerGeneration;
     private bool _registered;
@@ -192,6 +196,7 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
     private void SendRegister(int expires)
     {
         _registerCSeq++;
+        _registerExpires = expires;
         var branch = Branch();
         var text = new StringBuilder(400)
             .Append("REGISTER sip:").Append(Domain).Append(" SIP/2.0\r\n");
@@ -202,8 +207,13 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
             .Append("Call-ID: ").Append(_registerCallId).Append("\r\n")
             .Append("CSeq: ").Append(_registerCSeq).Append(" REGISTER\r\n")
             .Append("Contact: <sip:").Append(_user).Append('@').Append(_host).Append(':').Append(_port).Append(";transport=").Append(UriTransport).Append(">\r\n")
-            .Append("Expires: ").Append(expires).Append("\r\n")
-            .Append("User-Agent: cucmsim-load\r\n")
+            .Append("Expires: ").Append(expires).Append("\r\n");
+        if (_context.SipPassword is { } password && _challenge is { } challenge)
+        {
+            Authorization(text, challenge, password);
+        }
+
+        text.Append("User-Agent: cucmsim-load\r\n")
             .Append("Content-Length: 0\r\n\r\n");
         _registerRequest = Encoding.ASCII.GetBytes(text.ToString());
         var generation = ++_registerGeneration;
@@ -283,12 +293,49 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         }
     }
 
+    /// <summary>An Authorization header for the next REGISTER (RFC 2617, qop=auth when offered; the nonce reused with nc counting up).</summary>
+    private void Authorization(StringBuilder text, Dictionary<string, string> challenge, string password)
+    {
+        var realm = challenge.GetValueOrDefault("realm", string.Empty);
+        var nonce = challenge.GetValueOrDefault("nonce", string.Empty);
+        var qop = challenge.TryGetValue("qop", out var q) && q.Split(',').Any(x => x.Trim() == "auth") ? "auth" : null;
+        var uri = "sip:" + Domain;
+        var nc = (++_nonceCount).ToString("x8", CultureInfo.InvariantCulture);
+        var cnonce = Random.Shared.NextInt64().ToString("x16", CultureInfo.InvariantCulture);
+        var response = SipDigest.Response(_user, realm, password, "REGISTER", uri, nonce, qop, nc, cnonce);
+        text.Append("Authorization: Digest username=\"").Append(_user).Append("\", realm=\"").Append(realm)
+            .Append("\", nonce=\"").Append(nonce).Append("\", uri=\"").Append(uri).Append("\", response=\"").Append(response)
+            .Append("\", algorithm=MD5");
+        if (qop is not null)
+        {
+            text.Append(", qop=auth, nc=").Append(nc).Append(", cnonce=\"").Append(cnonce).Append('"');
+        }
+
+        text.Append("\r\n");
+    }
+
     private void OnRegisterResponse(SipMessage m)
     {
         if (m.StatusCode < 200 || _registerRequest is null || m.CSeqNumber != _registerCSeq)
         {
             return;
         }
+
+        if (m.StatusCode == 401 && _context.SipPassword is not null && _authRetries < 2 && !_stopped
+            && SipDigest.ParseChallengeOrCredentials(m.Get(SipHeaderId.WwwAuthenticate)) is { } challenge)
+        {
+            // RFC 3261 §22.2: the same REGISTER again with credentials for this challenge; the registration's delay
+            // counts from the first. A second 401 in a row (a stale nonce) gets one more try, then the 401 stands.
+            _authRetries++;
+            _challenge = challenge;
+            _nonceCount = 0;
+            _registerRequest = null;
+            _registerGeneration++;
+            SendRegister(_registerExpires);
+            return;
+        }
+
+        _authRetries = 0;
 
         _registerRequest = null;
         _registerGeneration++;

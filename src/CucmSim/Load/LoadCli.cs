@@ -13,7 +13,7 @@ internal sealed class LoadCli
         Command = new Command("load", "register thousands of SCCP and SIP phones and place calls with media through the firewall, measured")
         {
             Target, Phones, Protocol, Sources, RegisterRate, Cps, Hold, Duration, Calls, RampUp, RampDown, Mode, Callers, MaxPending, NoMedia, Seed, Number,
-            Profile, Role, TargetRole, PortOffset, Timeout, Refresh, MaxFailureRatio, Json, Html, Hlog, Quiet,
+            Profile, Role, TargetRole, PortOffset, Timeout, Refresh, SipPassword, MaxFailureRatio, Json, Html, Hlog, Quiet,
         };
         foreach (var option in Sharding.All)
         {
@@ -101,6 +101,8 @@ internal sealed class LoadCli
     public Option<int> PortOffset { get; } = new Option<int>("--port-offset") { Description = "the offset serve was started with", HelpName = "N", DefaultValueFactory = _ => 0 }.Whole(0, 65535);
 
     public Option<TimeSpan> Timeout { get; } = new Option<TimeSpan>("--timeout") { Description = "longest wait for a registration, a call setup or a release", HelpName = "T", DefaultValueFactory = _ => TimeSpan.FromSeconds(5) }.LastWins(Span);
+
+    public Option<string?> SipPassword { get; } = new Option<string?>("--sip-password") { Description = "digest password of every SIP phone, its user being its number (as serve --sip-password, or CUCM's digest credentials): a 401 to REGISTER is answered with credentials", HelpName = "P" }.Optional();
 
     public Option<TimeSpan?> Refresh { get; } = new Option<TimeSpan?>("--refresh") { Description = "SIP re-REGISTER and SCCP keepalive interval (default: 60s for SIP, RegisterAck's for SCCP)", HelpName = "T" }.LastWins(OptionalSpan);
 

@@ -22,6 +22,9 @@ public sealed record LoadRunOptions
     /// <summary>The SIP domain; null uses the target's address.</summary>
     public string? Domain { get; init; }
 
+    /// <summary>The digest password of the SIP phones (never in the plan, its hash or the report); null answers no challenge.</summary>
+    public string? SipPassword { get; init; }
+
     /// <summary>The absolute start (shards started together); null starts now.</summary>
     public DateTimeOffset? StartAt { get; init; }
 
@@ -138,6 +141,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
             Timeout = _options.Timeout,
             Refresh = _options.Refresh,
             Domain = _options.Domain,
+            SipPassword = _options.SipPassword,
             SccpServer = targets.Sccp,
             SipUdpServer = targets.SipUdp,
             SipTcpServer = targets.SipTcp,

@@ -60,6 +60,35 @@ public sealed partial class LoadEngineTests
         Assert.Equal(6, LoadHistograms.Decode(report.Histograms["mos-x100"]).TotalCount);
     }
 
+    [Theory]
+    [InlineData("s3cret", 0)]
+    [InlineData("wrong", 4)]
+    public async Task Sip_phones_answer_the_registration_challenge_with_digest_credentials(string password, int failed)
+    {
+        await using var server = await SipTestSupport.StartAsync(new CucmSim.Serve.Sip.SipOptions { Password = "s3cret" });
+        var targets = new LoadTargets(null, server.EndPoint("udp/5060"), null, null);
+        var plan = Plan(LoadProtocol.Sip, phones: 4, cps: 4, holdSeconds: 0.5, calls: failed == 0 ? 2 : 0, media: false);
+        using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(3), Refresh = TimeSpan.FromSeconds(1), SipPassword = password });
+        var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, engine.Faults);
+        var c = report.Counters;
+        Assert.True(c.RegistrationsSucceeded == 4 - failed, report.ToJson());
+        Assert.Equal(failed, c.RegistrationsFailed);
+        if (failed == 0)
+        {
+            // Re-REGISTERs reuse the nonce with a higher nonce count, and calls follow.
+            Assert.True(c.Refreshes > 0, "no re-REGISTER in the run");
+            Assert.Equal(0, c.RefreshesFailed);
+            Assert.Equal(2, c.CallsCompleted);
+            Assert.Empty(report.Failures);
+        }
+        else
+        {
+            // Wrong credentials: serve answers 403 (a server that challenges again ends in its 401 after two tries).
+            Assert.Equal(failed, report.Failures.GetValueOrDefault("sip-403"));
+        }
+    }
+
     [Fact]
     public async Task Sccp_phones_that_cannot_connect_fail_with_the_reason()
     {
