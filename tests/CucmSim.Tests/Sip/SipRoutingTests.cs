@@ -145,6 +145,89 @@ public sealed class SipRoutingTests
     }
 
     [Fact]
+    public async Task A_bye_relayed_over_udp_is_repeated_until_the_other_phone_answers_it()
+    {
+        await using var server = await StartAsync();
+        var target = server.EndPoint("udp/5060");
+        using var caller = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        using var callee = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        caller.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        callee.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var callerLocal = (IPEndPoint)caller.LocalEndPoint!;
+        var calleeLocal = (IPEndPoint)callee.LocalEndPoint!;
+        string As(string request, string user) => request.Replace("sip:1001@", "sip:" + user + "@", StringComparison.Ordinal).Replace("<sip:test@", "<sip:" + user + "@", StringComparison.Ordinal);
+        Assert.StartsWith("SIP/2.0 200", await ExchangeAsync(callee, target, As(Request("REGISTER", target, calleeLocal, "z9hG4bKbyereg2", "bye-reg-2", 1, extra: "Expires: 60\r\n"), Callee)), StringComparison.Ordinal);
+        Assert.StartsWith("SIP/2.0 200", await ExchangeAsync(caller, target, As(Request("REGISTER", target, callerLocal, "z9hG4bKbyereg1", "bye-reg-1", 1, extra: "Expires: 60\r\n"), Caller)), StringComparison.Ordinal);
+
+        // The caller calls the callee's number; the callee (this socket) answers the relayed INVITE with 200.
+        var invite = Request("INVITE", target, callerLocal, "z9hG4bKbyeinv", "bye-call", 1, body: Offer).Replace("sip:1001@", "sip:" + Callee + "@", StringComparison.Ordinal);
+        await caller.SendToAsync(System.Text.Encoding.ASCII.GetBytes(invite), target).DefaultTimeout();
+        var relayed = await ReceiveAsync(callee, skip: []);
+        Assert.StartsWith("INVITE ", relayed, StringComparison.Ordinal);
+        var sdp = Offer.Replace("40000", "40002", StringComparison.Ordinal);
+        await callee.SendToAsync(System.Text.Encoding.ASCII.GetBytes(Answer(relayed, "200 OK", calleeLocal, sdp)), target).DefaultTimeout();
+        var ok = await ReceiveAsync(caller, skip: ["SIP/2.0 100", "SIP/2.0 180"]);
+        Assert.StartsWith("SIP/2.0 200", ok, StringComparison.Ordinal);
+        var toTag = System.Text.RegularExpressions.Regex.Match(ok, "(?m)^To:.*;tag=([^;\r\n]+)").Groups[1].Value;
+        await caller.SendToAsync(System.Text.Encoding.ASCII.GetBytes(Request("ACK", target, callerLocal, "z9hG4bKbyeack", "bye-call", 1, toTag: toTag).Replace("sip:1001@", "sip:" + Callee + "@", StringComparison.Ordinal)), target).DefaultTimeout();
+
+        // The caller hangs up: the server answers it and sends BYE to the callee, which does not answer the first.
+        var bye = Request("BYE", target, callerLocal, "z9hG4bKbyebye", "bye-call", 2, toTag: toTag).Replace("sip:1001@", "sip:" + Callee + "@", StringComparison.Ordinal);
+        await caller.SendToAsync(System.Text.Encoding.ASCII.GetBytes(bye), target).DefaultTimeout();
+        Assert.StartsWith("SIP/2.0 200", await ReceiveAsync(caller, skip: ["SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP " + callerLocal + ";branch=z9hG4bKbyeinv"]), StringComparison.Ordinal);
+        var first = await ReceiveAsync(callee, skip: ["ACK ", "INVITE "]);
+        Assert.StartsWith("BYE ", first, StringComparison.Ordinal);
+        var again = await ReceiveAsync(callee, skip: ["ACK ", "INVITE "]);
+        Assert.Equal(first, again);
+
+        // Answered, the BYE ends; the routed call was recorded as ended by the caller.
+        await callee.SendToAsync(System.Text.Encoding.ASCII.GetBytes(Answer(first, "200 OK", calleeLocal, null)), target).DefaultTimeout();
+        await server.WaitForRecordAsync(r => r.Kind == "sip-route" && r.Verdict == "completed-by-caller");
+    }
+
+    /// <summary>A response to <paramref name="request"/> as a phone gives it: its Via, From, Call-ID and CSeq, a To tag, a Contact.</summary>
+    private static string Answer(string request, string status, IPEndPoint local, string? sdp)
+    {
+        var text = new System.Text.StringBuilder("SIP/2.0 ").Append(status).Append("\r\n");
+        foreach (var line in request[..request.IndexOf("\r\n\r\n", StringComparison.Ordinal)].Split("\r\n").Skip(1))
+        {
+            if (line.StartsWith("Via:", StringComparison.OrdinalIgnoreCase) || line.StartsWith("From:", StringComparison.OrdinalIgnoreCase)
+                || line.StartsWith("Call-ID:", StringComparison.OrdinalIgnoreCase) || line.StartsWith("CSeq:", StringComparison.OrdinalIgnoreCase))
+            {
+                text.Append(line).Append("\r\n");
+            }
+            else if (line.StartsWith("To:", StringComparison.OrdinalIgnoreCase))
+            {
+                text.Append(line).Append(line.Contains(";tag=", StringComparison.Ordinal) ? string.Empty : ";tag=callee1").Append("\r\n");
+            }
+        }
+
+        text.Append("Contact: <sip:").Append(Callee).Append('@').Append(local).Append(">\r\n");
+        if (sdp is not null)
+        {
+            text.Append("Content-Type: application/sdp\r\n");
+        }
+
+        return text.Append("Content-Length: ").Append(sdp?.Length ?? 0).Append("\r\n\r\n").Append(sdp).ToString();
+    }
+
+    private static async Task<string> ReceiveAsync(Socket socket, string[] skip)
+    {
+        var buffer = new byte[8192];
+        for (var i = 0; i < 10; i++)
+        {
+            var n = await socket.ReceiveAsync(buffer).DefaultTimeout(TimeSpan.FromSeconds(5));
+            var text = System.Text.Encoding.ASCII.GetString(buffer, 0, n);
+            if (!skip.Any(s => text.StartsWith(s, StringComparison.Ordinal)))
+            {
+                return text;
+            }
+        }
+
+        throw new TimeoutException("only " + string.Join(", ", skip) + " came");
+    }
+
+    [Fact]
     public async Task With_routing_off_the_server_answers_a_registered_number_itself()
     {
         await using var server = await StartAsync(new SipOptions { Route = false });

@@ -65,6 +65,21 @@ internal sealed class RoutedCall
     public bool Ended { get; set; }
 }
 
+/// <summary>
+/// A BYE or CANCEL the server sends as a UAC in a routed call: repeated on UDP until a final response (RFC 3261
+/// §17.1.2.2: timer E from T1, doubling up to T2; timer F gives up after 64·T1), so a datagram lost in a firewall
+/// does not leave the other phone's call up.
+/// </summary>
+internal sealed class RouteRequest
+{
+    public required string Key { get; init; }
+    public required byte[] Bytes { get; init; }
+    public required SipSink Sink { get; init; }
+    public required long Started { get; init; }
+    public TimeSpan Interval { get; set; }
+    public ITimer? Timer { get; set; }
+}
+
 internal sealed partial class SipService
 {
     /// <summary>Marks the branches of requests this server sends, so that one coming back is seen as a loop (RFC 3261 §16.3 item 4).</summary>
@@ -73,6 +88,10 @@ internal sealed partial class SipService
     private readonly Dictionary<string, RoutedCall> _routes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RoutedCall> _routeBranches = new(StringComparer.Ordinal);
     private readonly Queue<(long At, RoutedCall Call)> _routeExpiry = new();
+    private readonly Dictionary<string, RouteRequest> _routeRequests = new(StringComparer.Ordinal);
+
+    /// <summary>BYEs and CANCELs repeated at once at most: beyond it one is sent once, as before (two per routed call are the most a call needs).</summary>
+    private const int MaxRouteRequests = 65_536;
     private long _routeSequence;
 
     /// <summary>Indexes a binding by its user (the number a caller dials). Under the lock.</summary>
@@ -388,8 +407,18 @@ internal sealed partial class SipService
     /// <summary>A response from a callee: relayed to the caller when it answers a routed INVITE; others (BYE, CANCEL) are absorbed.</summary>
     private string RouteResponse(SipMessage m, byte[] scratch)
     {
-        if (m.ViaCount == 0 || !SipVia.TryParse(m.Via(0), out var via) || !m[m.CSeqMethod].SequenceEqual("INVITE"u8))
+        if (m.ViaCount == 0 || !SipVia.TryParse(m.Via(0), out var via))
         {
+            return "sip-response";
+        }
+
+        if (!m[m.CSeqMethod].SequenceEqual("INVITE"u8))
+        {
+            if (m.StatusCode >= 200)
+            {
+                RouteRequestAnswered(Encoding.ASCII.GetString(via.Branch) + " " + Encoding.ASCII.GetString(m[m.CSeqMethod]));
+            }
+
             return "sip-response";
         }
 
@@ -622,7 +651,8 @@ internal sealed partial class SipService
             cseq = ++r.CalleeCSeq;
         }
 
-        SendToCallee(r, CalleeRequest(r, scratch, "BYE", r.CalleeContact ?? r.CalleeUri, NewBranch(), cseq, r.CalleeToTag));
+        var branch = NewBranch();
+        SendRouteRequest(r.CalleeSink, branch, "BYE", CalleeRequest(r, scratch, "BYE", r.CalleeContact ?? r.CalleeUri, branch, cseq, r.CalleeToTag));
     }
 
     private void ByeCaller(RoutedCall r, byte[] scratch)
@@ -640,7 +670,8 @@ internal sealed partial class SipService
         w.Write("BYE "u8);
         w.Write(r.CallerContact);
         w.Write(" SIP/2.0\r\n"u8);
-        WriteRouteVia(ref w, sink, host, port, NewBranch());
+        var branch = NewBranch();
+        WriteRouteVia(ref w, sink, host, port, branch);
         w.Write("Max-Forwards: 70\r\n"u8);
         w.Header("From"u8, Encoding.UTF8.GetBytes(r.CallerTo));
         w.Header("To"u8, Encoding.UTF8.GetBytes(r.CallerFrom));
@@ -650,7 +681,7 @@ internal sealed partial class SipService
         w.Write(" BYE\r\nContent-Length: 0\r\n\r\n"u8);
         if (!w.Overflow)
         {
-            sink.Send(w.Written);
+            SendRouteRequest(sink, branch, "BYE", w.Written.ToArray());
         }
     }
 
@@ -667,7 +698,65 @@ internal sealed partial class SipService
             r.CancelSent = true;
         }
 
-        SendToCallee(r, CalleeRequest(r, new byte[16 * 1024], "CANCEL", r.CalleeUri, r.Branch, 1, null));
+        SendRouteRequest(r.CalleeSink, r.Branch, "CANCEL", CalleeRequest(r, new byte[16 * 1024], "CANCEL", r.CalleeUri, r.Branch, 1, null));
+    }
+
+    /// <summary>Sends a BYE or CANCEL of a routed call; on UDP it is repeated until answered (timers E and F).</summary>
+    private void SendRouteRequest(SipSink sink, string branch, string method, byte[] request)
+    {
+        sink.Send(request);
+        if (sink.Reliable)
+        {
+            return;
+        }
+
+        var q = new RouteRequest { Key = branch + " " + method, Bytes = request, Sink = sink, Started = _context.Time.GetTimestamp(), Interval = _options.T1 };
+        lock (_lock)
+        {
+            if (_routeRequests.Count >= MaxRouteRequests || _routeRequests.ContainsKey(q.Key))
+            {
+                return;
+            }
+
+            _routeRequests[q.Key] = q;
+            q.Timer = _context.Time.CreateTimer(state => RepeatRouteRequest((RouteRequest)state!), q, q.Interval, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void RepeatRouteRequest(RouteRequest q)
+    {
+        lock (_lock)
+        {
+            if (!_routeRequests.TryGetValue(q.Key, out var current) || !ReferenceEquals(current, q))
+            {
+                return;
+            }
+
+            if (_context.Time.GetElapsedTime(q.Started) >= _options.T1 * 64)
+            {
+                // Timer F: the other side is gone; the call has ended here already.
+                _routeRequests.Remove(q.Key);
+                q.Timer?.Dispose();
+                return;
+            }
+
+            q.Interval = q.Interval * 2 < _options.T2 ? q.Interval * 2 : _options.T2;
+            q.Timer?.Change(q.Interval, Timeout.InfiniteTimeSpan);
+        }
+
+        q.Sink.Send(q.Bytes);
+    }
+
+    /// <summary>A final response to a BYE or CANCEL the server sent: no more repeats.</summary>
+    private void RouteRequestAnswered(string key)
+    {
+        lock (_lock)
+        {
+            if (_routeRequests.Remove(key, out var q))
+            {
+                q.Timer?.Dispose();
+            }
+        }
     }
 
     /// <summary>A request of the callee dialog (ACK, BYE, CANCEL) from the server as its UAC.</summary>
