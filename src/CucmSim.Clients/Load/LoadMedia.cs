@@ -19,8 +19,9 @@ public sealed record MediaLegResult(string Name, long Sent, long Received, long 
 
 /// <summary>
 /// The media of a load run: G.711 µ-law, 20 ms packets (50 per second) on every leg, each call on ports of its own
-/// (an even RTP port and RTCP on the next, both fresh sockets), RTCP sender reports every 5 seconds. One loop sends
-/// for every leg on one 20 ms tick and receives on every leg's sockets; legs are opened by the signalling thread.
+/// (an even RTP port and RTCP on the next, both fresh sockets), RTCP sender reports every 5 seconds. Legs are spread
+/// over a few media threads (lanes), one per core by default: each lane's loop sends for its legs on its own 20 ms
+/// tick and receives on their sockets. Legs are opened by the signalling thread.
 /// </summary>
 public sealed class LoadMedia : IDisposable
 {
@@ -28,42 +29,48 @@ public sealed class LoadMedia : IDisposable
     public const int PacketMs = 20;
     private const int RtcpEveryTicks = 250;
 
-    private readonly List<MediaLeg> _active = [];
-    private readonly Action<MediaLegResult> _ended;
-    private readonly byte[] _packet = new byte[RtpHeader.FixedLength + PayloadBytes];
-    private readonly byte[] _rtcp = new byte[52];
-    private long _tick;
-    private bool _ticking;
-    private long _rtpSent;
-    private long _rtpReceived;
-    private long _rtcpSent;
-    private long _rtcpReceived;
+    /// <summary>Media threads at most by default.</summary>
+    public const int MaxDefaultLanes = 4;
 
-    public LoadMedia(Action<MediaLegResult> ended, TimeSpan drain)
+    private readonly Action<MediaLegResult> _ended;
+    private readonly Lane[] _lanes;
+    private int _nextLane;
+
+    /// <param name="lanes">media threads; 0: one per core, at most <see cref="MaxDefaultLanes"/></param>
+    public LoadMedia(Action<MediaLegResult> ended, TimeSpan drain, int lanes = 0)
     {
         _ended = ended;
         Drain = drain;
-        Loop = new LoadLoop("load-media");
-        _packet.AsSpan(RtpHeader.FixedLength).Fill(0xFF); // µ-law silence
+        var count = lanes > 0 ? lanes : Math.Clamp(Environment.ProcessorCount, 1, MaxDefaultLanes);
+        _lanes = new Lane[count];
+        for (var i = 0; i < count; i++)
+        {
+            _lanes[i] = new Lane(this, new LoadLoop(count == 1 ? "load-media" : "load-media-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
     }
 
-    public LoadLoop Loop { get; }
+    /// <summary>The media threads.</summary>
+    public int Lanes => _lanes.Length;
+
+    /// <summary>Work the media loops could not do (a bug): counted, never the end of the run.</summary>
+    public long Faults => _lanes.Sum(l => l.Loop.Faults);
+
+    /// <summary>The last of those, if any.</summary>
+    public Exception? LastFault => _lanes.Select(l => l.Loop.LastFault).LastOrDefault(f => f is not null);
 
     /// <summary>How long a leg keeps receiving after it stops sending (the last echoes in flight).</summary>
     public TimeSpan Drain { get; }
 
-    public long RtpSent => Interlocked.Read(ref _rtpSent);
+    public long RtpSent => _lanes.Sum(l => Interlocked.Read(ref l.RtpSent));
 
-    public long RtpReceived => Interlocked.Read(ref _rtpReceived);
+    public long RtpReceived => _lanes.Sum(l => Interlocked.Read(ref l.RtpReceived));
 
-    public long RtcpSent => Interlocked.Read(ref _rtcpSent);
+    public long RtcpSent => _lanes.Sum(l => Interlocked.Read(ref l.RtcpSent));
 
-    public long RtcpReceived => Interlocked.Read(ref _rtcpReceived);
+    public long RtcpReceived => _lanes.Sum(l => Interlocked.Read(ref l.RtcpReceived));
 
     /// <summary>Legs sending now (read from any thread; approximate).</summary>
-    public int ActiveLegs => Volatile.Read(ref _activeCount);
-
-    private int _activeCount;
+    public int ActiveLegs => _lanes.Sum(l => Volatile.Read(ref l.ActiveCount));
 
     /// <summary>
     /// Opens a leg's sockets on <paramref name="local"/>: an even RTP port and RTCP on the next one. Null when no such
@@ -98,7 +105,8 @@ public sealed class LoadMedia : IDisposable
 
                 rtp.Blocking = false;
                 rtcp.Blocking = false;
-                return new MediaLeg(this, rtp, rtcp, new IPEndPoint(local, port));
+                var lane = _lanes[(int)((uint)Interlocked.Increment(ref _nextLane) % (uint)_lanes.Length)];
+                return new MediaLeg(lane, rtp, rtcp, new IPEndPoint(local, port));
             }
             catch (SocketException)
             {
@@ -110,219 +118,252 @@ public sealed class LoadMedia : IDisposable
         return null;
     }
 
-    internal void Start(MediaLeg leg) => Loop.Post(() =>
+    public void Dispose()
     {
-        if (leg.State != MediaLeg.Opened)
+        foreach (var lane in _lanes)
         {
-            return;
-        }
-
-        leg.State = MediaLeg.Sending;
-        Loop.Add(leg.Rtp, leg);
-        Loop.Add(leg.Rtcp, leg);
-        _active.Add(leg);
-        Volatile.Write(ref _activeCount, _active.Count);
-        if (!_ticking)
-        {
-            _ticking = true;
-            _tick = 0;
-            var first = LoadLoop.Now;
-            Loop.At(first, () => Tick(first));
-        }
-    });
-
-    internal void Stop(MediaLeg leg) => Loop.Post(() =>
-    {
-        switch (leg.State)
-        {
-            case MediaLeg.Opened:
-                leg.State = MediaLeg.Closed;
-                leg.Rtp.Dispose();
-                leg.Rtcp.Dispose();
-                return;
-            case MediaLeg.Sending:
-                leg.State = MediaLeg.Draining;
-                _active.Remove(leg);
-                Volatile.Write(ref _activeCount, _active.Count);
-                Loop.After(Drain, () => Finish(leg));
-                return;
-        }
-    });
-
-    private void Finish(MediaLeg leg)
-    {
-        leg.State = MediaLeg.Closed;
-        Loop.Close(leg.Rtp);
-        Loop.Close(leg.Rtcp);
-        _ended(leg.Result());
-    }
-
-    private void Tick(long origin)
-    {
-        _tick++;
-        var send = _tick % RtcpEveryTicks == 0;
-        foreach (var leg in _active)
-        {
-            SendRtp(leg);
-            if (send || leg.Sent == 1)
-            {
-                SendRtcp(leg);
-            }
-        }
-
-        if (_active.Count == 0)
-        {
-            _ticking = false;
-            return;
-        }
-
-        // On a fixed grid from the first tick: a late tick does not shift the ones after it.
-        var next = origin + (LoadLoop.Ticks(TimeSpan.FromMilliseconds(PacketMs)) * _tick);
-        var now = LoadLoop.Now;
-        if (next < now - LoadLoop.Ticks(TimeSpan.FromMilliseconds(200)))
-        {
-            // Far behind (a stalled machine): start a new grid rather than send a burst.
-            origin = now;
-            _tick = 0;
-            next = now;
-        }
-
-        Loop.At(next, () => Tick(origin));
-    }
-
-    private void SendRtp(MediaLeg leg)
-    {
-        var seq = (ushort)(leg.FirstSeq + leg.Sent);
-        var ts = (uint)(leg.FirstTimestamp + (leg.Sent * PayloadBytes));
-        RtpHeader.Write(_packet, leg.Sent == 0, 0, seq, ts, leg.Ssrc);
-        if (leg.Sent == 0)
-        {
-            leg.StartedAt = LoadLoop.Now;
-        }
-
-        try
-        {
-            leg.Rtp.SendTo(_packet, SocketFlags.None, leg.RemoteRtp!);
-            leg.Sent++;
-            leg.Octets += PayloadBytes;
-            Interlocked.Increment(ref _rtpSent);
-        }
-        catch (SocketException)
-        {
-            leg.SendErrors++;
+            lane.Loop.Dispose();
         }
     }
 
-    private void SendRtcp(MediaLeg leg)
+    /// <summary>One media thread: its loop, the legs it sends for, its tick and its counters.</summary>
+    internal sealed class Lane(LoadMedia media, LoadLoop loop)
     {
-        // Sender report with one reception report block about what this leg receives (RFC 3550 §6.4.1).
-        var b = _rtcp.AsSpan();
-        b[0] = 0x81;
-        b[1] = 200;
-        BinaryPrimitives.WriteUInt16BigEndian(b[2..], 12);
-        BinaryPrimitives.WriteUInt32BigEndian(b[4..], leg.Ssrc);
-        var ntp = DateTime.UtcNow - new DateTime(1900, 1, 1, 0, 0, 0, DateTimeKind.Utc);
-        var seconds = (ulong)ntp.TotalSeconds;
-        BinaryPrimitives.WriteUInt32BigEndian(b[8..], (uint)seconds);
-        BinaryPrimitives.WriteUInt32BigEndian(b[12..], (uint)((ntp.TotalSeconds - seconds) * 4294967296.0));
-        BinaryPrimitives.WriteUInt32BigEndian(b[16..], (uint)(leg.FirstTimestamp + (leg.Sent * PayloadBytes)));
-        BinaryPrimitives.WriteUInt32BigEndian(b[20..], (uint)leg.Sent);
-        BinaryPrimitives.WriteUInt32BigEndian(b[24..], (uint)leg.Octets);
-        BinaryPrimitives.WriteUInt32BigEndian(b[28..], leg.ReceivedSsrc);
-        var lost = Math.Clamp(leg.Stats.Lost, 0, 0x7FFFFF);
-        BinaryPrimitives.WriteUInt32BigEndian(b[32..], (uint)lost);
-        BinaryPrimitives.WriteUInt32BigEndian(b[36..], (uint)leg.Stats.ExtendedHighest);
-        BinaryPrimitives.WriteUInt32BigEndian(b[40..], (uint)leg.Stats.Jitter);
-        BinaryPrimitives.WriteUInt32BigEndian(b[44..], 0);
-        BinaryPrimitives.WriteUInt32BigEndian(b[48..], 0);
-        try
-        {
-            leg.Rtcp.SendTo(_rtcp, SocketFlags.None, leg.RemoteRtcp!);
-            Interlocked.Increment(ref _rtcpSent);
-        }
-        catch (SocketException)
-        {
-            leg.SendErrors++;
-        }
-    }
+        private readonly List<MediaLeg> _active = [];
+        private readonly byte[] _packet = CreatePacket();
+        private readonly byte[] _rtcp = new byte[52];
+        private long _tick;
+        private bool _ticking;
+        internal long RtpSent;
+        internal long RtpReceived;
+        internal long RtcpSent;
+        internal long RtcpReceived;
+        internal int ActiveCount;
 
-    internal void Received(MediaLeg leg, Socket socket, byte[] buffer)
-    {
-        // One recvmmsg takes what the socket holds, up to a batch, in one system call: when fewer than a batch came
-        // the queue is empty, so the common case (one packet per 20 ms per leg) needs no second call to hear EAGAIN.
-        Span<int> lengths = stackalloc int[ReceiveBatch];
-        for (var round = 0; round < 4; round++)
-        {
-            var n = ReceiveMany(socket, buffer, lengths);
-            for (var i = 0; i < n; i++)
-            {
-                Handle(leg, socket, buffer.AsSpan(i * ReceiveSlot, lengths[i]));
-            }
+        public LoadLoop Loop { get; } = loop;
 
-            if (n < ReceiveBatch)
+        private TimeSpan Drain => media.Drain;
+
+        private static byte[] CreatePacket()
+        {
+            var packet = new byte[RtpHeader.FixedLength + PayloadBytes];
+            packet.AsSpan(RtpHeader.FixedLength).Fill(0xFF); // µ-law silence
+            return packet;
+        }
+
+        internal void Start(MediaLeg leg) => Loop.Post(() =>
+        {
+            if (leg.State != MediaLeg.Opened)
             {
                 return;
             }
-        }
-    }
 
-    private const int ReceiveBatch = 16;
-    private const int ReceiveSlot = 2048;
-
-    /// <summary>Datagrams read into slots of <paramref name="buffer"/> (a longer one is cut), their lengths; 0 when none was there or on an error.</summary>
-    private static unsafe int ReceiveMany(Socket socket, byte[] buffer, Span<int> lengths)
-    {
-        var messages = stackalloc LinuxMessages.MMsgHdr[ReceiveBatch];
-        var vectors = stackalloc LinuxMessages.IoVec[ReceiveBatch];
-        fixed (byte* p = buffer)
-        {
-            for (var i = 0; i < ReceiveBatch; i++)
+            leg.State = MediaLeg.Sending;
+            Loop.Add(leg.Rtp, leg);
+            Loop.Add(leg.Rtcp, leg);
+            _active.Add(leg);
+            Volatile.Write(ref ActiveCount, _active.Count);
+            if (!_ticking)
             {
-                vectors[i].Base = p + (i * ReceiveSlot);
-                vectors[i].Length = ReceiveSlot;
-                messages[i] = default;
-                messages[i].Header.Iov = &vectors[i];
-                messages[i].Header.IovLength = 1;
+                _ticking = true;
+                _tick = 0;
+                var first = LoadLoop.Now;
+                Loop.At(first, () => Tick(first));
+            }
+        });
+
+        internal void Stop(MediaLeg leg) => Loop.Post(() =>
+        {
+            switch (leg.State)
+            {
+                case MediaLeg.Opened:
+                    leg.State = MediaLeg.Closed;
+                    leg.Rtp.Dispose();
+                    leg.Rtcp.Dispose();
+                    return;
+                case MediaLeg.Sending:
+                    leg.State = MediaLeg.Draining;
+                    _active.Remove(leg);
+                    Volatile.Write(ref ActiveCount, _active.Count);
+                    Loop.After(Drain, () => Finish(leg));
+                    return;
+            }
+        });
+
+        private void Finish(MediaLeg leg)
+        {
+            leg.State = MediaLeg.Closed;
+            Loop.Close(leg.Rtp);
+            Loop.Close(leg.Rtcp);
+            media._ended(leg.Result());
+        }
+
+        private void Tick(long origin)
+        {
+            _tick++;
+            var send = _tick % RtcpEveryTicks == 0;
+            foreach (var leg in _active)
+            {
+                SendRtp(leg);
+                if (send || leg.Sent == 1)
+                {
+                    SendRtcp(leg);
+                }
             }
 
-            var n = LinuxMessages.RecvMmsg((int)socket.Handle, messages, ReceiveBatch, Tmds.Linux.LibC.MSG_DONTWAIT, null);
-            for (var i = 0; i < n; i++)
+            if (_active.Count == 0)
             {
-                lengths[i] = (int)messages[i].Length;
+                _ticking = false;
+                return;
             }
 
-            return Math.Max(0, n);
+            // On a fixed grid from the first tick: a late tick does not shift the ones after it.
+            var next = origin + (LoadLoop.Ticks(TimeSpan.FromMilliseconds(PacketMs)) * _tick);
+            var now = LoadLoop.Now;
+            if (next < now - LoadLoop.Ticks(TimeSpan.FromMilliseconds(200)))
+            {
+                // Far behind (a stalled machine): start a new grid rather than send a burst.
+                origin = now;
+                _tick = 0;
+                next = now;
+            }
+
+            Loop.At(next, () => Tick(origin));
+        }
+
+        private void SendRtp(MediaLeg leg)
+        {
+            var seq = (ushort)(leg.FirstSeq + leg.Sent);
+            var ts = (uint)(leg.FirstTimestamp + (leg.Sent * PayloadBytes));
+            RtpHeader.Write(_packet, leg.Sent == 0, 0, seq, ts, leg.Ssrc);
+            if (leg.Sent == 0)
+            {
+                leg.StartedAt = LoadLoop.Now;
+            }
+
+            try
+            {
+                leg.Rtp.SendTo(_packet, SocketFlags.None, leg.RemoteRtp!);
+                leg.Sent++;
+                leg.Octets += PayloadBytes;
+                Interlocked.Increment(ref RtpSent);
+            }
+            catch (SocketException)
+            {
+                leg.SendErrors++;
+            }
+        }
+
+        private void SendRtcp(MediaLeg leg)
+        {
+            // Sender report with one reception report block about what this leg receives (RFC 3550 §6.4.1).
+            var b = _rtcp.AsSpan();
+            b[0] = 0x81;
+            b[1] = 200;
+            BinaryPrimitives.WriteUInt16BigEndian(b[2..], 12);
+            BinaryPrimitives.WriteUInt32BigEndian(b[4..], leg.Ssrc);
+            var ntp = DateTime.UtcNow - new DateTime(1900, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+            var seconds = (ulong)ntp.TotalSeconds;
+            BinaryPrimitives.WriteUInt32BigEndian(b[8..], (uint)seconds);
+            BinaryPrimitives.WriteUInt32BigEndian(b[12..], (uint)((ntp.TotalSeconds - seconds) * 4294967296.0));
+            BinaryPrimitives.WriteUInt32BigEndian(b[16..], (uint)(leg.FirstTimestamp + (leg.Sent * PayloadBytes)));
+            BinaryPrimitives.WriteUInt32BigEndian(b[20..], (uint)leg.Sent);
+            BinaryPrimitives.WriteUInt32BigEndian(b[24..], (uint)leg.Octets);
+            BinaryPrimitives.WriteUInt32BigEndian(b[28..], leg.ReceivedSsrc);
+            var lost = Math.Clamp(leg.Stats.Lost, 0, 0x7FFFFF);
+            BinaryPrimitives.WriteUInt32BigEndian(b[32..], (uint)lost);
+            BinaryPrimitives.WriteUInt32BigEndian(b[36..], (uint)leg.Stats.ExtendedHighest);
+            BinaryPrimitives.WriteUInt32BigEndian(b[40..], (uint)leg.Stats.Jitter);
+            BinaryPrimitives.WriteUInt32BigEndian(b[44..], 0);
+            BinaryPrimitives.WriteUInt32BigEndian(b[48..], 0);
+            try
+            {
+                leg.Rtcp.SendTo(_rtcp, SocketFlags.None, leg.RemoteRtcp!);
+                Interlocked.Increment(ref RtcpSent);
+            }
+            catch (SocketException)
+            {
+                leg.SendErrors++;
+            }
+        }
+
+        internal void Received(MediaLeg leg, Socket socket, byte[] buffer)
+        {
+            // One recvmmsg takes what the socket holds, up to a batch, in one system call: when fewer than a batch came
+            // the queue is empty, so the common case (one packet per 20 ms per leg) needs no second call to hear EAGAIN.
+            Span<int> lengths = stackalloc int[ReceiveBatch];
+            for (var round = 0; round < 4; round++)
+            {
+                var n = ReceiveMany(socket, buffer, lengths);
+                for (var i = 0; i < n; i++)
+                {
+                    Handle(leg, socket, buffer.AsSpan(i * ReceiveSlot, lengths[i]));
+                }
+
+                if (n < ReceiveBatch)
+                {
+                    return;
+                }
+            }
+        }
+
+        private const int ReceiveBatch = 16;
+        private const int ReceiveSlot = 2048;
+
+        /// <summary>Datagrams read into slots of <paramref name="buffer"/> (a longer one is cut), their lengths; 0 when none was there or on an error.</summary>
+        private static unsafe int ReceiveMany(Socket socket, byte[] buffer, Span<int> lengths)
+        {
+            var messages = stackalloc LinuxMessages.MMsgHdr[ReceiveBatch];
+            var vectors = stackalloc LinuxMessages.IoVec[ReceiveBatch];
+            fixed (byte* p = buffer)
+            {
+                for (var i = 0; i < ReceiveBatch; i++)
+                {
+                    vectors[i].Base = p + (i * ReceiveSlot);
+                    vectors[i].Length = ReceiveSlot;
+                    messages[i] = default;
+                    messages[i].Header.Iov = &vectors[i];
+                    messages[i].Header.IovLength = 1;
+                }
+
+                var n = LinuxMessages.RecvMmsg((int)socket.Handle, messages, ReceiveBatch, Tmds.Linux.LibC.MSG_DONTWAIT, null);
+                for (var i = 0; i < n; i++)
+                {
+                    lengths[i] = (int)messages[i].Length;
+                }
+
+                return Math.Max(0, n);
+            }
+        }
+
+        private void Handle(MediaLeg leg, Socket socket, ReadOnlySpan<byte> data)
+        {
+            if (ReferenceEquals(socket, leg.Rtcp) || RtpHeader.IsRtcp(data))
+            {
+                Interlocked.Increment(ref RtcpReceived);
+                return;
+            }
+
+            if (!RtpHeader.TryParse(data, out var header))
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref RtpReceived);
+            var now = LoadLoop.Now;
+            var arrival = (long)(now * 8000.0 / System.Diagnostics.Stopwatch.Frequency);
+            leg.ReceivedSsrc = header.Ssrc;
+            leg.Stats.Update(header.SequenceNumber, header.Timestamp, arrival);
+            if (header.Ssrc == leg.Ssrc && leg.StartedAt != 0)
+            {
+                // Our own packet echoed: it left at StartedAt plus its media time.
+                var sentAt = leg.StartedAt + LoadLoop.Ticks(TimeSpan.FromMilliseconds((header.Timestamp - leg.FirstTimestamp) / 8.0));
+                leg.RoundTripTicks += Math.Max(0, now - sentAt);
+                leg.Echoes++;
+            }
         }
     }
 
-    private void Handle(MediaLeg leg, Socket socket, ReadOnlySpan<byte> data)
-    {
-        if (ReferenceEquals(socket, leg.Rtcp) || RtpHeader.IsRtcp(data))
-        {
-            Interlocked.Increment(ref _rtcpReceived);
-            return;
-        }
-
-        if (!RtpHeader.TryParse(data, out var header))
-        {
-            return;
-        }
-
-        Interlocked.Increment(ref _rtpReceived);
-        var now = LoadLoop.Now;
-        var arrival = (long)(now * 8000.0 / System.Diagnostics.Stopwatch.Frequency);
-        leg.ReceivedSsrc = header.Ssrc;
-        leg.Stats.Update(header.SequenceNumber, header.Timestamp, arrival);
-        if (header.Ssrc == leg.Ssrc && leg.StartedAt != 0)
-        {
-            // Our own packet echoed: it left at StartedAt plus its media time.
-            var sentAt = leg.StartedAt + LoadLoop.Ticks(TimeSpan.FromMilliseconds((header.Timestamp - leg.FirstTimestamp) / 8.0));
-            leg.RoundTripTicks += Math.Max(0, now - sentAt);
-            leg.Echoes++;
-        }
-    }
-
-    public void Dispose() => Loop.Dispose();
 }
 
 /// <summary>One call leg's media: its two sockets, where it sends, and what it received.</summary>
@@ -333,10 +374,10 @@ public sealed class MediaLeg : ILoadReadable
     internal const int Draining = 2;
     internal const int Closed = 3;
 
-    private readonly LoadMedia _media;
+    private readonly LoadMedia.Lane _media;
     internal RtpReceiverStats Stats;
 
-    internal MediaLeg(LoadMedia media, Socket rtp, Socket rtcp, IPEndPoint local)
+    internal MediaLeg(LoadMedia.Lane media, Socket rtp, Socket rtcp, IPEndPoint local)
     {
         _media = media;
         Rtp = rtp;

@@ -12,7 +12,7 @@ internal sealed class LoadCli
     {
         Command = new Command("load", "register thousands of SCCP and SIP phones and place calls with media through the firewall, measured")
         {
-            Target, Phones, Protocol, Sources, RegisterRate, Cps, Hold, Duration, Calls, RampUp, RampDown, Mode, Callers, MaxPending, NoMedia, Seed, Number,
+            Target, Phones, Protocol, Sources, RegisterRate, Cps, Hold, Duration, Calls, RampUp, RampDown, Mode, Callers, MaxPending, NoMedia, MediaThreads, Seed, Number,
             Profile, Role, TargetRole, PortOffset, Timeout, Refresh, SipPassword, MaxFailureRatio, Json, Html, Hlog, Quiet,
         };
         foreach (var option in Sharding.All)
@@ -87,6 +87,8 @@ internal sealed class LoadCli
     public Option<int> MaxPending { get; } = new Option<int>("--max-pending") { Description = "registrations in flight at most (sent, not yet answered) in each process: above what the path carries, --register-rate slows to the answers' pace instead of overflowing the target's accept queue (0: no cap)", HelpName = "N", DefaultValueFactory = _ => LoadPlan.DefaultMaxPending }.Whole(0, LoadPlan.MaxPhones);
 
     public Option<bool> NoMedia { get; } = new("--no-media") { Description = "signalling only: no RTP or RTCP" };
+
+    public Option<int> MediaThreads { get; } = new Option<int>("--media-threads") { Description = "threads that send and receive the RTP and RTCP, the legs spread over them (0: one per core, at most 4)", HelpName = "N", DefaultValueFactory = _ => 0 }.Whole(0, 64);
 
     public Option<int> Seed { get; } = new Option<int>("--seed") { Description = "seed of the call schedule (the same seed places the same calls)", HelpName = "N", DefaultValueFactory = _ => 1 }.Whole(0, int.MaxValue);
 

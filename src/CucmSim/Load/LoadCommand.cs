@@ -210,7 +210,7 @@ internal static class LoadCommand
         return new LoadRequest(
             plan with { Target = target },
             new LoadTargets(At("sccp"), At("sip/udp"), At("sip/tcp"), At("sip-tls")),
-            new LoadRunOptions { Timeout = args.GetValue(cli.Timeout), Refresh = args.GetValue(cli.Refresh), SipPassword = args.GetValue(cli.SipPassword) },
+            new LoadRunOptions { Timeout = args.GetValue(cli.Timeout), Refresh = args.GetValue(cli.Refresh), SipPassword = args.GetValue(cli.SipPassword), MediaThreads = args.GetValue(cli.MediaThreads) },
             args.GetValue(cli.MaxFailureRatio),
             args.GetValue(cli.Json),
             args.GetValue(cli.Html),

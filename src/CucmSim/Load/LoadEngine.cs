@@ -39,6 +39,9 @@ public sealed record LoadRunOptions
 
     /// <summary>How long a media leg keeps receiving after it stops sending.</summary>
     public TimeSpan MediaDrain { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Media threads the legs are spread over; 0: one per core (at most <see cref="LoadMedia.MaxDefaultLanes"/>).</summary>
+    public int MediaThreads { get; init; }
 }
 
 /// <summary>The live state of a run, published once an interval (read from any thread).</summary>
@@ -131,7 +134,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
         _phones = new ILoadPhone?[end - start];
         _pending = new bool[end - start];
         _loop = new LoadLoop("load-signalling");
-        _media = plan.Media ? new LoadMedia(result => _loop.Post(() => LegEnded(result)), _options.MediaDrain) : null;
+        _media = plan.Media ? new LoadMedia(result => _loop.Post(() => LegEnded(result)), _options.MediaDrain, _options.MediaThreads) : null;
         _context = new LoadPhoneContext
         {
             Loop = _loop,
@@ -167,7 +170,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
     public int PeakPendingRegistrations => Volatile.Read(ref _peakPending);
 
     /// <summary>Work the loops could not do (a bug in a phone): counted, never the end of the run.</summary>
-    public long Faults => _loop.Faults + (_media?.Loop.Faults ?? 0);
+    public long Faults => _loop.Faults + (_media?.Faults ?? 0);
 
     /// <summary>Runs the plan to its end (or until <paramref name="cancellationToken"/>: the phones stop early) and gives the report.</summary>
     public async Task<LoadReport> RunAsync(CancellationToken cancellationToken = default)

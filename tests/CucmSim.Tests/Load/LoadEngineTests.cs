@@ -90,6 +90,58 @@ public sealed partial class LoadEngineTests
     }
 
     [Fact]
+    public async Task Media_legs_spread_over_several_threads_are_each_measured()
+    {
+        // An echo of its own: every datagram back to its sender.
+        using var echo = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        echo.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var echoing = Task.Run(async () =>
+        {
+            var buffer = new byte[2048];
+            EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+            while (!stop.IsCancellationRequested)
+            {
+                var r = await echo.ReceiveFromAsync(buffer, from, stop.Token);
+                await echo.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint, stop.Token);
+            }
+        });
+
+        var results = new List<MediaLegResult>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (var media = new LoadMedia(r => { lock (results) { results.Add(r); if (results.Count == 6) { done.TrySetResult(); } } }, TimeSpan.FromMilliseconds(200), lanes: 3))
+        {
+            Assert.Equal(3, media.Lanes);
+            var legs = Enumerable.Range(0, 6).Select(_ => media.Open(IPAddress.Loopback) ?? throw new InvalidOperationException("no media ports")).ToList();
+            foreach (var leg in legs)
+            {
+                leg.Start((IPEndPoint)echo.LocalEndPoint!, "echo");
+            }
+
+            // 25 packets a leg at 50 a second: wait for them by count, never by time.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (media.RtpReceived < 6 * 25 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+
+            foreach (var leg in legs)
+            {
+                leg.Stop();
+            }
+
+            await done.Task.DefaultTimeout(TimeSpan.FromSeconds(10));
+            Assert.Equal(0, media.Faults);
+            Assert.Equal(media.RtpSent, results.Sum(r => r.Sent));
+            Assert.Equal(media.RtpReceived, results.Sum(r => r.Received));
+        }
+
+        Assert.All(results, r => Assert.True(r.Sent >= 25 && r.Lost == 0 && r.RoundTripMs is not null, $"{r}"));
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => echoing).DefaultTimeout();
+    }
+
+    [Fact]
     public async Task Sccp_phones_that_cannot_connect_fail_with_the_reason()
     {
         // A closed port answers the SYN with a reset.
