@@ -16,6 +16,7 @@
 #   env: CUCMSIM_BIN (default: publish to /tmp/pub-bench under the lock), OUT (results directory; default
 #   loadtests/load/results/<stamp>), HOLD (sip-cps hold, s; 3), DUR (sip-cps seconds of calls per step; 20),
 #   RATES (sip-cps steps; "50 100 200 300 400 500 600 800 1000"), PHONES (sccp-reg; "5000 18000"),
+#   GENS (sip-cps: the generators, in order; "sipp cucmsim", alternated), LOAD_ARGS (sip-cps: more options of cucmsim load),
 #   REG_RATES (sccp-reg: the --register-rate values of cucmsim load; "5000 10000 20000 40000"),
 #   NPHONES (phones; 18000), CC_CPS/CC_HOLD/CC_DUR (concurrent; 50, 40, 80), REP_FIRST (first repetition's number; 1).
 # Every measuring run (serve, generator, serve stopped) holds /tmp/cucmsim-build.lock for its whole length,
@@ -123,7 +124,7 @@ load_step() {  # load_step RATE -> one row; returns 1 when the step failed
   /usr/bin/time -o "$d/time" -f '%e %U %S %M' timeout $(( DUR + HOLD + 90 )) \
     "$BIN" load $ADDR --profile "$WORK/profile.json" --port-offset $OFFSET --sources 127.0.1.0/24 --phones "$phones" \
       --protocol sip --register-rate 5000 --cps "$rate" --hold "${HOLD}s" --duration "${DUR}s" --max-failure-ratio 0.001 \
-      --quiet --json "$d/report.json" > "$d/summary.txt" 2>&1 &
+      --quiet --json "$d/report.json" ${LOAD_ARGS:-} > "$d/summary.txt" 2>&1 &
   local tp=$!; window_of "$tp" "$d/window" &
   local wp=$!; wait "$tp" || true; wait "$wp" || true
   sleep 1
@@ -163,6 +164,7 @@ sip_cps() {
   [ -s "$TSV" ] || row "gen	rep	rate	hold_s	calls_planned	created	ok	failed	retrans_or_regfail	elapsed_s	gen_cpu_s	gen_us_per_call	gen_us_per_call_steady	gen_maxrss_kb	serve_cpu_s	serve_us_per_call	pool_rtp_packets	pool_rtp_vs_expected	rtp_loss	jitter_p95_ms	mos_p5	verdict"
   for rep in $(seq "$REP_FIRST" $(( REP_FIRST + REPS - 1 ))); do
     local order="sipp cucmsim"; [ $(( rep % 2 )) = 0 ] && order="cucmsim sipp"
+    [ -n "${GENS:-}" ] && order=$GENS
     for gen in $order; do
       lock; log "sip-cps rep $rep $gen: hold ${HOLD}s, ${DUR}s of calls a step, rates $RATES"
       start_serve --only t6.sip,t6.rtp-to-cucm --ledger none
