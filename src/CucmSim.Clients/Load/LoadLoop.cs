@@ -1,9 +1,9 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using CucmSim.Clients.Net;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
@@ -117,25 +117,8 @@ public sealed unsafe class LoadLoop : IDisposable
         Debug.Assert(OnLoopThread);
         socket.Blocking = false;
         var fd = (int)socket.Handle;
-        Span<byte> address = stackalloc byte[28];
-        address.Clear();
-        int length;
-        if (server.AddressFamily == AddressFamily.InterNetwork)
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(address, (ushort)AF_INET);
-            BinaryPrimitives.WriteUInt16BigEndian(address[2..], (ushort)server.Port);
-            server.Address.TryWriteBytes(address[4..8], out _);
-            length = 16;
-        }
-        else
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(address, (ushort)AF_INET6);
-            BinaryPrimitives.WriteUInt16BigEndian(address[2..], (ushort)server.Port);
-            server.Address.TryWriteBytes(address[8..24], out _);
-            BinaryPrimitives.WriteUInt32LittleEndian(address[24..], (uint)server.Address.ScopeId);
-            length = 28;
-        }
-
+        Span<byte> address = stackalloc byte[SockAddr.MaxLength];
+        var length = SockAddr.Write(server.Address, server.Port, address);
         int rc;
         fixed (byte* p = address)
         {

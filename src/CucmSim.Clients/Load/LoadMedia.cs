@@ -55,9 +55,6 @@ public sealed class LoadMedia : IDisposable
     /// <summary>Work the media loops could not do (a bug): counted, never the end of the run.</summary>
     public long Faults => _lanes.Sum(l => l.Loop.Faults);
 
-    /// <summary>The last of those, if any.</summary>
-    public Exception? LastFault => _lanes.Select(l => l.Loop.LastFault).LastOrDefault(f => f is not null);
-
     /// <summary>How long a leg keeps receiving after it stops sending (the last echoes in flight).</summary>
     public TimeSpan Drain { get; }
 

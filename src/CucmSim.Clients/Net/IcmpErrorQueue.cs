@@ -75,7 +75,7 @@ public static unsafe partial class IcmpErrorQueue
                 break;
             }
 
-            var destination = ParseSockAddr(new ReadOnlySpan<byte>(name, (int)header.NameLength));
+            var destination = SockAddr.Parse(new ReadOnlySpan<byte>(name, (int)header.NameLength));
             var controlSpan = new ReadOnlySpan<byte>(control, (int)header.ControlLength);
             if (ParseControl(controlSpan, destination) is { } error)
             {
@@ -107,34 +107,12 @@ public static unsafe partial class IcmpErrorQueue
                 var origin = body[4];
                 if (origin is OriginIcmp or OriginIcmp6)
                 {
-                    var offender = ParseSockAddr(body[16..])?.Address;
+                    var offender = SockAddr.Parse(body[16..])?.Address;
                     return new IcmpError(body[5], body[6], offender, destination, errno);
                 }
             }
 
             offset += (length + 7) & ~7;
-        }
-
-        return null;
-    }
-
-    private static IPEndPoint? ParseSockAddr(ReadOnlySpan<byte> sockaddr)
-    {
-        if (sockaddr.Length < 2)
-        {
-            return null;
-        }
-
-        var family = BinaryPrimitives.ReadUInt16LittleEndian(sockaddr);
-        if (family == 2 && sockaddr.Length >= 8)
-        {
-            return new IPEndPoint(new IPAddress(sockaddr.Slice(4, 4)), BinaryPrimitives.ReadUInt16BigEndian(sockaddr[2..]));
-        }
-
-        if (family == 10 && sockaddr.Length >= 24)
-        {
-            var address = new IPAddress(sockaddr.Slice(8, 16));
-            return new IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, BinaryPrimitives.ReadUInt16BigEndian(sockaddr[2..]));
         }
 
         return null;

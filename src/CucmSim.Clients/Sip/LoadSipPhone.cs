@@ -296,22 +296,9 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
     /// <summary>An Authorization header for the next REGISTER (RFC 2617, qop=auth when offered; the nonce reused with nc counting up).</summary>
     private void Authorization(StringBuilder text, Dictionary<string, string> challenge, string password)
     {
-        var realm = challenge.GetValueOrDefault("realm", string.Empty);
-        var nonce = challenge.GetValueOrDefault("nonce", string.Empty);
-        var qop = challenge.TryGetValue("qop", out var q) && q.Split(',').Any(x => x.Trim() == "auth") ? "auth" : null;
-        var uri = "sip:" + Domain;
         var nc = (++_nonceCount).ToString("x8", CultureInfo.InvariantCulture);
         var cnonce = Random.Shared.NextInt64().ToString("x16", CultureInfo.InvariantCulture);
-        var response = SipDigest.Response(_user, realm, password, "REGISTER", uri, nonce, qop, nc, cnonce);
-        text.Append("Authorization: Digest username=\"").Append(_user).Append("\", realm=\"").Append(realm)
-            .Append("\", nonce=\"").Append(nonce).Append("\", uri=\"").Append(uri).Append("\", response=\"").Append(response)
-            .Append("\", algorithm=MD5");
-        if (qop is not null)
-        {
-            text.Append(", qop=auth, nc=").Append(nc).Append(", cnonce=\"").Append(cnonce).Append('"');
-        }
-
-        text.Append("\r\n");
+        text.Append("Authorization: ").Append(SipDigest.Authorization(challenge, _user, password, "REGISTER", "sip:" + Domain, nc, cnonce)).Append("\r\n");
     }
 
     private void OnRegisterResponse(SipMessage m)

@@ -233,14 +233,8 @@ public sealed class SipClient : IAsyncDisposable
             return first;
         }
 
-        var realm = c.GetValueOrDefault("realm", string.Empty);
-        var nonce = c.GetValueOrDefault("nonce", string.Empty);
-        var qop = c.TryGetValue("qop", out var q) && q.Split(',').Any(x => x.Trim() == "auth") ? "auth" : null;
         var cnonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        const string nc = "00000001";
-        var response = SipDigest.Response(user, realm, password, "REGISTER", uri, nonce, qop, nc, cnonce);
-        var auth = $"Authorization: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5"
-                   + (qop is null ? string.Empty : $", qop={qop}, nc={nc}, cnonce=\"{cnonce}\"") + "\r\n";
+        var auth = "Authorization: " + SipDigest.Authorization(c, user, password, "REGISTER", uri, "00000001", cnonce) + "\r\n";
         return await TransactionAsync("REGISTER", uri, to, extra + auth, null, null, cancellationToken, contactUser: user, fromUser: user).ConfigureAwait(false);
     }
 

@@ -16,6 +16,20 @@ public static class SipDigest
         return string.IsNullOrEmpty(qop) ? Md5Hex($"{ha1}:{nonce}:{ha2}") : Md5Hex($"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}");
     }
 
+    /// <summary>
+    /// The value of an Authorization header that answers <paramref name="challenge"/> (parsed WWW-Authenticate): qop=auth
+    /// with <paramref name="nc"/> and <paramref name="cnonce"/> when the challenge offers it, else the RFC 2069 form.
+    /// </summary>
+    public static string Authorization(IReadOnlyDictionary<string, string> challenge, string user, string password, string method, string uri, string nc, string cnonce)
+    {
+        var realm = challenge.GetValueOrDefault("realm", string.Empty);
+        var nonce = challenge.GetValueOrDefault("nonce", string.Empty);
+        var qop = challenge.TryGetValue("qop", out var q) && q.Split(',').Any(x => x.Trim() == "auth") ? "auth" : null;
+        var response = Response(user, realm, password, method, uri, nonce, qop, nc, cnonce);
+        return $"Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5"
+               + (qop is null ? string.Empty : $", qop={qop}, nc={nc}, cnonce=\"{cnonce}\"");
+    }
+
     public static string Md5Hex(string text)
     {
         Span<byte> hash = stackalloc byte[16];

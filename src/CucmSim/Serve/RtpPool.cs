@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using CucmSim.Catalog;
+using CucmSim.Clients.Net;
 using CucmSim.Protocols.Echo;
 using CucmSim.Protocols.Rtp;
 using Microsoft.Extensions.Logging;
@@ -137,26 +138,14 @@ public sealed unsafe partial class RtpPool : IDisposable
             return;
         }
 
-        var sa = stackalloc byte[SockaddrSize];
-        new Span<byte>(sa, SockaddrSize).Clear();
-        int length;
+        var sa = stackalloc byte[SockAddr.MaxLength];
         if (v6)
         {
             var off = 0;
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(int));
-            BinaryPrimitives.WriteUInt16LittleEndian(new Span<byte>(sa, 2), (ushort)AF_INET6);
-            BinaryPrimitives.WriteUInt16BigEndian(new Span<byte>(sa + 2, 2), (ushort)port);
-            address.TryWriteBytes(new Span<byte>(sa + 8, 16), out _);
-            length = 28;
-        }
-        else
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(new Span<byte>(sa, 2), (ushort)AF_INET);
-            BinaryPrimitives.WriteUInt16BigEndian(new Span<byte>(sa + 2, 2), (ushort)port);
-            address.TryWriteBytes(new Span<byte>(sa + 4, 4), out _);
-            length = 16;
         }
 
+        var length = SockAddr.Write(address, port, new Span<byte>(sa, SockAddr.MaxLength));
         if (bind(fd, (sockaddr*)sa, length) != 0)
         {
             var code = errno;
@@ -552,18 +541,8 @@ public sealed unsafe partial class RtpPool : IDisposable
     /// <summary>The pool's end of a datagram: the address it was sent to, else the (first) bound address.</summary>
     private IPEndPoint LocalEndPoint(in ArrivalAddress arrival, int port) => new(arrival.ToIPAddress() ?? _addresses[0], port);
 
-    private static IPEndPoint ToEndPoint(byte* sa, int length)
-    {
-        var family = BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(sa, 2));
-        var port = BinaryPrimitives.ReadUInt16BigEndian(new ReadOnlySpan<byte>(sa + 2, 2));
-        if (family == (ushort)AF_INET6 && length >= 24)
-        {
-            var address = new IPAddress(new ReadOnlySpan<byte>(sa + 8, 16));
-            return new IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, port);
-        }
-
-        return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(sa + 4, 4)), port);
-    }
+    private static IPEndPoint ToEndPoint(byte* sa, int length) =>
+        SockAddr.Parse(new ReadOnlySpan<byte>(sa, length)) ?? new IPEndPoint(IPAddress.None, 0); // a UDP socket gets only AF_INET or AF_INET6
 
     /// <summary>Stops the thread, writes every open stream to the ledger and closes the sockets.</summary>
     public void Stop()

@@ -306,4 +306,24 @@ public sealed class SipCodecTests
         Assert.Equal("auth", p["qop"]);
         Assert.Equal("00000001", p["nc"]);
     }
+
+    [Fact]
+    public void Authorization_answers_the_rfc2617_challenge_with_qop_auth_and_without_qop_in_the_old_form()
+    {
+        // RFC 2617 §3.5: the challenge offers "auth,auth-int"; the answer takes auth and carries nc and cnonce.
+        var challenge = SipDigest.ParseChallengeOrCredentials("Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""u8)!;
+        var value = SipDigest.Authorization(challenge, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", "00000001", "0a4f113b");
+        var answer = SipDigest.ParseChallengeOrCredentials(System.Text.Encoding.UTF8.GetBytes(value))!;
+        Assert.Equal("6629fae49393a05397450978507c4ef1", answer["response"]);
+        Assert.Equal("auth", answer["qop"]);
+        Assert.Equal("00000001", answer["nc"]);
+        Assert.Equal("0a4f113b", answer["cnonce"]);
+        Assert.Equal("/dir/index.html", answer["uri"]);
+
+        // Without qop: RFC 2069's response, and no nc or cnonce.
+        challenge.Remove("qop");
+        var old = SipDigest.ParseChallengeOrCredentials(System.Text.Encoding.UTF8.GetBytes(SipDigest.Authorization(challenge, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", "00000001", "0a4f113b")))!;
+        Assert.False(old.ContainsKey("qop") || old.ContainsKey("nc") || old.ContainsKey("cnonce"));
+        Assert.Equal(SipDigest.Response("Mufasa", "testrealm@host.com", "Circle Of Life", "GET", "/dir/index.html", "dcd98b7102dd2f0e8b11d0f600bfb0c093"), old["response"]);
+    }
 }

@@ -1,0 +1,57 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace CucmSim.Clients.Net;
+
+/// <summary>Linux's sockaddr_in and sockaddr_in6, for the system calls made without the runtime's sockets.</summary>
+public static class SockAddr
+{
+    /// <summary>Bytes enough for either (sizeof(sockaddr_in6)).</summary>
+    public const int MaxLength = 28;
+
+    private const ushort Inet = 2;
+    private const ushort Inet6 = 10;
+
+    /// <summary>Writes <paramref name="address"/> and <paramref name="port"/> into <paramref name="destination"/> (at least <see cref="MaxLength"/> bytes); returns the length to pass.</summary>
+    public static int Write(IPAddress address, int port, Span<byte> destination)
+    {
+        destination[..MaxLength].Clear();
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(destination, Inet);
+            BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)port);
+            address.TryWriteBytes(destination[4..8], out _);
+            return 16;
+        }
+
+        BinaryPrimitives.WriteUInt16LittleEndian(destination, Inet6);
+        BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)port);
+        address.TryWriteBytes(destination[8..24], out _);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[24..], (uint)address.ScopeId);
+        return 28;
+    }
+
+    /// <summary>The address and port of a sockaddr_in or sockaddr_in6 (an IPv4-mapped address as IPv4); null for another family or too few bytes.</summary>
+    public static IPEndPoint? Parse(ReadOnlySpan<byte> sockaddr)
+    {
+        if (sockaddr.Length < 2)
+        {
+            return null;
+        }
+
+        var family = BinaryPrimitives.ReadUInt16LittleEndian(sockaddr);
+        if (family == Inet && sockaddr.Length >= 8)
+        {
+            return new IPEndPoint(new IPAddress(sockaddr.Slice(4, 4)), BinaryPrimitives.ReadUInt16BigEndian(sockaddr[2..]));
+        }
+
+        if (family == Inet6 && sockaddr.Length >= 24)
+        {
+            var address = new IPAddress(sockaddr.Slice(8, 16));
+            return new IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, BinaryPrimitives.ReadUInt16BigEndian(sockaddr[2..]));
+        }
+
+        return null;
+    }
+}
