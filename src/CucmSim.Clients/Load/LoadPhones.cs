@@ -50,16 +50,60 @@ public static class LoadPhones
         source is not null && !source.Equals(IPAddress.Any) && !source.Equals(IPAddress.IPv6Any) ? source
         : socket?.LocalEndPoint is IPEndPoint local ? (local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address) : source ?? IPAddress.Loopback;
 
-    /// <summary>A TCP connection from <paramref name="source"/> within the timeout; the socket, or the reason it failed ("timeout-connect", "connect-connectionrefused").</summary>
-    public static async Task<(Socket Socket, string? Error)> ConnectAsync(IPEndPoint server, IPAddress? source, TimeSpan timeout)
+    /// <summary>Linux's IP_BIND_ADDRESS_NO_PORT (SOL_IP, 24).</summary>
+    private const int IpBindAddressNoPort = 24;
+
+    /// <summary>
+    /// A TCP socket for a phone's signalling, with Nagle off, bound to <paramref name="source"/> when one is given. The
+    /// source port is left to the connect (IP_BIND_ADDRESS_NO_PORT): a bind to port 0 would search the whole ephemeral
+    /// range for a port free on that address alone, a search that grows with every phone already bound there, where the
+    /// connect only needs the four-tuple to be unique. Throws <see cref="SocketException"/> when the bind fails.
+    /// </summary>
+    public static Socket TcpSocket(IPEndPoint server, IPAddress? source)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (source is null)
+        {
+            return socket;
+        }
+
         try
         {
-            if (source is not null)
-            {
-                socket.Bind(new IPEndPoint(source, 0));
-            }
+            socket.SetRawSocketOption(0, IpBindAddressNoPort, [1, 0, 0, 0]);
+        }
+        catch (SocketException)
+        {
+            // Not Linux, or a kernel before 4.2: the bind reserves a port, as it always did.
+        }
+
+        try
+        {
+            socket.Bind(new IPEndPoint(source, 0));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return socket;
+    }
+
+    /// <summary>A TCP connection from <paramref name="source"/> within the timeout; the socket, or the reason it failed ("timeout-connect", "connect-connectionrefused").</summary>
+    public static async Task<(Socket? Socket, string? Error)> ConnectAsync(IPEndPoint server, IPAddress? source, TimeSpan timeout)
+    {
+        Socket socket;
+        try
+        {
+            socket = TcpSocket(server, source);
+        }
+        catch (SocketException ex)
+        {
+            return (null, "connect-" + ex.SocketErrorCode.ToString().ToLowerInvariant());
+        }
+
+        try
+        {
 
             using var cts = new CancellationTokenSource(timeout);
             await socket.ConnectAsync(server, cts.Token).ConfigureAwait(false);

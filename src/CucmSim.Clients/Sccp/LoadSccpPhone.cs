@@ -78,20 +78,18 @@ public sealed class LoadSccpPhone : ILoadReadable, ILoadPhone
 
         // Connected on the phone's loop: no task or thread-pool work per phone, which a registration storm of
         // thousands would pay for in CPU beside the target it measures.
-        var socket = new Socket(_server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        _socket = socket;
+        Socket socket;
         try
         {
-            if (_source is not null)
-            {
-                socket.Bind(new IPEndPoint(_source, 0));
-            }
+            socket = LoadPhones.TcpSocket(_server, _source);
         }
         catch (SocketException ex)
         {
             Fail("connect-" + ex.SocketErrorCode.ToString().ToLowerInvariant());
             return;
         }
+
+        _socket = socket;
 
         _context.Loop.Connect(socket, _server, this, error => Connected(generation, error));
     }

@@ -144,7 +144,7 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
             try
             {
                 using var cts = new CancellationTokenSource(_context.Timeout);
-                tls = new SslStream(new NetworkStream(socket, ownsSocket: false), false, (_, _, _, _) => true); // a load client: the certificate is not judged
+                tls = new SslStream(new NetworkStream(socket!, ownsSocket: false), false, (_, _, _, _) => true); // a load client: the certificate is not judged
                 await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = Domain }, cts.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
@@ -162,7 +162,7 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
             if (error is not null || _stopped || generation != _registerGeneration)
             {
                 tls?.Dispose();
-                socket.Dispose();
+                socket?.Dispose();
                 if (error is not null && !_stopped)
                 {
                     RegisterFailed(error);
@@ -172,7 +172,7 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
             }
 
             _tls = tls;
-            Attach(socket);
+            Attach(socket!);
             SendRegister(expires: Expires);
         });
         if (error is null && tls is not null)

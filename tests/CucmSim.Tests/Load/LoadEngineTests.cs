@@ -159,6 +159,28 @@ public sealed partial class LoadEngineTests
     }
 
     [Fact]
+    public async Task A_phone_socket_bound_to_a_source_leaves_its_port_to_the_connect()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var server = (IPEndPoint)listener.LocalEndpoint;
+        var source = IPAddress.Parse("127.0.0.3");
+        using var socket = LoadPhones.TcpSocket(server, source);
+        var option = new byte[4];
+        Assert.Equal(4, socket.GetRawSocketOption(0, 24, option));
+        Assert.Equal(1, BitConverter.ToInt32(option)); // IP_BIND_ADDRESS_NO_PORT
+        Assert.True(socket.NoDelay);
+
+        // The local end point is read only after the connect, as the SIP phones over TCP do: it then has the port.
+        await socket.ConnectAsync(server).DefaultTimeout();
+        using var accepted = await listener.AcceptSocketAsync().DefaultTimeout();
+        var local = (IPEndPoint)socket.LocalEndPoint!;
+        Assert.Equal(source, local.Address);
+        Assert.NotEqual(0, local.Port);
+        Assert.Equal(local, accepted.RemoteEndPoint);
+    }
+
+    [Fact]
     public async Task Sccp_phones_whose_connect_hangs_time_out_connecting()
     {
         // A listener that never accepts, with an accept queue of 1: the kernel completes a connection or two into
