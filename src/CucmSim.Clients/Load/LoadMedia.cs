@@ -21,13 +21,20 @@ public sealed record MediaLegResult(string Name, long Sent, long Received, long 
 /// The media of a load run: G.711 µ-law, 20 ms packets (50 per second) on every leg, each call on ports of its own
 /// (an even RTP port and RTCP on the next, both fresh sockets), RTCP sender reports every 5 seconds. Legs are spread
 /// over a few media threads (lanes), one per core by default: each lane's loop sends for its legs on its own 20 ms
-/// tick and receives on their sockets. Legs are opened by the signalling thread.
+/// tick and reads their sockets every few ticks, packets stamped with their kernel receive time. Legs are opened by the
+/// signalling thread.
 /// </summary>
 public sealed class LoadMedia : IDisposable
 {
     public const int PayloadBytes = 160;
     public const int PacketMs = 20;
     private const int RtcpEveryTicks = 250;
+
+    /// <summary>A leg's RTP socket is read every this many ticks (100 ms: about 5 packets in one system call).</summary>
+    private const int PollEveryTicks = 5;
+
+    /// <summary>Its RTCP socket at every this many reads of RTP (1 s; reports come every 5 s).</summary>
+    private const int RtcpPollEvery = 10;
 
     /// <summary>Media threads at most by default.</summary>
     public const int MaxDefaultLanes = 4;
@@ -102,6 +109,8 @@ public sealed class LoadMedia : IDisposable
 
                 rtp.Blocking = false;
                 rtcp.Blocking = false;
+                Timestamped(rtp);
+                Timestamped(rtcp);
                 var lane = _lanes[(int)((uint)Interlocked.Increment(ref _nextLane) % (uint)_lanes.Length)];
                 return new MediaLeg(lane, rtp, rtcp, new IPEndPoint(local, port));
             }
@@ -113,6 +122,96 @@ public sealed class LoadMedia : IDisposable
         }
 
         return null;
+    }
+
+    public const int ReceiveBatch = 16;
+    public const int ReceiveSlot = 2048;
+    public const int ControlSlot = 64;
+    private const int SolSocket = 1;
+    private const int ScmTimestampNs = 35;
+
+    /// <summary>
+    /// Up to <see cref="ReceiveBatch"/> datagrams of a non-blocking socket in one system call, each into its slot of
+    /// <paramref name="buffer"/> (<see cref="ReceiveSlot"/> bytes; a longer one is cut) with its control messages in
+    /// its slot of <paramref name="control"/> (<see cref="ControlSlot"/> bytes); their lengths and kernel receive times
+    /// (ns since 1970, 0 when the socket gave none). Returns how many; 0 when none was there or on an error.
+    /// </summary>
+    public static unsafe int ReceiveMany(Socket socket, byte[] buffer, byte[] control, Span<int> lengths, Span<long> stamps)
+    {
+        if (buffer.Length < ReceiveBatch * ReceiveSlot || control.Length < ReceiveBatch * ControlSlot || lengths.Length < ReceiveBatch || stamps.Length < ReceiveBatch)
+        {
+            throw new ArgumentException("buffers smaller than a batch");
+        }
+
+        var messages = stackalloc LinuxMessages.MMsgHdr[ReceiveBatch];
+        var vectors = stackalloc LinuxMessages.IoVec[ReceiveBatch];
+        fixed (byte* p = buffer)
+        fixed (byte* c = control)
+        {
+            for (var i = 0; i < ReceiveBatch; i++)
+            {
+                vectors[i].Base = p + (i * ReceiveSlot);
+                vectors[i].Length = ReceiveSlot;
+                messages[i] = default;
+                messages[i].Header.Iov = &vectors[i];
+                messages[i].Header.IovLength = 1;
+                messages[i].Header.Control = c + (i * ControlSlot);
+                messages[i].Header.ControlLength = ControlSlot;
+            }
+
+            var n = LinuxMessages.RecvMmsg((int)socket.Handle, messages, ReceiveBatch, Tmds.Linux.LibC.MSG_DONTWAIT, null);
+            for (var i = 0; i < n; i++)
+            {
+                lengths[i] = (int)messages[i].Length;
+                stamps[i] = Timestamp(new ReadOnlySpan<byte>(c + (i * ControlSlot), (int)Math.Min(ControlSlot, messages[i].Header.ControlLength)));
+            }
+
+            return Math.Max(0, n);
+        }
+    }
+
+    /// <summary>The SCM_TIMESTAMPNS of a control buffer (struct cmsghdr then struct timespec, LP64), in ns; 0 without one.</summary>
+    public static long Timestamp(ReadOnlySpan<byte> control)
+    {
+        while (control.Length >= 32)
+        {
+            var length = (long)BinaryPrimitives.ReadUInt64LittleEndian(control);
+            var level = BinaryPrimitives.ReadInt32LittleEndian(control[8..]);
+            var type = BinaryPrimitives.ReadInt32LittleEndian(control[12..]);
+            if (length < 16 || length > control.Length)
+            {
+                return 0;
+            }
+
+            if (level == SolSocket && type == ScmTimestampNs && length >= 32)
+            {
+                var seconds = BinaryPrimitives.ReadInt64LittleEndian(control[16..]);
+                var nanoseconds = BinaryPrimitives.ReadInt64LittleEndian(control[24..]);
+                return (seconds * 1_000_000_000) + nanoseconds;
+            }
+
+            var next = (length + 7) & ~7L;
+            if (next >= control.Length)
+            {
+                return 0;
+            }
+
+            control = control[(int)next..];
+        }
+
+        return 0;
+    }
+
+    /// <summary>Asks the kernel to stamp each datagram with its receive time (SO_TIMESTAMPNS); without it, a packet's arrival is when it was read.</summary>
+    private static void Timestamped(Socket socket)
+    {
+        try
+        {
+            socket.SetRawSocketOption(1, 35, [1, 0, 0, 0]);
+        }
+        catch (SocketException)
+        {
+        }
     }
 
     public void Dispose()
@@ -127,10 +226,16 @@ public sealed class LoadMedia : IDisposable
     internal sealed class Lane(LoadMedia media, LoadLoop loop)
     {
         private readonly List<MediaLeg> _active = [];
+        private readonly List<MediaLeg> _draining = [];
         private readonly byte[] _packet = CreatePacket();
         private readonly byte[] _rtcp = new byte[52];
+        private readonly byte[] _receive = new byte[ReceiveBatch * ReceiveSlot];
+        private readonly byte[] _control = new byte[ReceiveBatch * ControlSlot];
         private long _tick;
         private bool _ticking;
+        private bool _polled;
+        private long _pollClock;
+        private long _pollRealNs;
         internal long RtpSent;
         internal long RtpReceived;
         internal long RtcpSent;
@@ -156,8 +261,7 @@ public sealed class LoadMedia : IDisposable
             }
 
             leg.State = MediaLeg.Sending;
-            Loop.Add(leg.Rtp, leg);
-            Loop.Add(leg.Rtcp, leg);
+            leg.PollPhase = (int)((uint)leg.Ssrc % PollEveryTicks);
             _active.Add(leg);
             Volatile.Write(ref ActiveCount, _active.Count);
             if (!_ticking)
@@ -181,6 +285,7 @@ public sealed class LoadMedia : IDisposable
                 case MediaLeg.Sending:
                     leg.State = MediaLeg.Draining;
                     _active.Remove(leg);
+                    _draining.Add(leg);
                     Volatile.Write(ref ActiveCount, _active.Count);
                     Loop.After(Drain, () => Finish(leg));
                     return;
@@ -189,26 +294,44 @@ public sealed class LoadMedia : IDisposable
 
         private void Finish(MediaLeg leg)
         {
+            // What arrived since the last poll, the last echoes included, is still in the sockets.
+            Poll(leg, rtcp: true);
+            _draining.Remove(leg);
             leg.State = MediaLeg.Closed;
-            Loop.Close(leg.Rtp);
-            Loop.Close(leg.Rtcp);
+            leg.Rtp.Dispose();
+            leg.Rtcp.Dispose();
             media._ended(leg.Result());
         }
 
         private void Tick(long origin)
         {
             _tick++;
-            var send = _tick % RtcpEveryTicks == 0;
+            var rtcp = _tick % RtcpEveryTicks == 0;
+            var phase = (int)(_tick % PollEveryTicks);
+            _polled = false;
             foreach (var leg in _active)
             {
                 SendRtp(leg);
-                if (send || leg.Sent == 1)
+                if (rtcp || leg.Sent == 1)
                 {
                     SendRtcp(leg);
                 }
+
+                if (leg.PollPhase == phase)
+                {
+                    Poll(leg, rtcp: leg.Polls % RtcpPollEvery == 0);
+                }
             }
 
-            if (_active.Count == 0)
+            foreach (var leg in _draining)
+            {
+                if (leg.PollPhase == phase)
+                {
+                    Poll(leg, rtcp: false);
+                }
+            }
+
+            if (_active.Count == 0 && _draining.Count == 0)
             {
                 _ticking = false;
                 return;
@@ -228,7 +351,7 @@ public sealed class LoadMedia : IDisposable
             Loop.At(next, () => Tick(origin));
         }
 
-        private void SendRtp(MediaLeg leg)
+        private unsafe void SendRtp(MediaLeg leg)
         {
             var seq = (ushort)(leg.FirstSeq + leg.Sent);
             var ts = (uint)(leg.FirstTimestamp + (leg.Sent * PayloadBytes));
@@ -238,16 +361,25 @@ public sealed class LoadMedia : IDisposable
                 leg.StartedAt = LoadLoop.Now;
             }
 
-            try
+            if (SendTo(leg.Rtp, _packet, leg.RemoteRtp))
             {
-                leg.Rtp.SendTo(_packet, SocketFlags.None, leg.RemoteRtp!);
                 leg.Sent++;
                 leg.Octets += PayloadBytes;
-                Interlocked.Increment(ref RtpSent);
+                RtpSent++;
             }
-            catch (SocketException)
+            else
             {
                 leg.SendErrors++;
+            }
+        }
+
+        /// <summary>One datagram to a prepared sockaddr, straight to the system call: the hot path of every leg, 50 times a second.</summary>
+        private static unsafe bool SendTo(Socket socket, ReadOnlySpan<byte> data, byte[] to)
+        {
+            fixed (byte* p = data)
+            fixed (byte* a = to)
+            {
+                return Tmds.Linux.LibC.sendto((int)socket.Handle, p, data.Length, Tmds.Linux.LibC.MSG_DONTWAIT, (Tmds.Linux.sockaddr*)a, (uint)to.Length) == data.Length;
             }
         }
 
@@ -273,28 +405,49 @@ public sealed class LoadMedia : IDisposable
             BinaryPrimitives.WriteUInt32BigEndian(b[40..], (uint)leg.Stats.Jitter);
             BinaryPrimitives.WriteUInt32BigEndian(b[44..], 0);
             BinaryPrimitives.WriteUInt32BigEndian(b[48..], 0);
-            try
+            if (SendTo(leg.Rtcp, _rtcp, leg.RemoteRtcp))
             {
-                leg.Rtcp.SendTo(_rtcp, SocketFlags.None, leg.RemoteRtcp!);
-                Interlocked.Increment(ref RtcpSent);
+                RtcpSent++;
             }
-            catch (SocketException)
+            else
             {
                 leg.SendErrors++;
             }
         }
 
-        internal void Received(MediaLeg leg, Socket socket, byte[] buffer)
+        /// <summary>
+        /// Reads what a leg's sockets hold. Legs are not watched for input: each is read every
+        /// <see cref="PollEveryTicks"/> ticks, in one recvmmsg for the few packets that came meanwhile, instead of one
+        /// wake-up, one readiness event and one read per packet. The kernel's receive time of each packet
+        /// (SO_TIMESTAMPNS) stands for its arrival, so the jitter and the round trip do not depend on when it was read.
+        /// </summary>
+        private void Poll(MediaLeg leg, bool rtcp)
         {
-            // One recvmmsg takes what the socket holds, up to a batch, in one system call: when fewer than a batch came
-            // the queue is empty, so the common case (one packet per 20 ms per leg) needs no second call to hear EAGAIN.
-            Span<int> lengths = stackalloc int[ReceiveBatch];
-            for (var round = 0; round < 4; round++)
+            leg.Polls++;
+            if (!_polled)
             {
-                var n = ReceiveMany(socket, buffer, lengths);
+                _polled = true;
+                _pollClock = LoadLoop.Now;
+                _pollRealNs = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+            }
+
+            ReadAll(leg, leg.Rtp);
+            if (rtcp)
+            {
+                ReadAll(leg, leg.Rtcp);
+            }
+        }
+
+        private void ReadAll(MediaLeg leg, Socket socket)
+        {
+            Span<int> lengths = stackalloc int[ReceiveBatch];
+            Span<long> stamps = stackalloc long[ReceiveBatch];
+            for (var round = 0; round < 64; round++)
+            {
+                var n = ReceiveMany(socket, _receive, _control, lengths, stamps);
                 for (var i = 0; i < n; i++)
                 {
-                    Handle(leg, socket, buffer.AsSpan(i * ReceiveSlot, lengths[i]));
+                    Handle(leg, socket, _receive.AsSpan(i * ReceiveSlot, lengths[i]), Arrival(stamps[i]));
                 }
 
                 if (n < ReceiveBatch)
@@ -304,40 +457,23 @@ public sealed class LoadMedia : IDisposable
             }
         }
 
-        private const int ReceiveBatch = 16;
-        private const int ReceiveSlot = 2048;
-
-        /// <summary>Datagrams read into slots of <paramref name="buffer"/> (a longer one is cut), their lengths; 0 when none was there or on an error.</summary>
-        private static unsafe int ReceiveMany(Socket socket, byte[] buffer, Span<int> lengths)
+        /// <summary>A kernel receive time (ns since 1970) as a <see cref="LoadLoop.Now"/> timestamp; the poll's own time without one.</summary>
+        private long Arrival(long realNs)
         {
-            var messages = stackalloc LinuxMessages.MMsgHdr[ReceiveBatch];
-            var vectors = stackalloc LinuxMessages.IoVec[ReceiveBatch];
-            fixed (byte* p = buffer)
+            if (realNs <= 0)
             {
-                for (var i = 0; i < ReceiveBatch; i++)
-                {
-                    vectors[i].Base = p + (i * ReceiveSlot);
-                    vectors[i].Length = ReceiveSlot;
-                    messages[i] = default;
-                    messages[i].Header.Iov = &vectors[i];
-                    messages[i].Header.IovLength = 1;
-                }
-
-                var n = LinuxMessages.RecvMmsg((int)socket.Handle, messages, ReceiveBatch, Tmds.Linux.LibC.MSG_DONTWAIT, null);
-                for (var i = 0; i < n; i++)
-                {
-                    lengths[i] = (int)messages[i].Length;
-                }
-
-                return Math.Max(0, n);
+                return _pollClock;
             }
+
+            var ago = Math.Max(0, _pollRealNs - realNs);
+            return _pollClock - (long)(ago * (System.Diagnostics.Stopwatch.Frequency / 1e9));
         }
 
-        private void Handle(MediaLeg leg, Socket socket, ReadOnlySpan<byte> data)
+        private void Handle(MediaLeg leg, Socket socket, ReadOnlySpan<byte> data, long arrivedAt)
         {
             if (ReferenceEquals(socket, leg.Rtcp) || RtpHeader.IsRtcp(data))
             {
-                Interlocked.Increment(ref RtcpReceived);
+                RtcpReceived++;
                 return;
             }
 
@@ -346,25 +482,23 @@ public sealed class LoadMedia : IDisposable
                 return;
             }
 
-            Interlocked.Increment(ref RtpReceived);
-            var now = LoadLoop.Now;
-            var arrival = (long)(now * 8000.0 / System.Diagnostics.Stopwatch.Frequency);
+            RtpReceived++;
+            var arrival = (long)(arrivedAt * 8000.0 / System.Diagnostics.Stopwatch.Frequency);
             leg.ReceivedSsrc = header.Ssrc;
             leg.Stats.Update(header.SequenceNumber, header.Timestamp, arrival);
             if (header.Ssrc == leg.Ssrc && leg.StartedAt != 0)
             {
                 // Our own packet echoed: it left at StartedAt plus its media time.
                 var sentAt = leg.StartedAt + LoadLoop.Ticks(TimeSpan.FromMilliseconds((header.Timestamp - leg.FirstTimestamp) / 8.0));
-                leg.RoundTripTicks += Math.Max(0, now - sentAt);
+                leg.RoundTripTicks += Math.Max(0, arrivedAt - sentAt);
                 leg.Echoes++;
             }
         }
     }
-
 }
 
 /// <summary>One call leg's media: its two sockets, where it sends, and what it received.</summary>
-public sealed class MediaLeg : ILoadReadable
+public sealed class MediaLeg
 {
     internal const int Opened = 0;
     internal const int Sending = 1;
@@ -394,9 +528,15 @@ public sealed class MediaLeg : ILoadReadable
 
     internal int State { get; set; }
 
-    internal IPEndPoint? RemoteRtp { get; private set; }
+    /// <summary>Where RTP goes, as the sockaddr passed to sendto; RTCP to its port + 1.</summary>
+    internal byte[] RemoteRtp { get; private set; } = [];
 
-    internal IPEndPoint? RemoteRtcp { get; private set; }
+    internal byte[] RemoteRtcp { get; private set; } = [];
+
+    /// <summary>The tick (of <see cref="LoadMedia"/>'s five) at which the leg's sockets are read.</summary>
+    internal int PollPhase { get; set; }
+
+    internal long Polls { get; set; }
 
     internal string Name { get; private set; } = "echo";
 
@@ -423,16 +563,15 @@ public sealed class MediaLeg : ILoadReadable
     /// <summary>Starts sending to <paramref name="remote"/> (RTCP to its port + 1); <paramref name="name"/> names what this leg measures.</summary>
     public void Start(IPEndPoint remote, string name)
     {
-        RemoteRtp = remote;
-        RemoteRtcp = new IPEndPoint(remote.Address, Math.Min(65535, remote.Port + 1));
+        Span<byte> address = stackalloc byte[SockAddr.MaxLength];
+        RemoteRtp = address[..SockAddr.Write(remote.Address, remote.Port, address)].ToArray();
+        RemoteRtcp = address[..SockAddr.Write(remote.Address, Math.Min(65535, remote.Port + 1), address)].ToArray();
         Name = name;
         _media.Start(this);
     }
 
     /// <summary>Stops sending; the leg reports once the last packets in flight had time to arrive.</summary>
     public void Stop() => _media.Stop(this);
-
-    void ILoadReadable.OnReadable(Socket socket, byte[] buffer) => _media.Received(this, socket, buffer);
 
     internal MediaLegResult Result()
     {

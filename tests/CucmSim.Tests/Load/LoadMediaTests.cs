@@ -1,0 +1,141 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using CucmSim.Clients.Load;
+using CucmSim.Tests.Infrastructure;
+
+namespace CucmSim.Tests.Load;
+
+/// <summary>How the media threads read their legs: batched reads with the kernel's receive time of each packet.</summary>
+public sealed class LoadMediaTests
+{
+    private static long RealNowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+
+    [Fact]
+    public async Task A_packet_read_late_keeps_the_time_it_arrived()
+    {
+        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        receiver.SetRawSocketOption(1, 35, [1, 0, 0, 0]); // SO_TIMESTAMPNS, as LoadMedia sets it on every leg
+        receiver.Blocking = false;
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var before = RealNowNs();
+        for (var i = 0; i < 3; i++)
+        {
+            sender.SendTo(new byte[172], receiver.LocalEndPoint!);
+        }
+
+        // Wait for the packets to be there (readiness, bounded), then leave them unread a while.
+        Assert.True(receiver.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead), "nothing arrived");
+        var arrived = RealNowNs();
+        await Task.Delay(150);
+        var buffer = new byte[LoadMedia.ReceiveBatch * LoadMedia.ReceiveSlot];
+        var control = new byte[LoadMedia.ReceiveBatch * LoadMedia.ControlSlot];
+        var lengths = new int[LoadMedia.ReceiveBatch];
+        var stamps = new long[LoadMedia.ReceiveBatch];
+        var n = 0;
+        for (var round = 0; round < 100 && n < 3; round++)
+        {
+            var got = LoadMedia.ReceiveMany(receiver, buffer, control, lengths.AsSpan(n), stamps.AsSpan(n));
+            n += got;
+            if (got == 0)
+            {
+                Assert.True(receiver.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead), "the rest never arrived");
+            }
+        }
+
+        var read = RealNowNs();
+        Assert.Equal(3, n);
+        for (var i = 0; i < n; i++)
+        {
+            Assert.Equal(172, lengths[i]);
+            Assert.InRange(stamps[i], before - 1_000_000, read); // within the clock's resolution of the send
+            Assert.True(read - stamps[i] >= 140_000_000, $"stamp {stamps[i]} is {(read - stamps[i]) / 1e6} ms before the read: not the receive time");
+        }
+
+        Assert.InRange(stamps[0], before - 1_000_000, arrived + 1_000_000);
+    }
+
+    [Fact]
+    public void A_socket_without_timestamps_gives_none()
+    {
+        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        receiver.Blocking = false;
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.SendTo(new byte[40], receiver.LocalEndPoint!);
+        Assert.True(receiver.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead));
+        var stamps = new long[LoadMedia.ReceiveBatch];
+        var lengths = new int[LoadMedia.ReceiveBatch];
+        var n = LoadMedia.ReceiveMany(receiver, new byte[LoadMedia.ReceiveBatch * LoadMedia.ReceiveSlot], new byte[LoadMedia.ReceiveBatch * LoadMedia.ControlSlot], lengths, stamps);
+        Assert.Equal(1, n);
+        Assert.Equal(40, lengths[0]);
+        Assert.Equal(0, stamps[0]);
+        Assert.Equal(0, LoadMedia.ReceiveMany(receiver, new byte[LoadMedia.ReceiveBatch * LoadMedia.ReceiveSlot], new byte[LoadMedia.ReceiveBatch * LoadMedia.ControlSlot], lengths, stamps));
+    }
+
+    [Fact]
+    public void Buffers_smaller_than_a_batch_are_refused()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        Assert.Throws<ArgumentException>(() => LoadMedia.ReceiveMany(socket, new byte[100], new byte[LoadMedia.ReceiveBatch * LoadMedia.ControlSlot], new int[LoadMedia.ReceiveBatch], new long[LoadMedia.ReceiveBatch]));
+    }
+
+    private static byte[] Cmsg(int level, int type, long seconds, long nanoseconds, long? length = null)
+    {
+        var b = new byte[32];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, (ulong)(length ?? 32));
+        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(8), level);
+        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(12), type);
+        BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16), seconds);
+        BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(24), nanoseconds);
+        return b;
+    }
+
+    [Fact]
+    public void The_timestamp_is_found_among_other_control_messages_and_bad_ones_give_none()
+    {
+        Assert.Equal(1_700_000_000_123_456_789, LoadMedia.Timestamp(Cmsg(1, 35, 1_700_000_000, 123_456_789)));
+
+        // After another control message (IP_TOS: level 0, type 1, 17 bytes, padded to 24).
+        var tos = new byte[24];
+        BinaryPrimitives.WriteUInt64LittleEndian(tos, 17);
+        var both = tos.Concat(Cmsg(1, 35, 5, 6)).ToArray();
+        Assert.Equal(5_000_000_006, LoadMedia.Timestamp(both));
+
+        Assert.Equal(0, LoadMedia.Timestamp([]));
+        Assert.Equal(0, LoadMedia.Timestamp(Cmsg(1, 35, 5, 6)[..31]));           // truncated
+        Assert.Equal(0, LoadMedia.Timestamp(Cmsg(1, 29, 5, 6)));                 // SO_TIMESTAMP (µs), not asked for
+        Assert.Equal(0, LoadMedia.Timestamp(Cmsg(1, 35, 5, 6, length: 8)));      // shorter than a header
+        Assert.Equal(0, LoadMedia.Timestamp(Cmsg(1, 35, 5, 6, length: 4096)));   // longer than the buffer
+
+        var random = new Random(17);
+
+        // A last message whose padding runs past the end of the buffer.
+        var ragged = new byte[38];
+        BinaryPrimitives.WriteUInt64LittleEndian(ragged, 37);
+        Assert.Equal(0, LoadMedia.Timestamp(ragged));
+
+        // Random bytes never throw and never loop, with lengths that are small often.
+        for (var i = 0; i < 10_000; i++)
+        {
+            var length = random.Next(0, 65);
+            var b = new byte[length];
+            random.NextBytes(b);
+            if (length >= 8)
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(b, (ulong)random.Next(0, 70));
+            }
+
+            _ = LoadMedia.Timestamp(b);
+        }
+
+        // Random bytes never throw and never loop.
+        var bytes = new byte[64];
+        for (var i = 0; i < 10_000; i++)
+        {
+            random.NextBytes(bytes);
+            _ = LoadMedia.Timestamp(bytes.AsSpan(0, random.Next(0, 65)));
+        }
+    }
+}
