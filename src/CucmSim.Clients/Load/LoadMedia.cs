@@ -207,7 +207,7 @@ public sealed class LoadMedia : IDisposable
     {
         try
         {
-            socket.SetRawSocketOption(1, 35, [1, 0, 0, 0]);
+            socket.SetRawSocketOption(SolSocket, ScmTimestampNs, [1, 0, 0, 0]); // SO_TIMESTAMPNS has the number of its control message
         }
         catch (SocketException)
         {
@@ -294,7 +294,8 @@ public sealed class LoadMedia : IDisposable
 
         private void Finish(MediaLeg leg)
         {
-            // What arrived since the last poll, the last echoes included, is still in the sockets.
+            // What arrived since the last poll, the last echoes included, is still in the sockets; read against a fresh clock.
+            _polled = false;
             Poll(leg, rtcp: true);
             _draining.Remove(leg);
             leg.State = MediaLeg.Closed;
@@ -465,7 +466,8 @@ public sealed class LoadMedia : IDisposable
                 return _pollClock;
             }
 
-            var ago = Math.Max(0, _pollRealNs - realNs);
+            // Negative for a packet that came after the clocks were read, earlier in the same tick: later, not clamped.
+            var ago = _pollRealNs - realNs;
             return _pollClock - (long)(ago * (System.Diagnostics.Stopwatch.Frequency / 1e9));
         }
 

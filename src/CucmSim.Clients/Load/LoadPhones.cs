@@ -104,7 +104,6 @@ public static class LoadPhones
 
         try
         {
-
             using var cts = new CancellationTokenSource(timeout);
             await socket.ConnectAsync(server, cts.Token).ConfigureAwait(false);
             return (socket, null);
