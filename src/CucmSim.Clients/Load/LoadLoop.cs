@@ -78,6 +78,13 @@ public sealed unsafe class LoadLoop : IDisposable
         _ = write(_wake, &one, sizeof(ulong));
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on the loop's thread at its next wake-up, without waking it: a due timer, an event,
+    /// other posted work, or at the latest the idle wait of 100 ms. For work that may wait for a loop that wakes often
+    /// anyway; from any thread.
+    /// </summary>
+    public void PostQuiet(Action work) => _posted.Enqueue(work);
+
     /// <summary>Runs <paramref name="work"/> on the loop's thread at <paramref name="due"/> (Stopwatch ticks); loop thread only.</summary>
     public void At(long due, Action work)
     {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using CucmSim.Clients.Net;
 using CucmSim.Protocols.Rtp;
+using Tmds.Linux;
 
 namespace CucmSim.Clients.Load;
 
@@ -19,10 +20,11 @@ public sealed record MediaLegResult(string Name, long Sent, long Received, long 
 
 /// <summary>
 /// The media of a load run: G.711 µ-law, 20 ms packets (50 per second) on every leg, each call on ports of its own
-/// (an even RTP port and RTCP on the next, both fresh sockets), RTCP sender reports every 5 seconds. Legs are spread
-/// over a few media threads (lanes), one per core by default: each lane's loop sends for its legs on its own 20 ms
-/// tick and reads their sockets every few ticks, packets stamped with their kernel receive time. Legs are opened by the
-/// signalling thread.
+/// (an even RTP port and RTCP on the next, both fresh sockets, taken in turn from the phones' media range when one is
+/// given), RTCP sender reports every 5 seconds. Legs are spread over a few media threads (lanes), one per core by
+/// default: each lane's loop sends for its legs on its own 20 ms tick and reads their sockets every few ticks, packets
+/// stamped with their kernel receive time. Legs are opened by the signalling thread; a lane takes a leg's start and
+/// stop at its next tick, so the signalling thread does not wake it for them.
 /// </summary>
 public sealed class LoadMedia : IDisposable
 {
@@ -41,12 +43,22 @@ public sealed class LoadMedia : IDisposable
 
     private readonly Action<MediaLegResult> _ended;
     private readonly Lane[] _lanes;
+    private readonly (int First, int Last)? _ports;
+    private readonly Dictionary<IPAddress, int> _nextPort = [];
     private int _nextLane;
 
     /// <param name="lanes">media threads; 0: one per core, at most <see cref="MaxDefaultLanes"/></param>
-    public LoadMedia(Action<MediaLegResult> ended, TimeSpan drain, int lanes = 0)
+    /// <param name="ports">the phones' media ports (the profile's RTP range toward phones): each source address takes
+    /// its even RTP ports from it in turn; null: the kernel's ephemeral ports</param>
+    public LoadMedia(Action<MediaLegResult> ended, TimeSpan drain, int lanes = 0, (int First, int Last)? ports = null)
     {
+        if (ports is { } range && (range.First < 1 || range.Last > 65535 || range.Last - range.First < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ports), "a media range needs at least one even port and the next");
+        }
+
         _ended = ended;
+        _ports = ports;
         Drain = drain;
         var count = lanes > 0 ? lanes : Math.Clamp(Environment.ProcessorCount, 1, MaxDefaultLanes);
         _lanes = new Lane[count];
@@ -77,51 +89,140 @@ public sealed class LoadMedia : IDisposable
     public int ActiveLegs => _lanes.Sum(l => Volatile.Read(ref l.ActiveCount));
 
     /// <summary>
-    /// Opens a leg's sockets on <paramref name="local"/>: an even RTP port and RTCP on the next one. Null when no such
-    /// pair could be bound in a few tries (the caller fails the call with "media-ports").
+    /// Opens a leg's sockets on <paramref name="local"/>: an even RTP port and RTCP on the next one. With a media range,
+    /// the next free pair of the range on that address after the last one taken (every pair is tried before giving
+    /// up); without, ports the kernel picks. Null when no pair could be bound (the caller fails the call with
+    /// "media-ports"). Signalling thread.
     /// </summary>
     public MediaLeg? Open(IPAddress local)
     {
-        for (var attempt = 0; attempt < 16; attempt++)
+        var rtp = MediaSocket(local);
+        if (rtp < 0)
         {
-            var rtp = new Socket(local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-            try
+            return null;
+        }
+
+        var rtcp = MediaSocket(local);
+        if (rtcp < 0)
+        {
+            LibC.close(rtp);
+            return null;
+        }
+
+        var port = _ports is { } range ? BindInRange(local, ref rtp, rtcp, range) : BindEphemeral(local, ref rtp, rtcp);
+        if (port < 0)
+        {
+            LibC.close(rtp);
+            LibC.close(rtcp);
+            return null;
+        }
+
+        var lane = _lanes[(int)((uint)Interlocked.Increment(ref _nextLane) % (uint)_lanes.Length)];
+        return new MediaLeg(lane, rtp, rtcp, new IPEndPoint(local, port));
+    }
+
+    private int BindInRange(IPAddress local, ref int rtp, int rtcp, (int First, int Last) range)
+    {
+        var first = range.First + (range.First % 2);
+        var pairs = Math.Max(0, (range.Last - first + 1) / 2);
+        if (pairs == 0)
+        {
+            return -1;
+        }
+
+        lock (_nextPort)
+        {
+            var next = _nextPort.GetValueOrDefault(local, 0);
+            for (var tried = 0; tried < pairs; tried++)
             {
-                rtp.Bind(new IPEndPoint(local, 0));
-                var port = ((IPEndPoint)rtp.LocalEndPoint!).Port;
-                if (port % 2 != 0 || port >= 65535)
+                var port = first + (2 * ((next + tried) % pairs));
+                var bound = Bind(rtp, local, port);
+                if (bound == 0 && Bind(rtcp, local, port + 1) == 0)
                 {
-                    rtp.Dispose();
-                    continue;
+                    _nextPort[local] = (next + tried + 1) % pairs;
+                    return port;
                 }
 
-                var rtcp = new Socket(local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-                try
+                if (bound == 0)
                 {
-                    rtcp.Bind(new IPEndPoint(local, port + 1));
+                    // The RTP port bound and the next did not: a bound socket cannot be bound again, so a fresh one.
+                    LibC.close(rtp);
+                    rtp = MediaSocket(local);
+                    if (rtp < 0)
+                    {
+                        return -1;
+                    }
                 }
-                catch (SocketException)
+                else if (bound != LibC.EADDRINUSE)
                 {
-                    rtcp.Dispose();
-                    rtp.Dispose();
-                    continue;
+                    return -1;
                 }
-
-                rtp.Blocking = false;
-                rtcp.Blocking = false;
-                Timestamped(rtp);
-                Timestamped(rtcp);
-                var lane = _lanes[(int)((uint)Interlocked.Increment(ref _nextLane) % (uint)_lanes.Length)];
-                return new MediaLeg(lane, rtp, rtcp, new IPEndPoint(local, port));
-            }
-            catch (SocketException)
-            {
-                rtp.Dispose();
-                return null;
             }
         }
 
-        return null;
+        return -1;
+    }
+
+    private static int BindEphemeral(IPAddress local, ref int rtp, int rtcp)
+    {
+        // The kernel picks a port at random; an odd one, or an even one whose next is taken, is given back and the
+        // socket replaced (a bound socket cannot be bound again).
+        for (var attempt = 0; attempt < 16; attempt++)
+        {
+            if (Bind(rtp, local, 0) != 0)
+            {
+                return -1;
+            }
+
+            var port = LocalPort(rtp);
+            if (port > 0 && port % 2 == 0 && port < 65535 && Bind(rtcp, local, port + 1) == 0)
+            {
+                return port;
+            }
+
+            LibC.close(rtp);
+            rtp = MediaSocket(local);
+            if (rtp < 0)
+            {
+                return -1;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>A non-blocking UDP socket that stamps each datagram with its receive time (SO_TIMESTAMPNS); -1 on failure.</summary>
+    private static unsafe int MediaSocket(IPAddress local)
+    {
+        var fd = LibC.socket(local.AddressFamily == AddressFamily.InterNetworkV6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0);
+        if (fd >= 0)
+        {
+            var one = 1;
+            _ = LibC.setsockopt(fd, SolSocket, ScmTimestampNs, &one, sizeof(int)); // SO_TIMESTAMPNS has the number of its control message
+        }
+
+        return fd;
+    }
+
+    /// <summary>0, or the errno of the bind.</summary>
+    private static unsafe int Bind(int fd, IPAddress local, int port)
+    {
+        Span<byte> address = stackalloc byte[SockAddr.MaxLength];
+        var length = SockAddr.Write(local, port, address);
+        fixed (byte* a = address)
+        {
+            return LibC.bind(fd, (Tmds.Linux.sockaddr*)a, (uint)length) == 0 ? 0 : LibC.errno;
+        }
+    }
+
+    private static unsafe int LocalPort(int fd)
+    {
+        Span<byte> address = stackalloc byte[SockAddr.MaxLength];
+        var length = (Tmds.Linux.socklen_t)SockAddr.MaxLength;
+        fixed (byte* a = address)
+        {
+            return LibC.getsockname(fd, (Tmds.Linux.sockaddr*)a, &length) == 0 ? SockAddr.Parse(address[..(int)length])?.Port ?? -1 : -1;
+        }
     }
 
     public const int ReceiveBatch = 16;
@@ -136,7 +237,11 @@ public sealed class LoadMedia : IDisposable
     /// its slot of <paramref name="control"/> (<see cref="ControlSlot"/> bytes); their lengths and kernel receive times
     /// (ns since 1970, 0 when the socket gave none). Returns how many; 0 when none was there or on an error.
     /// </summary>
-    public static unsafe int ReceiveMany(Socket socket, byte[] buffer, byte[] control, Span<int> lengths, Span<long> stamps)
+    public static int ReceiveMany(Socket socket, byte[] buffer, byte[] control, Span<int> lengths, Span<long> stamps) =>
+        ReceiveMany((int)socket.Handle, buffer, control, lengths, stamps);
+
+    /// <inheritdoc cref="ReceiveMany(Socket, byte[], byte[], Span{int}, Span{long})"/>
+    public static unsafe int ReceiveMany(int fd, byte[] buffer, byte[] control, Span<int> lengths, Span<long> stamps)
     {
         if (buffer.Length < ReceiveBatch * ReceiveSlot || control.Length < ReceiveBatch * ControlSlot || lengths.Length < ReceiveBatch || stamps.Length < ReceiveBatch)
         {
@@ -159,7 +264,7 @@ public sealed class LoadMedia : IDisposable
                 messages[i].Header.ControlLength = ControlSlot;
             }
 
-            var n = LinuxMessages.RecvMmsg((int)socket.Handle, messages, ReceiveBatch, Tmds.Linux.LibC.MSG_DONTWAIT, null);
+            var n = LinuxMessages.RecvMmsg(fd, messages, ReceiveBatch, Tmds.Linux.LibC.MSG_DONTWAIT, null);
             for (var i = 0; i < n; i++)
             {
                 lengths[i] = (int)messages[i].Length;
@@ -202,23 +307,12 @@ public sealed class LoadMedia : IDisposable
         return 0;
     }
 
-    /// <summary>Asks the kernel to stamp each datagram with its receive time (SO_TIMESTAMPNS); without it, a packet's arrival is when it was read.</summary>
-    private static void Timestamped(Socket socket)
-    {
-        try
-        {
-            socket.SetRawSocketOption(SolSocket, ScmTimestampNs, [1, 0, 0, 0]); // SO_TIMESTAMPNS has the number of its control message
-        }
-        catch (SocketException)
-        {
-        }
-    }
-
     public void Dispose()
     {
         foreach (var lane in _lanes)
         {
             lane.Loop.Dispose();
+            lane.CloseAll();
         }
     }
 
@@ -232,7 +326,7 @@ public sealed class LoadMedia : IDisposable
         private readonly byte[] _receive = new byte[ReceiveBatch * ReceiveSlot];
         private readonly byte[] _control = new byte[ReceiveBatch * ControlSlot];
         private long _tick;
-        private bool _ticking;
+        private volatile bool _ticking;
         private bool _polled;
         private long _pollClock;
         private long _pollRealNs;
@@ -244,7 +338,7 @@ public sealed class LoadMedia : IDisposable
 
         public LoadLoop Loop { get; } = loop;
 
-        private TimeSpan Drain => media.Drain;
+        private long DrainTicks { get; } = LoadLoop.Ticks(media.Drain);
 
         private static byte[] CreatePacket()
         {
@@ -253,7 +347,25 @@ public sealed class LoadMedia : IDisposable
             return packet;
         }
 
-        internal void Start(MediaLeg leg) => Loop.Post(() =>
+        /// <summary>
+        /// Work for this lane from another thread. While the lane ticks (every 20 ms) the work waits for the next tick
+        /// instead of waking the thread: a leg's start and stop need no sooner, and at hundreds of calls a second the
+        /// wake-ups cost more than the work. Should the lane stop ticking meanwhile, its loop still runs the work at
+        /// its next wake-up, within 100 ms.
+        /// </summary>
+        private void Queue(Action work)
+        {
+            if (_ticking)
+            {
+                Loop.PostQuiet(work);
+            }
+            else
+            {
+                Loop.Post(work);
+            }
+        }
+
+        internal void Start(MediaLeg leg) => Queue(() =>
         {
             if (leg.State != MediaLeg.Opened)
             {
@@ -262,7 +374,7 @@ public sealed class LoadMedia : IDisposable
 
             leg.State = MediaLeg.Sending;
             leg.PollPhase = (int)((uint)leg.Ssrc % PollEveryTicks);
-            _active.Add(leg);
+            Add(_active, leg);
             Volatile.Write(ref ActiveCount, _active.Count);
             if (!_ticking)
             {
@@ -273,34 +385,61 @@ public sealed class LoadMedia : IDisposable
             }
         });
 
-        internal void Stop(MediaLeg leg) => Loop.Post(() =>
+        internal void Stop(MediaLeg leg) => Queue(() =>
         {
             switch (leg.State)
             {
                 case MediaLeg.Opened:
                     leg.State = MediaLeg.Closed;
-                    leg.Rtp.Dispose();
-                    leg.Rtcp.Dispose();
+                    leg.Close();
                     return;
                 case MediaLeg.Sending:
                     leg.State = MediaLeg.Draining;
-                    _active.Remove(leg);
-                    _draining.Add(leg);
+                    Remove(_active, leg);
+                    leg.DrainUntil = LoadLoop.Now + DrainTicks;
+                    Add(_draining, leg);
                     Volatile.Write(ref ActiveCount, _active.Count);
-                    Loop.After(Drain, () => Finish(leg));
                     return;
             }
         });
+
+        private static void Add(List<MediaLeg> legs, MediaLeg leg)
+        {
+            leg.Index = legs.Count;
+            legs.Add(leg);
+        }
+
+        /// <summary>Removes in constant time: the last leg takes the removed one's place (the order of sending does not matter).</summary>
+        private static void Remove(List<MediaLeg> legs, MediaLeg leg)
+        {
+            var last = legs[^1];
+            legs[leg.Index] = last;
+            last.Index = leg.Index;
+            legs.RemoveAt(legs.Count - 1);
+            leg.Index = -1;
+        }
+
+        /// <summary>After the loop stopped: closes the sockets of the legs still sending or draining.</summary>
+        internal void CloseAll()
+        {
+            foreach (var leg in _active.Concat(_draining))
+            {
+                leg.State = MediaLeg.Closed;
+                leg.Close();
+            }
+
+            _active.Clear();
+            _draining.Clear();
+        }
 
         private void Finish(MediaLeg leg)
         {
             // What arrived since the last poll, the last echoes included, is still in the sockets; read against a fresh clock.
             _polled = false;
             Poll(leg, rtcp: true);
-            _draining.Remove(leg);
+            Remove(_draining, leg);
             leg.State = MediaLeg.Closed;
-            leg.Rtp.Dispose();
-            leg.Rtcp.Dispose();
+            leg.Close();
             media._ended(leg.Result());
         }
 
@@ -324,9 +463,16 @@ public sealed class LoadMedia : IDisposable
                 }
             }
 
-            foreach (var leg in _draining)
+            // Backwards: a finished leg's place is taken by the last one, already visited.
+            var now = LoadLoop.Now;
+            for (var i = _draining.Count - 1; i >= 0; i--)
             {
-                if (leg.PollPhase == phase)
+                var leg = _draining[i];
+                if (now >= leg.DrainUntil)
+                {
+                    Finish(leg);
+                }
+                else if (leg.PollPhase == phase)
                 {
                     Poll(leg, rtcp: false);
                 }
@@ -340,7 +486,7 @@ public sealed class LoadMedia : IDisposable
 
             // On a fixed grid from the first tick: a late tick does not shift the ones after it.
             var next = origin + (LoadLoop.Ticks(TimeSpan.FromMilliseconds(PacketMs)) * _tick);
-            var now = LoadLoop.Now;
+            now = LoadLoop.Now;
             if (next < now - LoadLoop.Ticks(TimeSpan.FromMilliseconds(200)))
             {
                 // Far behind (a stalled machine): start a new grid rather than send a burst.
@@ -352,7 +498,7 @@ public sealed class LoadMedia : IDisposable
             Loop.At(next, () => Tick(origin));
         }
 
-        private unsafe void SendRtp(MediaLeg leg)
+        private void SendRtp(MediaLeg leg)
         {
             var seq = (ushort)(leg.FirstSeq + leg.Sent);
             var ts = (uint)(leg.FirstTimestamp + (leg.Sent * PayloadBytes));
@@ -362,7 +508,7 @@ public sealed class LoadMedia : IDisposable
                 leg.StartedAt = LoadLoop.Now;
             }
 
-            if (SendTo(leg.Rtp, _packet, leg.RemoteRtp))
+            if (SendTo(leg.RtpFd, _packet, leg.RemoteRtp))
             {
                 leg.Sent++;
                 leg.Octets += PayloadBytes;
@@ -375,12 +521,12 @@ public sealed class LoadMedia : IDisposable
         }
 
         /// <summary>One datagram to a prepared sockaddr, straight to the system call: the hot path of every leg, 50 times a second.</summary>
-        private static unsafe bool SendTo(Socket socket, ReadOnlySpan<byte> data, byte[] to)
+        private static unsafe bool SendTo(int fd, ReadOnlySpan<byte> data, byte[] to)
         {
             fixed (byte* p = data)
             fixed (byte* a = to)
             {
-                return Tmds.Linux.LibC.sendto((int)socket.Handle, p, data.Length, Tmds.Linux.LibC.MSG_DONTWAIT, (Tmds.Linux.sockaddr*)a, (uint)to.Length) == data.Length;
+                return LibC.sendto(fd, p, data.Length, LibC.MSG_DONTWAIT, (sockaddr*)a, (uint)to.Length) == data.Length;
             }
         }
 
@@ -406,7 +552,7 @@ public sealed class LoadMedia : IDisposable
             BinaryPrimitives.WriteUInt32BigEndian(b[40..], (uint)leg.Stats.Jitter);
             BinaryPrimitives.WriteUInt32BigEndian(b[44..], 0);
             BinaryPrimitives.WriteUInt32BigEndian(b[48..], 0);
-            if (SendTo(leg.Rtcp, _rtcp, leg.RemoteRtcp))
+            if (SendTo(leg.RtcpFd, _rtcp, leg.RemoteRtcp))
             {
                 RtcpSent++;
             }
@@ -432,23 +578,23 @@ public sealed class LoadMedia : IDisposable
                 _pollRealNs = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
             }
 
-            ReadAll(leg, leg.Rtp);
+            ReadAll(leg, leg.RtpFd, rtcp: false);
             if (rtcp)
             {
-                ReadAll(leg, leg.Rtcp);
+                ReadAll(leg, leg.RtcpFd, rtcp: true);
             }
         }
 
-        private void ReadAll(MediaLeg leg, Socket socket)
+        private void ReadAll(MediaLeg leg, int fd, bool rtcp)
         {
             Span<int> lengths = stackalloc int[ReceiveBatch];
             Span<long> stamps = stackalloc long[ReceiveBatch];
             for (var round = 0; round < 64; round++)
             {
-                var n = ReceiveMany(socket, _receive, _control, lengths, stamps);
+                var n = ReceiveMany(fd, _receive, _control, lengths, stamps);
                 for (var i = 0; i < n; i++)
                 {
-                    Handle(leg, socket, _receive.AsSpan(i * ReceiveSlot, lengths[i]), Arrival(stamps[i]));
+                    Handle(leg, rtcp, _receive.AsSpan(i * ReceiveSlot, lengths[i]), Arrival(stamps[i]));
                 }
 
                 if (n < ReceiveBatch)
@@ -471,9 +617,9 @@ public sealed class LoadMedia : IDisposable
             return _pollClock - (long)(ago * (System.Diagnostics.Stopwatch.Frequency / 1e9));
         }
 
-        private void Handle(MediaLeg leg, Socket socket, ReadOnlySpan<byte> data, long arrivedAt)
+        private void Handle(MediaLeg leg, bool rtcp, ReadOnlySpan<byte> data, long arrivedAt)
         {
-            if (ReferenceEquals(socket, leg.Rtcp) || RtpHeader.IsRtcp(data))
+            if (rtcp || RtpHeader.IsRtcp(data))
             {
                 RtcpReceived++;
                 return;
@@ -510,11 +656,11 @@ public sealed class MediaLeg
     private readonly LoadMedia.Lane _media;
     internal RtpReceiverStats Stats;
 
-    internal MediaLeg(LoadMedia.Lane media, Socket rtp, Socket rtcp, IPEndPoint local)
+    internal MediaLeg(LoadMedia.Lane media, int rtp, int rtcp, IPEndPoint local)
     {
         _media = media;
-        Rtp = rtp;
-        Rtcp = rtcp;
+        RtpFd = rtp;
+        RtcpFd = rtcp;
         Local = local;
         Ssrc = (uint)Random.Shared.Next();
         FirstSeq = (ushort)Random.Shared.Next(0, 1 << 16);
@@ -524,11 +670,18 @@ public sealed class MediaLeg
     /// <summary>The RTP address to announce (SDP, OpenReceiveChannelAck); RTCP is on its port + 1.</summary>
     public IPEndPoint Local { get; }
 
-    internal Socket Rtp { get; }
+    /// <summary>The sockets, as descriptors: the runtime's socket objects would cost two objects and a finalizer each per leg.</summary>
+    internal int RtpFd { get; private set; }
 
-    internal Socket Rtcp { get; }
+    internal int RtcpFd { get; private set; }
 
     internal int State { get; set; }
+
+    /// <summary>Where the leg is in its lane's list of sending or draining legs.</summary>
+    internal int Index { get; set; } = -1;
+
+    /// <summary>When a draining leg ends (<see cref="LoadLoop.Now"/> ticks).</summary>
+    internal long DrainUntil { get; set; }
 
     /// <summary>Where RTP goes, as the sockaddr passed to sendto; RTCP to its port + 1.</summary>
     internal byte[] RemoteRtp { get; private set; } = [];
@@ -574,6 +727,22 @@ public sealed class MediaLeg
 
     /// <summary>Stops sending; the leg reports once the last packets in flight had time to arrive.</summary>
     public void Stop() => _media.Stop(this);
+
+    /// <summary>Closes both sockets, once; the lane's thread.</summary>
+    internal void Close()
+    {
+        if (RtpFd >= 0)
+        {
+            LibC.close(RtpFd);
+            RtpFd = -1;
+        }
+
+        if (RtcpFd >= 0)
+        {
+            LibC.close(RtcpFd);
+            RtcpFd = -1;
+        }
+    }
 
     internal MediaLegResult Result()
     {

@@ -210,7 +210,7 @@ internal static class LoadCommand
         return new LoadRequest(
             plan with { Target = target },
             new LoadTargets(At("sccp"), At("sip/udp"), At("sip/tcp"), At("sip-tls")),
-            new LoadRunOptions { Timeout = args.GetValue(cli.Timeout), Refresh = args.GetValue(cli.Refresh), SipPassword = args.GetValue(cli.SipPassword), MediaThreads = args.GetValue(cli.MediaThreads) },
+            new LoadRunOptions { Timeout = args.GetValue(cli.Timeout), Refresh = args.GetValue(cli.Refresh), SipPassword = args.GetValue(cli.SipPassword), MediaThreads = args.GetValue(cli.MediaThreads), MediaPorts = MediaPorts(profile, role) },
             args.GetValue(cli.MaxFailureRatio),
             args.GetValue(cli.Json),
             args.GetValue(cli.Html),
@@ -262,6 +262,19 @@ internal static class LoadCommand
 
         return ports;
     }
+
+    /// <summary>
+    /// The ports the load phones take their media on: the profile's RTP range toward <paramref name="role"/> (for a
+    /// phone, t6.rtp-to-phone, 16384-32767), so that the calls' media is what a firewall that allows that range
+    /// expects. Null when the profile names none: the kernel's ephemeral ports.
+    /// </summary>
+    public static (int First, int Last)? MediaPorts(Profile profile, string role) =>
+        profile.Flows.Where(f => f.To == role && f.Protocol == "rtp" && f.HasUdp && !f.Ports.IsEphemeral && f.Ports.Ranges.Count > 0)
+            .OrderBy(f => f.Table).ThenBy(f => f.Row)
+            .Select(f => f.Ports.Ranges.MaxBy(r => r.Count))
+            .Where(r => r.Count >= 2)
+            .Select(r => ((int First, int Last)?)(r.Low, r.High))
+            .FirstOrDefault();
 
     /// <summary>The sources no socket can bind to: they are on no interface of this host.</summary>
     public static List<IPAddress> MissingSources(IReadOnlyList<IPAddress> sources)

@@ -40,6 +40,9 @@ public sealed record LoadRunOptions
     /// <summary>How long a media leg keeps receiving after it stops sending.</summary>
     public TimeSpan MediaDrain { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>The phones' media ports (the profile's RTP range toward phones); null: ephemeral ports.</summary>
+    public (int First, int Last)? MediaPorts { get; init; }
+
     /// <summary>Media threads the legs are spread over; 0: one per core (at most <see cref="LoadMedia.MaxDefaultLanes"/>).</summary>
     public int MediaThreads { get; init; }
 }
@@ -134,7 +137,7 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
         _phones = new ILoadPhone?[end - start];
         _pending = new bool[end - start];
         _loop = new LoadLoop("load-signalling");
-        _media = plan.Media ? new LoadMedia(result => _loop.Post(() => LegEnded(result)), _options.MediaDrain, _options.MediaThreads) : null;
+        _media = plan.Media ? new LoadMedia(result => _loop.Post(() => LegEnded(result)), _options.MediaDrain, _options.MediaThreads, _options.MediaPorts) : null;
         _context = new LoadPhoneContext
         {
             Loop = _loop,

@@ -81,6 +81,91 @@ public sealed class LoadMediaTests
         Assert.Throws<ArgumentException>(() => LoadMedia.ReceiveMany(socket, new byte[100], new byte[LoadMedia.ReceiveBatch * LoadMedia.ControlSlot], new int[LoadMedia.ReceiveBatch], new long[LoadMedia.ReceiveBatch]));
     }
 
+    [Fact]
+    public async Task Legs_take_the_even_ports_of_the_media_range_in_turn_skip_taken_ones_and_give_them_back_when_they_end()
+    {
+        // An address of its own, so that no other test holds ports on it; 20000-20009 is five pairs.
+        var local = IPAddress.Parse("127.0.83.1");
+        using var rtcpTaken = Bound(local, 20003); // the pair 20002/20003: RTP free, RTCP taken
+        using var rtpTaken = Bound(local, 20004);  // the pair 20004/20005: RTP taken
+        var results = new List<MediaLegResult>();
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var media = new LoadMedia(r => { lock (results) { results.Add(r); } ended.TrySetResult(); }, TimeSpan.FromMilliseconds(50), lanes: 1, ports: (20000, 20009));
+
+        var first = media.Open(local);
+        var second = media.Open(local);
+        var third = media.Open(local);
+        Assert.Equal([20000, 20006, 20008], new[] { first, second, third }.Select(l => l?.Local.Port ?? -1));
+        Assert.Null(media.Open(local)); // every pair in use or taken
+
+        // The ports are really bound: nothing else can take them while the legs hold them.
+        Assert.Throws<SocketException>(() => Bound(local, 20001).Dispose());
+        Assert.Throws<SocketException>(() => Bound(local, 20006).Dispose());
+
+        // A leg that ran and ended gives its pair back, and the turn comes round to it.
+        using var sink = Bound(IPAddress.Loopback, 0);
+        first!.Start((IPEndPoint)sink.LocalEndPoint!, "echo");
+        Assert.True(sink.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead), "the leg sent nothing");
+        first.Stop();
+        await ended.Task.DefaultTimeout(TimeSpan.FromSeconds(10));
+        Assert.True(results.Single().Sent >= 1);
+        Assert.Equal(20000, media.Open(local)?.Local.Port);
+
+        // A leg stopped before it started closes its sockets too.
+        second!.Stop();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        Socket? again = null;
+        while (again is null && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                again = Bound(local, 20006);
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(10);
+            }
+        }
+
+        Assert.NotNull(again);
+        again.Dispose();
+        third!.Stop();
+    }
+
+    [Fact]
+    public void The_media_range_comes_from_the_profile_and_a_range_without_a_pair_is_refused()
+    {
+        var profile = CucmSim.Catalog.ProfileLoader.Load(CucmSim.Catalog.ProfileLoader.DefaultProfile);
+        Assert.Equal((16384, 32767), CucmSim.Load.LoadCommand.MediaPorts(profile, "phone"));
+        Assert.Null(CucmSim.Load.LoadCommand.MediaPorts(profile, "no-such-role"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LoadMedia(_ => { }, TimeSpan.Zero, 1, (20000, 20000)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LoadMedia(_ => { }, TimeSpan.Zero, 1, (0, 100)));
+    }
+
+    [Fact]
+    public async Task Work_posted_quietly_to_an_idle_loop_runs_without_a_wake_up()
+    {
+        using var loop = new LoadLoop("test-quiet");
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop.PostQuiet(() => ran.TrySetResult());
+        await ran.Task.DefaultTimeout(TimeSpan.FromSeconds(5)); // at the loop's idle wait (100 ms) at the latest
+    }
+
+    private static Socket Bound(IPAddress address, int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.Bind(new IPEndPoint(address, port));
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     private static byte[] Cmsg(int level, int type, long seconds, long nanoseconds, long? length = null)
     {
         var b = new byte[32];

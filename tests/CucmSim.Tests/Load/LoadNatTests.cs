@@ -43,26 +43,25 @@ namespace CucmSim.Tests.Load;
 /// masquerade address, two calls up at once whose callers (on different inside addresses) chose the same RTP port
 /// ask for the same expectation: the helper refuses the second (it exists for another master) and drops that
 /// INVITE, and every retransmission, until the first call's BYE clears its expectations; the call then fails with
-/// timeout-setup. With random even ports (about 14,000) and 32 calls up at once that is about one run in ten by the
-/// birthday bound; with the client's ports narrowed to 100 even ones, 6 of 64 calls failed so. One outside address per inside address removes the
-/// cause: two sockets up at once on one address never share a port. The test keeps the client's ports narrowed
-/// (40000-40199), so that the same port numbers recur across addresses in every run and a regression shows at once.</item>
+/// timeout-setup. With random even ports (about 14,000) and 32 calls up at once that was about one run in ten by the
+/// birthday bound; with the ports narrowed to 100 even ones, 6 of 64 calls failed so. One outside address per inside
+/// address removes the cause: two sockets up at once on one address never share a port. The load phones take their
+/// media ports in turn from the profile's range toward phones, 16384 first on every address, so the same port numbers
+/// recur across the inside addresses in every run and a regression shows at once.</item>
 /// </list>
 /// </summary>
 public sealed class LoadNatTests(ITestOutputHelper output)
 {
     private const int Phones = 128;
     private const int Callers = 64;
-    private const string InsideNet = "198.18.0.0/24";
-    private const string OutsideNet = "198.19.0.0/24";
     private const string DirectMedia = "/sys/module/nf_conntrack_sip/parameters/sip_direct_media";
 
-    private static readonly string[] Inside = [.. Enumerable.Range(1, 32).Select(i => $"198.18.0.{i.ToString(CultureInfo.InvariantCulture)}")];
+    private static readonly string[] Inside = PhoneSides.Addresses("198.18.0", 32);
 
     /// <summary>The firewall's outside address for each inside one (static source NAT, one to one).</summary>
     private static readonly string[] Public = [.. Enumerable.Range(1, 32).Select(i => $"203.0.113.{i.ToString(CultureInfo.InvariantCulture)}")];
 
-    private static readonly string[] Outside = [.. Enumerable.Range(1, 32).Select(i => $"198.19.0.{i.ToString(CultureInfo.InvariantCulture)}")];
+    private static readonly string[] Outside = PhoneSides.Addresses("198.19.0", 32);
 
     private static readonly TimeSpan Step = TimeSpan.FromSeconds(10);
 
@@ -98,25 +97,7 @@ public sealed class LoadNatTests(ITestOutputHelper output)
         {
             var serverNs = path.ServerNs!;
 
-            // Inside: the callers' addresses on the client's link, routed back to it by the firewall.
-            var clientLink = await VethAsync(path.ClientNs);
-            await Netns.RunStepsAsync([.. Inside.Select(a => $"ip -n {path.ClientNs} addr add {a}/32 dev {clientLink}")]).DefaultTimeout();
-
-            // Outside: the callees' addresses beside serve; the firewall routes them there, and everything else the
-            // server side sends (toward the inside addresses, when an SDP names them) goes to the firewall.
-            var serverLink = await VethAsync(serverNs);
-            await Netns.RunStepsAsync([
-                .. Outside.Select(a => $"ip -n {serverNs} addr add {a}/32 dev {serverLink}"),
-                $"ip -n {serverNs} route add default via {NatPath.FirewallOutside}",
-            ]).DefaultTimeout();
-
-            // 100 even ports for the callers' media (see above): port numbers recur across the inside addresses.
-            await Netns.RunStepsAsync([$"ip netns exec {path.ClientNs} sysctl -qw net.ipv4.ip_local_port_range=40000\t40199"]).DefaultTimeout();
-            foreach (var (net, via) in new[] { (InsideNet, NatPath.Client), (OutsideNet, NatPath.Server) })
-            {
-                var route = await path.InFirewallAsync("ip", ["route", "add", net, "via", via.ToString()], Step).DefaultTimeout();
-                Assert.True(route.ExitCode == 0, route.All);
-            }
+            await PhoneSides.AddAsync(path, Inside, Outside);
 
             // Each inside address leaves as its own outside address (before NatPath's masquerade, which then has
             // nothing left to do). The stateful policy: what belongs to a tracked flow (or is related to one) passes,
@@ -126,7 +107,7 @@ public sealed class LoadNatTests(ITestOutputHelper output)
                 table ip phones {
                   chain post {
                     type nat hook postrouting priority 90;
-                    ip saddr {{InsideNet}} snat to ip saddr map { {{string.Join(", ", Inside.Zip(Public, (a, b) => $"{a} : {b}"))}} }
+                    ip saddr {{PhoneSides.InsideNet}} snat to ip saddr map { {{string.Join(", ", Inside.Zip(Public, (a, b) => $"{a} : {b}"))}} }
                   }
                 }
                 table inet stateful {
@@ -134,7 +115,7 @@ public sealed class LoadNatTests(ITestOutputHelper output)
                   chain forward {
                     type filter hook forward priority 10; policy accept;
                     ct state established,related accept
-                    ip daddr {{InsideNet}} counter name "toinside" drop
+                    ip daddr {{PhoneSides.InsideNet}} counter name "toinside" drop
                   }
                 }
                 """).DefaultTimeout();
@@ -156,8 +137,7 @@ public sealed class LoadNatTests(ITestOutputHelper output)
             string[] plan = [NatPath.Server.ToString(), "--phones", Phones.ToString(CultureInfo.InvariantCulture), "--protocol", "sip", "--mode", "phone",
                 "--callers", Callers.ToString(CultureInfo.InvariantCulture), "--sources", string.Join(',', Inside.Concat(Outside)),
                 "--register-rate", "200", "--cps", "16", "--hold", "2", "--duration", "4", "--timeout", "3", "--start-at", start, "--quiet"];
-            var inside = ExternalTool.RunAsync("ip", ["netns", "exec", path.ClientNs, "dotnet", CucmSimProcess.DllPath, "load", .. plan, "--shard", "0/2", "--json", jsonIn], TimeSpan.FromSeconds(40));
-            var outside = ExternalTool.RunAsync("ip", ["netns", "exec", serverNs, "dotnet", CucmSimProcess.DllPath, "load", .. plan, "--shard", "1/2", "--json", jsonOut], TimeSpan.FromSeconds(40));
+            var (inside, outside) = PhoneSides.Start(path, plan, jsonIn, jsonOut);
 
             // While the phones are registered (they unregister at the end), serve lists every one.
             var devices = new List<(string Name, string Seen, string? Embedded)>();
@@ -205,13 +185,6 @@ public sealed class LoadNatTests(ITestOutputHelper output)
             File.Delete(jsonIn);
             File.Delete(jsonOut);
         }
-    }
-
-    /// <summary>The one veth interface of a namespace.</summary>
-    private static async Task<string> VethAsync(string ns)
-    {
-        var links = await Netns.ExecAsync(ns, "ip", ["-o", "link", "show", "type", "veth"], Step).DefaultTimeout();
-        return links.Stdout.Split(':')[1].Trim().Split('@')[0];
     }
 
     /// <summary>Serve's devices now: name, the address their signalling came from, the one in their messages.</summary>
