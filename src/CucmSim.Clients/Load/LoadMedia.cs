@@ -47,6 +47,14 @@ public sealed class LoadMedia : IDisposable
     private readonly Dictionary<IPAddress, int> _nextPort = [];
     private int _nextLane;
 
+    /// <summary>
+    /// A socket that asks for receive times for as long as the media runs. The kernel stamps arriving packets only
+    /// while some socket asks, and the first socket that asks turns stamping on a moment later, from a work queue:
+    /// a packet that arrives before then is stamped when it is read. Held from the start of the run, stamping is on
+    /// before the first leg sends, and stays on between calls when no leg is open.
+    /// </summary>
+    private readonly int _stamping = MediaSocket(IPAddress.Loopback);
+
     /// <param name="lanes">media threads; 0: one per core, at most <see cref="MaxDefaultLanes"/></param>
     /// <param name="ports">the phones' media ports (the profile's RTP range toward phones): each source address takes
     /// its even RTP ports from it in turn; null: the kernel's ephemeral ports</param>
@@ -228,22 +236,31 @@ public sealed class LoadMedia : IDisposable
     public const int ReceiveBatch = 16;
     public const int ReceiveSlot = 2048;
     public const int ControlSlot = 64;
+
+    /// <summary>
+    /// Bytes of each datagram a media thread reads: the RTP header with up to 15 CSRCs and a short extension. What it
+    /// measures is in the fixed 12 bytes; the payload is never looked at, so it is not copied.
+    /// </summary>
+    public const int HeaderSlot = 96;
+
     private const int SolSocket = 1;
     private const int ScmTimestampNs = 35;
+    private const int MsgTrunc = 0x20;
 
     /// <summary>
     /// Up to <see cref="ReceiveBatch"/> datagrams of a non-blocking socket in one system call, each into its slot of
-    /// <paramref name="buffer"/> (<see cref="ReceiveSlot"/> bytes; a longer one is cut) with its control messages in
-    /// its slot of <paramref name="control"/> (<see cref="ControlSlot"/> bytes); their lengths and kernel receive times
-    /// (ns since 1970, 0 when the socket gave none). Returns how many; 0 when none was there or on an error.
+    /// <paramref name="buffer"/> (<paramref name="slot"/> bytes; a longer one is cut, its length still the whole
+    /// datagram's) with its control messages in its slot of <paramref name="control"/> (<see cref="ControlSlot"/>
+    /// bytes); their lengths and kernel receive times (ns since 1970, 0 when the socket gave none). Returns how many; 0
+    /// when none was there or on an error.
     /// </summary>
-    public static int ReceiveMany(Socket socket, byte[] buffer, byte[] control, Span<int> lengths, Span<long> stamps) =>
-        ReceiveMany((int)socket.Handle, buffer, control, lengths, stamps);
+    public static int ReceiveMany(Socket socket, byte[] buffer, byte[] control, Span<int> lengths, Span<long> stamps, int slot = ReceiveSlot) =>
+        ReceiveMany((int)socket.Handle, buffer, control, lengths, stamps, slot);
 
-    /// <inheritdoc cref="ReceiveMany(Socket, byte[], byte[], Span{int}, Span{long})"/>
-    public static unsafe int ReceiveMany(int fd, byte[] buffer, byte[] control, Span<int> lengths, Span<long> stamps)
+    /// <inheritdoc cref="ReceiveMany(Socket, byte[], byte[], Span{int}, Span{long}, int)"/>
+    public static unsafe int ReceiveMany(int fd, byte[] buffer, byte[] control, Span<int> lengths, Span<long> stamps, int slot = ReceiveSlot)
     {
-        if (buffer.Length < ReceiveBatch * ReceiveSlot || control.Length < ReceiveBatch * ControlSlot || lengths.Length < ReceiveBatch || stamps.Length < ReceiveBatch)
+        if (slot < 1 || buffer.Length < ReceiveBatch * slot || control.Length < ReceiveBatch * ControlSlot || lengths.Length < ReceiveBatch || stamps.Length < ReceiveBatch)
         {
             throw new ArgumentException("buffers smaller than a batch");
         }
@@ -255,8 +272,8 @@ public sealed class LoadMedia : IDisposable
         {
             for (var i = 0; i < ReceiveBatch; i++)
             {
-                vectors[i].Base = p + (i * ReceiveSlot);
-                vectors[i].Length = ReceiveSlot;
+                vectors[i].Base = p + (i * slot);
+                vectors[i].Length = (nuint)slot;
                 messages[i] = default;
                 messages[i].Header.Iov = &vectors[i];
                 messages[i].Header.IovLength = 1;
@@ -264,7 +281,7 @@ public sealed class LoadMedia : IDisposable
                 messages[i].Header.ControlLength = ControlSlot;
             }
 
-            var n = LinuxMessages.RecvMmsg(fd, messages, ReceiveBatch, Tmds.Linux.LibC.MSG_DONTWAIT, null);
+            var n = LinuxMessages.RecvMmsg(fd, messages, ReceiveBatch, LibC.MSG_DONTWAIT | MsgTrunc, null);
             for (var i = 0; i < n; i++)
             {
                 lengths[i] = (int)messages[i].Length;
@@ -314,6 +331,11 @@ public sealed class LoadMedia : IDisposable
             lane.Loop.Dispose();
             lane.CloseAll();
         }
+
+        if (_stamping >= 0)
+        {
+            LibC.close(_stamping);
+        }
     }
 
     /// <summary>One media thread: its loop, the legs it sends for, its tick and its counters.</summary>
@@ -323,7 +345,7 @@ public sealed class LoadMedia : IDisposable
         private readonly List<MediaLeg> _draining = [];
         private readonly byte[] _packet = CreatePacket();
         private readonly byte[] _rtcp = new byte[52];
-        private readonly byte[] _receive = new byte[ReceiveBatch * ReceiveSlot];
+        private readonly byte[] _receive = new byte[ReceiveBatch * HeaderSlot];
         private readonly byte[] _control = new byte[ReceiveBatch * ControlSlot];
         private long _tick;
         private volatile bool _ticking;
@@ -591,10 +613,10 @@ public sealed class LoadMedia : IDisposable
             Span<long> stamps = stackalloc long[ReceiveBatch];
             for (var round = 0; round < 64; round++)
             {
-                var n = ReceiveMany(fd, _receive, _control, lengths, stamps);
+                var n = ReceiveMany(fd, _receive, _control, lengths, stamps, HeaderSlot);
                 for (var i = 0; i < n; i++)
                 {
-                    Handle(leg, rtcp, _receive.AsSpan(i * ReceiveSlot, lengths[i]), Arrival(stamps[i]));
+                    Handle(leg, rtcp, _receive.AsSpan(i * HeaderSlot, Math.Min(lengths[i], HeaderSlot)), Arrival(stamps[i]));
                 }
 
                 if (n < ReceiveBatch)
@@ -625,7 +647,9 @@ public sealed class LoadMedia : IDisposable
                 return;
             }
 
-            if (!RtpHeader.TryParse(data, out var header))
+            // The fixed header is all that is measured: a header longer than the bytes read (many CSRCs, a long
+            // extension) still counts, read from its first 12 bytes.
+            if (!RtpHeader.TryParse(data, out var header) && !RtpHeader.TryParseFixed(data, out header))
             {
                 return;
             }

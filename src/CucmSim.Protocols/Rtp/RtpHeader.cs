@@ -47,15 +47,34 @@ public readonly record struct RtpHeader(bool Marker, byte PayloadType, ushort Se
             }
         }
 
-        header = new RtpHeader(
-            (packet[1] & 0x80) != 0,
-            (byte)(packet[1] & 0x7F),
-            BinaryPrimitives.ReadUInt16BigEndian(packet[2..]),
-            BinaryPrimitives.ReadUInt32BigEndian(packet[4..]),
-            BinaryPrimitives.ReadUInt32BigEndian(packet[8..]),
-            length);
+        header = Fixed(packet, length);
         return true;
     }
+
+    /// <summary>
+    /// The fixed 12 bytes of an RTP header alone (version 2, not RTCP), for a packet read only in part: the CSRCs and
+    /// extension it announces are not checked, and the header length given is 12.
+    /// </summary>
+    public static bool TryParseFixed(ReadOnlySpan<byte> packet, out RtpHeader header)
+    {
+        header = default;
+        if (packet.Length < FixedLength || (packet[0] >> 6) != 2 || IsRtcp(packet))
+        {
+            return false;
+        }
+
+        header = Fixed(packet, FixedLength);
+        return true;
+    }
+
+    /// <summary>The fields of the fixed header of a packet of at least 12 bytes.</summary>
+    private static RtpHeader Fixed(ReadOnlySpan<byte> packet, int headerLength) => new(
+        (packet[1] & 0x80) != 0,
+        (byte)(packet[1] & 0x7F),
+        BinaryPrimitives.ReadUInt16BigEndian(packet[2..]),
+        BinaryPrimitives.ReadUInt32BigEndian(packet[4..]),
+        BinaryPrimitives.ReadUInt32BigEndian(packet[8..]),
+        headerLength);
 
     /// <summary>RTCP packet types 200-204 sit where RTP has marker plus payload type (RFC 5761 §4).</summary>
     public static bool IsRtcp(ReadOnlySpan<byte> packet) =>

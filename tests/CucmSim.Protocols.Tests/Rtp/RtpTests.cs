@@ -45,6 +45,40 @@ public sealed class RtpTests
     }
 
     [Fact]
+    public void The_fixed_header_of_a_packet_read_in_part_is_read_alone()
+    {
+        // 15 CSRCs and a 5-word extension announced, only the first 20 bytes read: the full parse refuses, the fixed one reads.
+        var packet = new byte[20];
+        RtpHeader.Write(packet, marker: false, payloadType: 0, sequence: 4242, timestamp: 160, ssrc: 0xCAFEF00D);
+        packet[0] |= 0x1F;
+        Assert.False(RtpHeader.TryParse(packet, out _));
+        Assert.True(RtpHeader.TryParseFixed(packet, out var h));
+        Assert.Equal((4242, 160u, 0xCAFEF00Du, 12), (h.SequenceNumber, h.Timestamp, h.Ssrc, h.HeaderLength));
+
+        // Fewer than 12 bytes, another version, RTCP: refused.
+        for (var n = 0; n < 12; n++)
+        {
+            Assert.False(RtpHeader.TryParseFixed(packet.AsSpan(0, n), out _));
+        }
+
+        var v1 = (byte[])packet.Clone();
+        v1[0] = 0x40;
+        Assert.False(RtpHeader.TryParseFixed(v1, out _));
+        Assert.False(RtpHeader.TryParseFixed([0x80, 200, 0, 6, 1, 2, 3, 4, 0, 0, 0, 0], out _));
+
+        var random = new Random(11);
+        for (var i = 0; i < 10_000; i++)
+        {
+            var bytes = new byte[random.Next(0, 40)];
+            random.NextBytes(bytes);
+            if (RtpHeader.TryParseFixed(bytes, out var r))
+            {
+                Assert.True(bytes.Length >= 12 && r.HeaderLength == 12);
+            }
+        }
+    }
+
+    [Fact]
     public void Rtcp_is_told_apart_from_rtp()
     {
         byte[] sr = [0x80, 200, 0, 6, 1, 2, 3, 4, 0, 0, 0, 0];

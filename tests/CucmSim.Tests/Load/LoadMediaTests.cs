@@ -19,6 +19,11 @@ public sealed class LoadMediaTests
         receiver.SetRawSocketOption(1, 35, [1, 0, 0, 0]); // SO_TIMESTAMPNS, as LoadMedia sets it on every leg
         receiver.Blocking = false;
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+
+        // The kernel turns stamping on a moment after the first socket asks (from a work queue); until then a packet
+        // is stamped when it is read. A LoadMedia asks from its start, for its whole life, so its legs never see that.
+        using var media = new LoadMedia(_ => { }, TimeSpan.Zero, lanes: 1);
+        await StampingOnAsync(receiver, sender);
         var before = RealNowNs();
         for (var i = 0; i < 3; i++)
         {
@@ -72,6 +77,36 @@ public sealed class LoadMediaTests
         Assert.Equal(40, lengths[0]);
         Assert.Equal(0, stamps[0]);
         Assert.Equal(0, LoadMedia.ReceiveMany(receiver, new byte[LoadMedia.ReceiveBatch * LoadMedia.ReceiveSlot], new byte[LoadMedia.ReceiveBatch * LoadMedia.ControlSlot], lengths, stamps));
+    }
+
+    [Fact]
+    public void A_datagram_longer_than_its_slot_is_cut_and_keeps_its_length()
+    {
+        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        receiver.Blocking = false;
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var packet = Enumerable.Range(0, 172).Select(i => (byte)i).ToArray();
+        sender.SendTo(packet, receiver.LocalEndPoint!);
+        sender.SendTo(packet.AsSpan(0, 40), receiver.LocalEndPoint!);
+        var buffer = new byte[LoadMedia.ReceiveBatch * LoadMedia.HeaderSlot];
+        var lengths = new int[LoadMedia.ReceiveBatch];
+        var stamps = new long[LoadMedia.ReceiveBatch];
+        var n = 0;
+        for (var round = 0; round < 100 && n < 2; round++)
+        {
+            n += LoadMedia.ReceiveMany(receiver, buffer, new byte[LoadMedia.ReceiveBatch * LoadMedia.ControlSlot], lengths.AsSpan(n), stamps.AsSpan(n), LoadMedia.HeaderSlot);
+            if (n < 2)
+            {
+                Assert.True(receiver.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead), "nothing arrived");
+            }
+        }
+
+        Assert.Equal(2, n);
+        Assert.Equal([172, 40], lengths[..2]);
+        Assert.Equal(packet[..LoadMedia.HeaderSlot], buffer[..LoadMedia.HeaderSlot]); // the first slot holds the head of the long one
+        Assert.Equal(packet[..40], buffer[LoadMedia.HeaderSlot..(LoadMedia.HeaderSlot + 40)]);
+        Assert.Throws<ArgumentException>(() => LoadMedia.ReceiveMany(receiver, new byte[LoadMedia.HeaderSlot], new byte[LoadMedia.ReceiveBatch * LoadMedia.ControlSlot], lengths, stamps, LoadMedia.HeaderSlot));
     }
 
     [Fact]
@@ -149,6 +184,28 @@ public sealed class LoadMediaTests
         var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         loop.PostQuiet(() => ran.TrySetResult());
         await ran.Task.DefaultTimeout(TimeSpan.FromSeconds(5)); // at the loop's idle wait (100 ms) at the latest
+    }
+
+    /// <summary>Waits (bounded) until a packet left unread 20 ms keeps its arrival time: the kernel stamps on arrival.</summary>
+    private static async Task StampingOnAsync(Socket receiver, Socket sender)
+    {
+        var buffer = new byte[LoadMedia.ReceiveBatch * LoadMedia.ReceiveSlot];
+        var control = new byte[LoadMedia.ReceiveBatch * LoadMedia.ControlSlot];
+        var lengths = new int[LoadMedia.ReceiveBatch];
+        var stamps = new long[LoadMedia.ReceiveBatch];
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            sender.SendTo(new byte[12], receiver.LocalEndPoint!);
+            Assert.True(receiver.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead), "the probe never arrived");
+            await Task.Delay(20);
+            var n = LoadMedia.ReceiveMany(receiver, buffer, control, lengths, stamps);
+            if (n == 1 && RealNowNs() - stamps[0] >= 15_000_000)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("the kernel never stamped a packet on arrival");
     }
 
     private static Socket Bound(IPAddress address, int port)
