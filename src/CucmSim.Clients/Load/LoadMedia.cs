@@ -223,15 +223,7 @@ public sealed class LoadMedia : IDisposable
         }
     }
 
-    private static unsafe int LocalPort(int fd)
-    {
-        Span<byte> address = stackalloc byte[SockAddr.MaxLength];
-        var length = (Tmds.Linux.socklen_t)SockAddr.MaxLength;
-        fixed (byte* a = address)
-        {
-            return LibC.getsockname(fd, (Tmds.Linux.sockaddr*)a, &length) == 0 ? SockAddr.Parse(address[..(int)length])?.Port ?? -1 : -1;
-        }
-    }
+    private static int LocalPort(int fd) => SockAddr.Local(fd)?.Port ?? -1;
 
     public const int ReceiveBatch = 16;
     public const int ReceiveSlot = 2048;

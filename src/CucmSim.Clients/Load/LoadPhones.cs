@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using CucmSim.Clients.Net;
 
 namespace CucmSim.Clients.Load;
 
@@ -44,11 +45,14 @@ public static class LoadPhones
 
     /// <summary>
     /// The address a phone's socket is bound to (announced in SDP and OpenReceiveChannelAck): its source address when
-    /// it was bound to one, otherwise the one the kernel chose.
+    /// it was bound to one, otherwise the one the kernel chose for its connection. Read from the kernel
+    /// (getsockname): a socket the loop connected is one the runtime does not know to be bound.
     /// </summary>
     public static IPAddress LocalAddress(Socket? socket, IPAddress? source) =>
         source is not null && !source.Equals(IPAddress.Any) && !source.Equals(IPAddress.IPv6Any) ? source
-        : socket?.LocalEndPoint is IPEndPoint local ? (local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address) : source ?? IPAddress.Loopback;
+        : (socket is null ? null : SockAddr.Local((int)socket.Handle)) is { } local && !IsAny(local.Address) ? local.Address : source ?? IPAddress.Loopback;
+
+    private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 
     /// <summary>Linux's IP_BIND_ADDRESS_NO_PORT (SOL_IP, 24).</summary>
     private const int IpBindAddressNoPort = 24;

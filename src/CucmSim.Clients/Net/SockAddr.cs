@@ -32,6 +32,21 @@ public static class SockAddr
         return 28;
     }
 
+    /// <summary>
+    /// The local address and port of a socket (getsockname), an IPv4-mapped address as IPv4; null on failure. Unlike
+    /// <see cref="System.Net.Sockets.Socket.LocalEndPoint"/>, right for a socket bound or connected by system calls
+    /// made without the runtime's sockets.
+    /// </summary>
+    public static unsafe IPEndPoint? Local(int fd)
+    {
+        Span<byte> address = stackalloc byte[MaxLength];
+        var length = (Tmds.Linux.socklen_t)MaxLength;
+        fixed (byte* a = address)
+        {
+            return Tmds.Linux.LibC.getsockname(fd, (Tmds.Linux.sockaddr*)a, &length) == 0 ? Parse(address[..Math.Min(MaxLength, (int)length)]) : null;
+        }
+    }
+
     /// <summary>The address and port of a sockaddr_in or sockaddr_in6 (an IPv4-mapped address as IPv4); null for another family or too few bytes.</summary>
     public static IPEndPoint? Parse(ReadOnlySpan<byte> sockaddr)
     {

@@ -5,6 +5,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using CucmSim.Clients.Load;
+using CucmSim.Clients.Net;
 using CucmSim.Protocols.Sip;
 
 namespace CucmSim.Clients.Sip;
@@ -40,6 +41,9 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
     private readonly string _registerCallId;
     private readonly string _fromTag;
     private Socket? _socket;
+
+    /// <summary>A TCP connection in progress on the loop (SIP over TCP), until it completes, fails or times out.</summary>
+    private Socket? _connecting;
     private SslStream? _tls;
     private byte[]? _pending;
     private int _pendingLength;
@@ -130,7 +134,68 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         }
 
         var generation = _registerGeneration;
+        if (_transport == LoadSipTransport.Tcp)
+        {
+            Connect(generation);
+            return;
+        }
+
         _ = ConnectAsync(generation);
+    }
+
+    /// <summary>
+    /// SIP over TCP connects on the phone's loop, as an SCCP phone does (<see cref="LoadLoop.Connect"/>): no task or
+    /// thread-pool work per phone in a registration storm. TLS connects with the runtime's sockets, which its
+    /// <see cref="SslStream"/> reads through.
+    /// </summary>
+    private void Connect(int generation)
+    {
+        Socket socket;
+        try
+        {
+            socket = LoadPhones.TcpSocket(_server, _source);
+        }
+        catch (SocketException ex)
+        {
+            RegisterFailed("connect-" + ex.SocketErrorCode.ToString().ToLowerInvariant());
+            return;
+        }
+
+        _connecting = socket;
+        _context.Loop.At(LoadLoop.Now + LoadLoop.Ticks(_context.Timeout), () =>
+        {
+            if (ReferenceEquals(_connecting, socket))
+            {
+                _connecting = null;
+                _context.Loop.Close(socket);
+                if (!_stopped)
+                {
+                    RegisterFailed("timeout-connect");
+                }
+            }
+        });
+        _context.Loop.Connect(socket, _server, this, error =>
+        {
+            if (!ReferenceEquals(_connecting, socket))
+            {
+                return; // timed out, or the phone stopped: closed already
+            }
+
+            _connecting = null;
+            if (error is not null || _stopped || generation != _registerGeneration)
+            {
+                _context.Loop.Close(socket);
+                if (error is not null && !_stopped)
+                {
+                    RegisterFailed(error);
+                }
+
+                return;
+            }
+
+            Attach(socket, watched: true);
+            SendRegister(expires: Expires);
+        });
     }
 
     private int Expires => (int)Math.Max(2, 2 * (_context.Refresh ?? TimeSpan.FromSeconds(60)).TotalSeconds);
@@ -181,13 +246,14 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         }
     }
 
-    private void Attach(Socket socket)
+    /// <param name="watched">the loop watches the socket already (it connected it)</param>
+    private void Attach(Socket socket, bool watched = false)
     {
         _socket = socket;
-        var local = (IPEndPoint)socket.LocalEndPoint!;
-        _host = Host(local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address);
+        var local = SockAddr.Local((int)socket.Handle) ?? new IPEndPoint(LoadPhones.LocalAddress(socket, _source), 0);
+        _host = Host(local.Address);
         _port = local.Port;
-        if (_tls is null)
+        if (_tls is null && !watched)
         {
             _context.Loop.Add(socket, this);
         }
@@ -389,6 +455,12 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         _stopped = true;
         _call?.Leg?.Stop();
         _answered?.Leg?.Stop();
+        if (_connecting is { } connecting)
+        {
+            _connecting = null;
+            _context.Loop.Close(connecting);
+        }
+
         if (_socket is not null && _registered)
         {
             _registerGeneration++;

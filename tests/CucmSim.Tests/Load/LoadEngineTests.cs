@@ -141,21 +141,47 @@ public sealed partial class LoadEngineTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => echoing).DefaultTimeout();
     }
 
-    [Fact]
-    public async Task Sccp_phones_that_cannot_connect_fail_with_the_reason()
+    /// <summary>The target of a protocol over TCP: SCCP, or SIP over TCP.</summary>
+    private static LoadTargets OverTcp(LoadProtocol protocol, IPEndPoint target) =>
+        protocol == LoadProtocol.Sccp ? new LoadTargets(target, null, null, null) : new LoadTargets(null, null, target, null);
+
+    [Theory]
+    [InlineData(LoadProtocol.Sccp)]
+    [InlineData(LoadProtocol.SipTcp)]
+    public async Task Phones_over_tcp_that_cannot_connect_fail_with_the_reason(LoadProtocol protocol)
     {
         // A closed port answers the SYN with a reset.
         var closed = new TcpListener(IPAddress.Loopback, 0);
         closed.Start();
         var port = ((IPEndPoint)closed.LocalEndpoint).Port;
         closed.Stop();
-        var targets = new LoadTargets(new IPEndPoint(IPAddress.Loopback, port), null, null, null);
-        var plan = Plan(LoadProtocol.Sccp, phones: 5, cps: 10, holdSeconds: 0.1, calls: 0, media: false) with { RegisterRate = 1000 };
+        var targets = OverTcp(protocol, new IPEndPoint(IPAddress.Loopback, port));
+        var plan = Plan(protocol, phones: 5, cps: 10, holdSeconds: 0.1, calls: 0, media: false) with { RegisterRate = 1000 };
         using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(2) });
         var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(30));
         Assert.Equal(0, engine.Faults);
         Assert.Equal(5, report.Counters.RegistrationsFailed);
         Assert.Equal(5, report.Failures.GetValueOrDefault("connect-connectionrefused"));
+    }
+
+    [Fact]
+    public async Task An_sccp_phone_without_a_source_announces_the_address_of_its_connection()
+    {
+        // Over IPv6 loopback the address the kernel chose (::1) is not the IPv4 fallback of a phone that could not
+        // read it: a phone the loop connected must ask the kernel, the runtime does not know the socket is bound.
+        using var listener = new TcpListener(IPAddress.IPv6Loopback, 0);
+        listener.Start();
+        var observer = new RecordingObserver();
+        using var loop = new LoadLoop("test-signalling");
+        var context = new LoadPhoneContext { Loop = loop, Observer = observer, Mode = LoadCallMode.PhoneToServer, SccpServer = (IPEndPoint)listener.LocalEndpoint, Timeout = TimeSpan.FromSeconds(3) };
+        var plan = new LoadPlan { Target = IPAddress.IPv6Loopback, Protocol = LoadProtocol.Sccp, Duration = TimeSpan.FromSeconds(1) };
+        var phone = new LoadSccpPhone(context, 4, plan.Phone(4).DeviceName, source: null);
+        loop.Post(phone.Register);
+        using var connection = await listener.AcceptSocketAsync().DefaultTimeout();
+        var register = (SccpRegister)await new SccpPeer(connection).ExpectAsync(SccpMessageId.RegisterReq);
+        Assert.Equal(IPAddress.IPv6Loopback, register.StationIPv6Address);
+        Assert.Equal(IPAddress.Any, register.StationAddress);
+        await loop.InvokeAsync(phone.Stop).DefaultTimeout();
     }
 
     [Fact]
@@ -180,15 +206,17 @@ public sealed partial class LoadEngineTests
         Assert.Equal(local, accepted.RemoteEndPoint);
     }
 
-    [Fact]
-    public async Task Sccp_phones_whose_connect_hangs_time_out_connecting()
+    [Theory]
+    [InlineData(LoadProtocol.Sccp)]
+    [InlineData(LoadProtocol.SipTcp)]
+    public async Task Phones_over_tcp_whose_connect_hangs_time_out_connecting(LoadProtocol protocol)
     {
         // A listener that never accepts, with an accept queue of 1: the kernel completes a connection or two into
         // the queue and drops the other SYNs, so those connects stay in progress until the phones give up.
         using var full = new TcpListener(IPAddress.Loopback, 0);
         full.Start(1);
-        var targets = new LoadTargets((IPEndPoint)full.LocalEndpoint, null, null, null);
-        var plan = Plan(LoadProtocol.Sccp, phones: 10, cps: 10, holdSeconds: 0.1, calls: 0, media: false) with { RegisterRate = 1000 };
+        var targets = OverTcp(protocol, (IPEndPoint)full.LocalEndpoint);
+        var plan = Plan(protocol, phones: 10, cps: 10, holdSeconds: 0.1, calls: 0, media: false) with { RegisterRate = 1000 };
         using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(1) });
         var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(30));
         Assert.Equal(0, engine.Faults);
