@@ -301,14 +301,15 @@ public sealed class LoadEngine : ILoadObserver, IDisposable
         _stopping = true;
         _phase = "ending";
 
-        // The calls still up get one timeout to end by themselves, then every phone stops.
+        // The calls still up, and the registrations still in flight, get one timeout to end by themselves (each is
+        // then counted as it ended), then every phone stops.
         var deadline = LoadLoop.Now + LoadLoop.Ticks(_options.Timeout);
         WaitForCalls(deadline);
     }
 
     private void WaitForCalls(long deadline)
     {
-        if (Volatile.Read(ref _inProgress) > 0 && LoadLoop.Now < deadline)
+        if ((Volatile.Read(ref _inProgress) > 0 || _pendingCount > 0) && LoadLoop.Now < deadline)
         {
             _loop.After(TimeSpan.FromMilliseconds(50), () => WaitForCalls(deadline));
             return;

@@ -445,8 +445,11 @@ public sealed class LoadSchedule
     /// <summary>When the last call is placed, measured from the start of the run.</summary>
     public TimeSpan CallPhaseEnd => RegistrationPhase + TimeSpan.FromSeconds(_span);
 
-    /// <summary>When the run ends: the last call placed and held.</summary>
-    public TimeSpan End => CallPhaseEnd + _plan.Hold;
+    /// <summary>
+    /// When the run ends: the call phase over and the last call placed and held. A plan without calls (a
+    /// registration and keepalive run) ends with its call phase, not a hold later.
+    /// </summary>
+    public TimeSpan End => TotalCalls == 0 ? CallPhaseEnd : TimeSpan.FromTicks(Math.Max(CallPhaseEnd.Ticks, (Call(TotalCalls - 1).At + _plan.Hold).Ticks));
 
     public long TotalCalls { get; }
 

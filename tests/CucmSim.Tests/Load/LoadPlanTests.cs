@@ -109,6 +109,27 @@ public sealed class LoadPlanTests
     }
 
     [Fact]
+    public void A_run_ends_when_its_last_call_was_held_and_one_without_calls_with_its_call_phase()
+    {
+        var plan = Plan();
+        var schedule = new LoadSchedule(plan);
+        var last = schedule.Calls(ShardSpec.Whole).Last();
+        Assert.Equal(last.At + plan.Hold, schedule.End);
+        Assert.True(schedule.End > schedule.CallPhaseEnd);
+
+        // A rate too low to place a call in the duration: nothing is held, the run lasts its registrations and duration.
+        var quiet = new LoadSchedule(plan with { CallsPerSecond = 0.001, RampUp = TimeSpan.Zero, RampDown = TimeSpan.Zero });
+        Assert.Equal(0, quiet.TotalCalls);
+        Assert.Equal(quiet.RegistrationPhase + TimeSpan.FromSeconds(30), quiet.End);
+        Assert.Equal(quiet.CallPhaseEnd, quiet.End);
+
+        // A hold shorter than the gap after the last call: the duration still runs out.
+        var brief = new LoadSchedule(plan with { CallsPerSecond = 0.1, Hold = TimeSpan.FromSeconds(1), RampUp = TimeSpan.Zero, RampDown = TimeSpan.Zero });
+        Assert.True(brief.TotalCalls > 0);
+        Assert.Equal(brief.CallPhaseEnd, brief.End);
+    }
+
+    [Fact]
     public void A_phone_is_never_asked_to_call_while_it_talks()
     {
         var plan = Plan(1000, 0, CallMode.PhoneToPhone);
