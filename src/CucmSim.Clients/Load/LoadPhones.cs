@@ -54,6 +54,30 @@ public static class LoadPhones
 
     private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 
+    /// <summary>The DSCP of call signalling, CS3 (24), as Cisco phones mark SCCP and SIP.</summary>
+    public const int SignallingDscp = 24;
+
+    /// <summary>Marks what a phone's signalling socket sends with <see cref="SignallingDscp"/> (IP_TOS, or IPV6_TCLASS).</summary>
+    public static void MarkSignalling(Socket socket)
+    {
+        try
+        {
+            var tos = BitConverter.GetBytes(SignallingDscp << 2);
+            if (socket.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                socket.SetRawSocketOption(41, 67, tos); // IPPROTO_IPV6, IPV6_TCLASS
+            }
+            else
+            {
+                socket.SetRawSocketOption(0, 1, tos); // IPPROTO_IP, IP_TOS
+            }
+        }
+        catch (SocketException)
+        {
+            // Not marked: the signalling still goes.
+        }
+    }
+
     /// <summary>Linux's IP_BIND_ADDRESS_NO_PORT (SOL_IP, 24).</summary>
     private const int IpBindAddressNoPort = 24;
 
@@ -66,6 +90,7 @@ public static class LoadPhones
     public static Socket TcpSocket(IPEndPoint server, IPAddress? source)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        MarkSignalling(socket);
         if (source is null)
         {
             return socket;

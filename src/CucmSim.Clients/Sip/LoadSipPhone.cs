@@ -116,6 +116,7 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         if (_transport == LoadSipTransport.Udp)
         {
             var socket = new Socket(_server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            LoadPhones.MarkSignalling(socket);
             try
             {
                 socket.Bind(new IPEndPoint(_source ?? (_server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any), 0));

@@ -185,6 +185,68 @@ public sealed partial class LoadEngineTests
     }
 
     [Fact]
+    public async Task Media_is_marked_ef_and_signalling_cs3_as_cisco_phones_mark_them_and_tshark_reads_it()
+    {
+        // Everything from an address of its own, so that the capture holds this test's packets alone.
+        var source = IPAddress.Parse("127.0.83.4");
+        var file = Path.Combine(SimHost.TempDirectory(), "dscp.pcapng");
+        using var tshark = await TsharkCapture.StartAsync("src host 127.0.83.4", file);
+        using var sipSink = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sipSink.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var rtpSink = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        rtpSink.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+
+        // SCCP and SIP over TCP: the phone's TCP socket; SIP over UDP: a phone's REGISTER.
+        using (var tcp = LoadPhones.TcpSocket((IPEndPoint)listener.LocalEndpoint, source))
+        {
+            await tcp.ConnectAsync(listener.LocalEndpoint).DefaultTimeout();
+            using var accepted = await listener.AcceptSocketAsync().DefaultTimeout();
+            tcp.Send(new byte[12]);
+            Assert.Equal(12, await accepted.ReceiveAsync(new byte[64]).DefaultTimeout());
+        }
+
+        using var loop = new LoadLoop("test-signalling");
+        var context = new LoadPhoneContext { Loop = loop, Observer = new RecordingObserver(), Mode = LoadCallMode.PhoneToServer, SipUdpServer = (IPEndPoint)sipSink.LocalEndPoint!, Timeout = TimeSpan.FromSeconds(3) };
+        var phone = new LoadSipPhone(context, 9, "100009", source, LoadSipTransport.Udp);
+        loop.Post(phone.Register);
+        Assert.True(sipSink.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead), "no REGISTER");
+        await loop.InvokeAsync(phone.Stop).DefaultTimeout();
+
+        // Media: a leg's RTP and RTCP.
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (var media = new LoadMedia(_ => ended.TrySetResult(), TimeSpan.FromMilliseconds(50), lanes: 1))
+        {
+            var leg = media.Open(source) ?? throw new InvalidOperationException("no media ports");
+            leg.Start((IPEndPoint)rtpSink.LocalEndPoint!, "echo");
+            var buffer = new byte[2048];
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.True(rtpSink.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead), "no RTP");
+                rtpSink.Receive(buffer);
+            }
+
+            leg.Stop();
+            await ended.Task.DefaultTimeout();
+        }
+
+        // At least: the TCP handshake's two and the data, one REGISTER, three RTP packets and an RTCP report.
+        await tshark.WaitForLinesAsync(_ => true, 8);
+        await tshark.StopAsync().DefaultTimeout();
+        var read = await ExternalTool.RunAsync("tshark", ["-r", file, "-T", "fields", "-E", "separator=|", "-e", "ip.proto", "-e", "udp.dstport", "-e", "ip.dsfield.dscp", "-e", "ip.flags.df", "-e", "ip.id"], TimeSpan.FromSeconds(30)).DefaultTimeout();
+        Assert.True(read.ExitCode == 0, read.All);
+        var packets = read.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('|')).ToList();
+        var sipPort = ((IPEndPoint)sipSink.LocalEndPoint!).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var tcpPackets = packets.Where(p => p[0] == "6").ToList();
+        var sip = packets.Where(p => p[0] == "17" && p[1] == sipPort).ToList();
+        var rtp = packets.Where(p => p[0] == "17" && p[1] != sipPort).ToList();
+        Assert.True(tcpPackets.Count >= 3 && sip.Count >= 1 && rtp.Count >= 2, read.Stdout);
+        Assert.All(tcpPackets.Concat(sip), p => Assert.Equal("24", p[2]));             // CS3
+        Assert.All(rtp, p => Assert.Equal(("46", "1", "0x0000"), (p[2], p[3], p[4]))); // EF, DF and no IP ID
+    }
+
+    [Fact]
     public async Task A_phone_socket_bound_to_a_source_leaves_its_port_to_the_connect()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
