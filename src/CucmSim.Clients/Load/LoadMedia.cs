@@ -145,23 +145,27 @@ public sealed class LoadMedia : IDisposable
             {
                 var port = first + (2 * ((next + tried) % pairs));
                 var bound = Bind(rtp, local, port);
-                if (bound == 0 && Bind(rtcp, local, port + 1) == 0)
+                if (bound != 0)
+                {
+                    if (bound != LibC.EADDRINUSE)
+                    {
+                        return -1; // not a taken port: the address itself (gone, not local) fails every pair alike
+                    }
+
+                    continue;
+                }
+
+                var rtcpBound = Bind(rtcp, local, port + 1);
+                if (rtcpBound == 0)
                 {
                     _nextPort[local] = (next + tried + 1) % pairs;
                     return port;
                 }
 
-                if (bound == 0)
-                {
-                    // The RTP port bound and the next did not: a bound socket cannot be bound again, so a fresh one.
-                    LibC.close(rtp);
-                    rtp = MediaSocket(local);
-                    if (rtp < 0)
-                    {
-                        return -1;
-                    }
-                }
-                else if (bound != LibC.EADDRINUSE)
+                // The RTP port bound and the next did not: a bound socket cannot be bound again, so a fresh one.
+                LibC.close(rtp);
+                rtp = MediaSocket(local);
+                if (rtp < 0 || rtcpBound != LibC.EADDRINUSE)
                 {
                     return -1;
                 }

@@ -132,6 +132,7 @@ public sealed class LoadMediaTests
         var third = media.Open(local);
         Assert.Equal([20000, 20006, 20008], new[] { first, second, third }.Select(l => l?.Local.Port ?? -1));
         Assert.Null(media.Open(local)); // every pair in use or taken
+        Assert.Null(media.Open(IPAddress.Parse("192.0.2.77"))); // an address of no interface here: no pair at all
 
         // The ports are really bound: nothing else can take them while the legs hold them.
         Assert.Throws<SocketException>(() => Bound(local, 20001).Dispose());
