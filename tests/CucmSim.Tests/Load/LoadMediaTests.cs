@@ -14,11 +14,10 @@ public sealed class LoadMediaTests
     [Fact]
     public async Task A_packet_read_late_keeps_the_time_it_arrived()
     {
-        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var (receiver, sender) = LoopbackPair();
+        using var _r = receiver;
+        using var _s = sender;
         receiver.SetRawSocketOption(1, 35, [1, 0, 0, 0]); // SO_TIMESTAMPNS, as LoadMedia sets it on every leg
-        receiver.Blocking = false;
-        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
 
         // The kernel turns stamping on a moment after the first socket asks (from a work queue); until then a packet
         // is stamped when it is read. A LoadMedia asks from its start, for its whole life, so its legs never see that.
@@ -64,10 +63,9 @@ public sealed class LoadMediaTests
     [Fact]
     public void A_socket_without_timestamps_gives_none()
     {
-        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        receiver.Blocking = false;
-        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var (receiver, sender) = LoopbackPair();
+        using var _r = receiver;
+        using var _s = sender;
         sender.SendTo(new byte[40], receiver.LocalEndPoint!);
         Assert.True(receiver.Poll(TimeSpan.FromSeconds(5), SelectMode.SelectRead));
         var stamps = new long[LoadMedia.ReceiveBatch];
@@ -82,10 +80,9 @@ public sealed class LoadMediaTests
     [Fact]
     public void A_datagram_longer_than_its_slot_is_cut_and_keeps_its_length()
     {
-        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        receiver.Blocking = false;
-        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var (receiver, sender) = LoopbackPair();
+        using var _r = receiver;
+        using var _s = sender;
         var packet = Enumerable.Range(0, 172).Select(i => (byte)i).ToArray();
         sender.SendTo(packet, receiver.LocalEndPoint!);
         sender.SendTo(packet.AsSpan(0, 40), receiver.LocalEndPoint!);
@@ -207,6 +204,14 @@ public sealed class LoadMediaTests
         }
 
         Assert.Fail("the kernel never stamped a packet on arrival");
+    }
+
+    /// <summary>A non-blocking UDP receiver on loopback and a sender to it.</summary>
+    private static (Socket Receiver, Socket Sender) LoopbackPair()
+    {
+        var receiver = Bound(IPAddress.Loopback, 0);
+        receiver.Blocking = false;
+        return (receiver, new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
     }
 
     private static Socket Bound(IPAddress address, int port)
