@@ -519,20 +519,8 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
             SentAt = LoadLoop.Now,
         };
         _call = call;
-        var sdp = Offer(leg?.Local.Port ?? 9);
-        var text = new StringBuilder(800).Append("INVITE sip:").Append(number).Append('@').Append(Domain).Append(" SIP/2.0\r\n");
-        Via(text, call.Branch);
-        text.Append("Max-Forwards: 70\r\n")
-            .Append("From: <sip:").Append(_user).Append('@').Append(Domain).Append(">;tag=").Append(call.FromTag).Append("\r\n")
-            .Append("To: <sip:").Append(number).Append('@').Append(Domain).Append(">\r\n")
-            .Append("Call-ID: ").Append(call.CallId).Append("\r\n")
-            .Append("CSeq: 1 INVITE\r\n")
-            .Append("Contact: <sip:").Append(_user).Append('@').Append(_host).Append(':').Append(_port).Append(";transport=").Append(UriTransport).Append(">\r\n")
-            .Append("User-Agent: cucmsim-load\r\n")
-            .Append("Content-Type: application/sdp\r\n")
-            .Append("Content-Length: ").Append(Encoding.ASCII.GetByteCount(sdp)).Append("\r\n\r\n")
-            .Append(sdp);
-        call.Invite = Encoding.ASCII.GetBytes(text.ToString());
+        call.Sdp = Offer(leg?.Local.Port ?? 9);
+        call.Invite = Invite(call, null);
         if (!Send(call.Invite))
         {
             EndCall(call, failed: "send-failed");
@@ -559,9 +547,77 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
             $"v=0\r\no=- {_index} 1 IN {type} {ip}\r\ns=cucmsim-load\r\nc=IN {type} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n");
     }
 
+    /// <summary>The call's INVITE at its current CSeq and branch, with <paramref name="authorization"/> (a header line) when challenged.</summary>
+    private byte[] Invite(PlacedCall call, string? authorization)
+    {
+        var text = new StringBuilder(900).Append("INVITE ").Append(call.Uri(Domain)).Append(" SIP/2.0\r\n");
+        Via(text, call.Branch);
+        text.Append("Max-Forwards: 70\r\n")
+            .Append("From: <sip:").Append(_user).Append('@').Append(Domain).Append(">;tag=").Append(call.FromTag).Append("\r\n")
+            .Append("To: <").Append(call.Uri(Domain)).Append(">\r\n")
+            .Append("Call-ID: ").Append(call.CallId).Append("\r\n")
+            .Append("CSeq: ").Append(call.CSeq).Append(" INVITE\r\n")
+            .Append("Contact: <sip:").Append(_user).Append('@').Append(_host).Append(':').Append(_port).Append(";transport=").Append(UriTransport).Append(">\r\n")
+            .Append(authorization)
+            .Append("User-Agent: cucmsim-load\r\n")
+            .Append("Content-Type: application/sdp\r\n")
+            .Append("Content-Length: ").Append(Encoding.ASCII.GetByteCount(call.Sdp)).Append("\r\n\r\n")
+            .Append(call.Sdp);
+        return Encoding.ASCII.GetBytes(text.ToString());
+    }
+
+    /// <summary>
+    /// A 401 (or a proxy's 407) to the INVITE when the phone has a password: the challenge is ACKed as the INVITE
+    /// transaction's end (RFC 3261 §17.1.1.3), and the INVITE goes again with credentials for it (§22.2), a new branch
+    /// and the next CSeq; CUCM challenges a digest phone's INVITE as its REGISTER. The setup time counts from the
+    /// first INVITE. One more try answers a second challenge (a stale nonce), then the 401 stands.
+    /// </summary>
+    private bool AnswerChallenge(SipMessage m, PlacedCall call)
+    {
+        if (m.StatusCode is not (401 or 407) || _context.SipPassword is not { } password || call.AuthTries >= 2 || _stopped)
+        {
+            return false;
+        }
+
+        var proxy = m.StatusCode == 407;
+        var header = proxy ? m.Get("proxy-authenticate"u8) : m.Get(SipHeaderId.WwwAuthenticate);
+        if (SipDigest.ParseChallengeOrCredentials(header) is not { } challenge)
+        {
+            return false;
+        }
+
+        call.AuthTries++;
+        call.ChallengeAck = Ack(call, call.Branch);
+        Send(call.ChallengeAck);
+        var cnonce = Random.Shared.NextInt64().ToString("x16", CultureInfo.InvariantCulture);
+        var credentials = SipDigest.Authorization(challenge, _user, password, "INVITE", call.Uri(Domain), "00000001", cnonce);
+        call.CSeq++;
+        call.Branch = Branch();
+        call.ToTag = string.Empty;
+        call.Provisional = false;
+        call.Invite = Invite(call, (proxy ? "Proxy-Authorization: " : "Authorization: ") + credentials + "\r\n");
+        if (!Send(call.Invite))
+        {
+            EndCall(call, failed: "send-failed");
+        }
+
+        return true;
+    }
+
     private void OnInviteResponse(SipMessage m, PlacedCall call)
     {
         var status = m.StatusCode;
+        if (m.CSeqNumber != call.CSeq)
+        {
+            // The challenged INVITE's 401 again (its ACK was lost): the same ACK again.
+            if (status >= 300 && call.ChallengeAck is not null && m.CSeqNumber == call.CSeq - 1)
+            {
+                Send(call.ChallengeAck);
+            }
+
+            return;
+        }
+
         if (status < 200)
         {
             call.Provisional = true;
@@ -580,6 +636,11 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         }
 
         call.ToTag = Encoding.ASCII.GetString(SipSyntax.Tag(m.Get(SipHeaderId.To)));
+        if (status >= 300 && AnswerChallenge(m, call))
+        {
+            return;
+        }
+
         if (status >= 300)
         {
             // The ACK of a non-2xx final response is part of the INVITE transaction (RFC 3261 §17.1.1.3).
@@ -621,13 +682,13 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
 
     private byte[] Ack(PlacedCall call, string branch)
     {
-        var text = new StringBuilder(400).Append("ACK sip:").Append(call.Number).Append('@').Append(Domain).Append(" SIP/2.0\r\n");
+        var text = new StringBuilder(400).Append("ACK ").Append(call.Uri(Domain)).Append(" SIP/2.0\r\n");
         Via(text, branch);
         text.Append("Max-Forwards: 70\r\n")
             .Append("From: <sip:").Append(_user).Append('@').Append(Domain).Append(">;tag=").Append(call.FromTag).Append("\r\n")
             .Append("To: <sip:").Append(call.Number).Append('@').Append(Domain).Append('>').Append(call.ToTag.Length > 0 ? ";tag=" + call.ToTag : string.Empty).Append("\r\n")
             .Append("Call-ID: ").Append(call.CallId).Append("\r\n")
-            .Append("CSeq: 1 ACK\r\n")
+            .Append("CSeq: ").Append(call.CSeq).Append(" ACK\r\n")
             .Append("Content-Length: 0\r\n\r\n");
         return Encoding.ASCII.GetBytes(text.ToString());
     }
@@ -653,7 +714,7 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
             .Append("From: <sip:").Append(_user).Append('@').Append(Domain).Append(">;tag=").Append(call.FromTag).Append("\r\n")
             .Append("To: <sip:").Append(call.Number).Append('@').Append(Domain).Append(">;tag=").Append(call.ToTag).Append("\r\n")
             .Append("Call-ID: ").Append(call.CallId).Append("\r\n")
-            .Append("CSeq: 2 BYE\r\n")
+            .Append("CSeq: ").Append(call.CSeq + 1).Append(" BYE\r\n")
             .Append("Content-Length: 0\r\n\r\n");
         call.Bye = Encoding.ASCII.GetBytes(text.ToString());
         Send(call.Bye);
@@ -1032,8 +1093,12 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         public required TimeSpan Hold { get; init; }
         public required string CallId { get; init; }
         public required string FromTag { get; init; }
-        public required string Branch { get; init; }
+        public required string Branch { get; set; }
         public required long SentAt { get; init; }
+        public string Sdp { get; set; } = string.Empty;
+        public uint CSeq { get; set; } = 1;
+        public int AuthTries { get; set; }
+        public byte[]? ChallengeAck { get; set; }
         public MediaLeg? Leg { get; set; }
         public string ToTag { get; set; } = string.Empty;
         public byte[]? Invite { get; set; }
@@ -1041,6 +1106,8 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         public byte[]? Bye { get; set; }
         public bool Provisional { get; set; }
         public bool Answered { get; set; }
+
+        public string Uri(string domain) => "sip:" + Number + "@" + domain;
     }
 
     private sealed class Answered

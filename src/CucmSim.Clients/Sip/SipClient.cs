@@ -157,6 +157,7 @@ public sealed class SipClient : IAsyncDisposable
     private Stream? _stream;
     private int _buffered;
     private int _cseq;
+    private (string User, string Password)? _credentials;
     private readonly string _callId = Guid.NewGuid().ToString("N");
     private readonly string _fromTag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
 
@@ -226,6 +227,11 @@ public sealed class SipClient : IAsyncDisposable
         var uri = $"sip:{Target}";
         var to = $"<sip:{user}@{Target}>";
         var extra = $"Expires: {expires}\r\n";
+        if (password is not null)
+        {
+            _credentials = (user, password);
+        }
+
         var first = await TransactionAsync("REGISTER", uri, to, extra, null, null, cancellationToken, contactUser: user, fromUser: user).ConfigureAwait(false);
         if (first.Status != 401 || password is null || first.Header("WWW-Authenticate") is not { } challenge
             || SipDigest.ParseChallengeOrCredentials(Encoding.UTF8.GetBytes(challenge)) is not { } c)
@@ -236,6 +242,24 @@ public sealed class SipClient : IAsyncDisposable
         var cnonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var auth = "Authorization: " + SipDigest.Authorization(c, user, password, "REGISTER", uri, "00000001", cnonce) + "\r\n";
         return await TransactionAsync("REGISTER", uri, to, extra + auth, null, null, cancellationToken, contactUser: user, fromUser: user).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Credentials for a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate) to <paramref name="method"/>, from the
+    /// user and password the last challenged REGISTER used; null when there are none or the challenge is unreadable.
+    /// </summary>
+    private string? Credentials(SipExchange challenged, string method, string uri)
+    {
+        var proxy = challenged.Status == 407;
+        if (challenged.Status is not (401 or 407) || _credentials is not { } credentials
+            || challenged.Header(proxy ? "Proxy-Authenticate" : "WWW-Authenticate") is not { } header
+            || SipDigest.ParseChallengeOrCredentials(Encoding.UTF8.GetBytes(header)) is not { } c)
+        {
+            return null;
+        }
+
+        var cnonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        return (proxy ? "Proxy-Authorization: " : "Authorization: ") + SipDigest.Authorization(c, credentials.User, credentials.Password, method, uri, "00000001", cnonce) + "\r\n";
     }
 
     /// <summary>
@@ -268,6 +292,12 @@ public sealed class SipClient : IAsyncDisposable
         var uri = $"sip:{number}@{Target}";
         var to = $"<sip:{number}@{Target}>";
         var invite = await TransactionAsync("INVITE", uri, to, null, "application/sdp", offer.ToString(), cancellationToken).ConfigureAwait(false);
+        if (Credentials(invite, "INVITE", uri) is { } authorization)
+        {
+            // CUCM challenges a digest phone's INVITE as its REGISTER (RFC 3261 §22.2): once more with credentials.
+            invite = await TransactionAsync("INVITE", uri, to, authorization, "application/sdp", offer.ToString(), cancellationToken).ConfigureAwait(false);
+        }
+
         if (!invite.Ok)
         {
             return new SipCallResult(invite, null, 0, 0, null);
@@ -383,7 +413,8 @@ public sealed class SipClient : IAsyncDisposable
     {
         var started = Stopwatch.GetTimestamp();
         var cseq = ++_cseq;
-        var text = Request(method, uri, to, cseq, NewBranch(), extra, contentType, body, method, contactUser, fromUser);
+        var branch = NewBranch();
+        var text = Request(method, uri, to, cseq, branch, extra, contentType, body, method, contactUser, fromUser);
         var provisional = new List<int>();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(_options.Timeout);
@@ -435,6 +466,13 @@ public sealed class SipClient : IAsyncDisposable
                 {
                     provisional.Add(m.StatusCode);
                     continue;
+                }
+
+                if (method == "INVITE" && m.StatusCode >= 300)
+                {
+                    // RFC 3261 §17.1.1.3: the ACK of a non-2xx final response ends the INVITE transaction: its branch,
+                    // the response's To (with the tag).
+                    await SendAsync(Request("ACK", uri, Encoding.UTF8.GetString(m.Get(SipHeaderId.To)), cseq, branch, null, null, null, "ACK", contactUser, fromUser), cts.Token).ConfigureAwait(false);
                 }
 
                 var mirror = SipMirror.Parse(Encoding.ASCII.GetString(m.Get("x-cucmsim-mirror"u8)));

@@ -8,6 +8,7 @@ using CucmSim.Clients.Sccp;
 using CucmSim.Clients.Sip;
 using CucmSim.Load;
 using CucmSim.Protocols.Sccp;
+using CucmSim.Protocols.Sip;
 using CucmSim.Tests.Infrastructure;
 using CucmSim.Tests.Sip;
 
@@ -63,7 +64,7 @@ public sealed partial class LoadEngineTests
     [Theory]
     [InlineData("s3cret", 0)]
     [InlineData("wrong", 4)]
-    public async Task Sip_phones_answer_the_registration_challenge_with_digest_credentials(string password, int failed)
+    public async Task Sip_phones_answer_the_registration_and_invite_challenges_with_digest_credentials(string password, int failed)
     {
         await using var server = await SipTestSupport.StartAsync(new CucmSim.Serve.Sip.SipOptions { Password = "s3cret" });
         var targets = new LoadTargets(null, server.EndPoint("udp/5060"), null, null);
@@ -76,7 +77,8 @@ public sealed partial class LoadEngineTests
         Assert.Equal(failed, c.RegistrationsFailed);
         if (failed == 0)
         {
-            // Re-REGISTERs reuse the nonce with a higher nonce count, and calls follow.
+            // Re-REGISTERs reuse the nonce with a higher nonce count, and calls follow: serve challenges each INVITE
+            // too (as CUCM does a digest phone's), and the phones answer with credentials.
             Assert.True(c.Refreshes > 0, "no re-REGISTER in the run");
             Assert.Equal(0, c.RefreshesFailed);
             Assert.Equal(2, c.CallsCompleted);
@@ -330,6 +332,52 @@ public sealed partial class LoadEngineTests
     }
 
     [Fact]
+    public async Task A_sip_phone_acks_a_407_to_its_invite_and_sends_it_again_with_proxy_credentials()
+    {
+        await using var peer = new ScriptedSipServer(proxyChallenge: true);
+        var targets = new LoadTargets(null, peer.EndPoint, null, null);
+        var plan = Plan(LoadProtocol.Sip, phones: 2, cps: 2, holdSeconds: 0.3, calls: 1, media: false);
+        using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(3), SipPassword = "pw" });
+        var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, engine.Faults);
+        Assert.True(report.Counters.CallsCompleted == 1 && report.Failures.Count == 0, report.ToJson());
+
+        string Header(string message, string name) => Regex.Match(message, $@"^{name}: ([^\r]*)\r", RegexOptions.Multiline).Groups[1].Value;
+        // Retransmissions (UDP, 500 ms on) are the same bytes again: each request once.
+        var call = peer.Requests.Where(r => !r.StartsWith("REGISTER", StringComparison.Ordinal)).Distinct(StringComparer.Ordinal).ToList();
+        Assert.True(call.Count == 5, string.Join("\n----\n", call));
+        var (first, ack, second, answered, bye) = (call[0], call[1], call[2], call[3], call[4]);
+        Assert.StartsWith("INVITE ", first, StringComparison.Ordinal);
+        Assert.Equal("1 INVITE", Header(first, "CSeq"));
+        Assert.DoesNotContain("Authorization", first, StringComparison.Ordinal);
+
+        // The 407 ends the first INVITE's transaction: its ACK has the INVITE's branch and CSeq, and the 407's To tag.
+        Assert.StartsWith("ACK ", ack, StringComparison.Ordinal);
+        Assert.Equal(Header(first, "Via"), Header(ack, "Via"));
+        Assert.Equal("1 ACK", Header(ack, "CSeq"));
+        Assert.EndsWith(";tag=scripted", Header(ack, "To"), StringComparison.Ordinal);
+
+        // The INVITE again: a new branch, the next CSeq, the same Call-ID and SDP, and credentials for the challenge.
+        Assert.StartsWith("INVITE ", second, StringComparison.Ordinal);
+        Assert.Equal("2 INVITE", Header(second, "CSeq"));
+        Assert.NotEqual(Header(first, "Via"), Header(second, "Via"));
+        Assert.Equal(Header(first, "Call-ID"), Header(second, "Call-ID"));
+        Assert.Equal(first[first.IndexOf("\r\n\r\n", StringComparison.Ordinal)..], second[second.IndexOf("\r\n\r\n", StringComparison.Ordinal)..]);
+        var credentials = SipDigest.ParseChallengeOrCredentials(Encoding.ASCII.GetBytes(Header(second, "Proxy-Authorization")));
+        Assert.NotNull(credentials);
+        var uri = second[7..second.IndexOf(" SIP/2.0", StringComparison.Ordinal)];
+        Assert.Equal(("scripted", "n0nce", uri, "auth"), (credentials["realm"], credentials["nonce"], credentials["uri"], credentials["qop"]));
+        var expected = SipDigest.Response(credentials["username"], "scripted", "pw", "INVITE", uri, "n0nce", "auth", credentials["nc"], credentials["cnonce"]);
+        Assert.Equal(expected, credentials["response"]);
+
+        // The dialog goes on from the answered INVITE: its 200's ACK carries its CSeq, the BYE's is above it.
+        Assert.StartsWith("ACK ", answered, StringComparison.Ordinal);
+        Assert.Equal("2 ACK", Header(answered, "CSeq"));
+        Assert.StartsWith("BYE ", bye, StringComparison.Ordinal);
+        Assert.Equal("3 BYE", Header(bye, "CSeq"));
+    }
+
+    [Fact]
     public async Task Media_the_server_does_not_echo_is_reported_lost_by_leg()
     {
         await using var peer = new ScriptedSipServer();
@@ -565,13 +613,17 @@ internal sealed class ScriptedSipServer : IAsyncDisposable
     private readonly TaskCompletionSource<IPEndPoint> _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly System.Threading.Channels.Channel<string> _responses = System.Threading.Channels.Channel.CreateUnbounded<string>();
     private readonly bool _answerRegisterOnly;
+    private readonly bool _proxyChallenge;
     private readonly Task _receive;
     private readonly Task _drain;
     private int _rtp;
 
-    public ScriptedSipServer(bool answerRegisterOnly = false)
+    /// <param name="answerRegisterOnly">INVITE and BYE go unanswered.</param>
+    /// <param name="proxyChallenge">an INVITE without Proxy-Authorization gets a 407 (realm "scripted", nonce "n0nce", qop auth), as a proxy asks.</param>
+    public ScriptedSipServer(bool answerRegisterOnly = false, bool proxyChallenge = false)
     {
         _answerRegisterOnly = answerRegisterOnly;
+        _proxyChallenge = proxyChallenge;
         _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _receive = Task.Run(ReceiveAsync);
@@ -584,6 +636,9 @@ internal sealed class ScriptedSipServer : IAsyncDisposable
 
     /// <summary>The address the first REGISTER came from (the phone's contact).</summary>
     public Task<IPEndPoint> RegisteredAsync => _registered.Task;
+
+    /// <summary>Every request that arrived, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Requests { get; } = new();
 
     public Task SendAsync(string text, IPEndPoint to) => _socket.SendToAsync(Encoding.ASCII.GetBytes(text), to);
 
@@ -634,7 +689,12 @@ internal sealed class ScriptedSipServer : IAsyncDisposable
                 }
 
                 var method = text[..text.IndexOf(' ', StringComparison.Ordinal)];
-                if (method == "REGISTER")
+                Requests.Enqueue(text);
+                if (_proxyChallenge && method == "INVITE" && !text.Contains("\r\nProxy-Authorization: ", StringComparison.Ordinal))
+                {
+                    await SendAsync(Response(text, "407 Proxy Authentication Required", null, "Proxy-Authenticate: Digest realm=\"scripted\", nonce=\"n0nce\", qop=\"auth\", algorithm=MD5\r\n"), from);
+                }
+                else if (method == "REGISTER")
                 {
                     _registered.TrySetResult(from);
                     await SendAsync(Response(text, "200 OK", null), from);
@@ -655,11 +715,11 @@ internal sealed class ScriptedSipServer : IAsyncDisposable
         }
     }
 
-    private static string Response(string request, string status, string? sdp)
+    private static string Response(string request, string status, string? sdp, string? extra = null)
     {
         string Header(string name) => Regex.Match(request, $@"^{name}: ([^\r]*)\r", RegexOptions.Multiline).Groups[1].Value;
         var to = Header("To");
-        var text = new StringBuilder($"SIP/2.0 {status}\r\nVia: {Header("Via")}\r\nFrom: {Header("From")}\r\nTo: {to}{(to.Contains("tag=", StringComparison.Ordinal) ? string.Empty : ";tag=scripted")}\r\nCall-ID: {Header("Call-ID")}\r\nCSeq: {Header("CSeq")}\r\n");
+        var text = new StringBuilder($"SIP/2.0 {status}\r\nVia: {Header("Via")}\r\nFrom: {Header("From")}\r\nTo: {to}{(to.Contains("tag=", StringComparison.Ordinal) ? string.Empty : ";tag=scripted")}\r\nCall-ID: {Header("Call-ID")}\r\nCSeq: {Header("CSeq")}\r\n{extra}");
         text.Append(sdp is null ? "Content-Length: 0\r\n\r\n" : $"Content-Type: application/sdp\r\nContent-Length: {sdp.Length}\r\n\r\n{sdp}");
         return text.ToString();
     }
