@@ -308,6 +308,12 @@ public sealed class SipBehaviourTests
         Assert.Empty(options.Rewrites);
         Assert.Equal(transport.ToUpperInvariant(), options.Mirror!.Transport);
 
+        // With digest on, an INVITE is challenged as CUCM challenges a digest phone's: without credentials the 401 stands.
+        var challenged = await client.CallAsync("1001", packets: 1).DefaultTimeout();
+        Assert.Equal(401, challenged.Invite.Status);
+        Assert.Contains("Digest realm=\"ccmsipline\"", challenged.Invite.Header("WWW-Authenticate"), StringComparison.Ordinal);
+        Assert.Null(challenged.Bye);
+
         var denied = await client.RegisterAsync("3001", "nope").DefaultTimeout();
         Assert.Equal(403, denied.Status);
         var register = await client.RegisterAsync("3001", "pw", 120).DefaultTimeout();
@@ -315,6 +321,7 @@ public sealed class SipBehaviourTests
         Assert.Contains("expires=120", register.Header("Contact"), StringComparison.Ordinal);
         Assert.True(server.Context.Devices.TryGet("3001", out _));
 
+        // Registered with a password, the client answers the INVITE's challenge with it.
         var call = await client.CallAsync("1001", packets: 20).DefaultTimeout();
         Assert.True(call.Invite.Ok, call.Invite.Error);
         Assert.Equal([100, 180], call.Invite.Provisional);

@@ -11,14 +11,14 @@ public sealed class SipRealClientTests
     [Theory]
     [InlineData("u1", "udp/5060")]
     [InlineData("t1", "tcp/5060")]
-    public async Task Sipp_options_register_and_calls_complete(string transport, string listener)
+    public async Task Sipp_options_register_and_calls_through_the_invite_challenge_complete(string transport, string listener)
     {
         await using var server = await StartAsync(new SipOptions { Password = "secret" });
         var target = server.EndPoint(listener);
         List<string> tls = [];
         await SippAsync(target, transport, ["-sf", Scenario(OptionsScenario)], 5, tls);
         await SippAsync(target, transport, ["-sf", Scenario(RegisterScenario)], 2, tls);
-        await SippAsync(target, transport, ["-sn", "uac", "-s", "1001"], 3, tls);
+        await SippAsync(target, transport, ["-sf", Scenario(InviteAuthScenario), "-s", "1001"], 3, tls);
 
         var registered = await server.WaitForRecordAsync(r => r.Kind == "sip-register" && r.Verdict == "registered");
         Assert.Equal("2001@127.0.0.1", registered.Detail!["aor"]);
@@ -122,7 +122,7 @@ public sealed class SipRealClientTests
 
             await SippAsync(target, "u1", ["-sf", Scenario(OptionsScenario)], 2);
             await SippAsync(target, "u1", ["-sf", Scenario(RegisterScenario)], 1);
-            await SippAsync(target, "u1", ["-sn", "uac", "-s", "1001"], 2);
+            await SippAsync(target, "u1", ["-sf", Scenario(InviteAuthScenario), "-s", "1001"], 2);
 
             // Read until both BYEs were answered (the last packets of the exchange); marks still in flight are left out.
             while (lines.Count(l => l.StartsWith("SIP/2.0 200 OK|", StringComparison.Ordinal) && l.Contains(" BYE", StringComparison.Ordinal)) < 2)
@@ -143,6 +143,7 @@ public sealed class SipRealClientTests
 
         var all = string.Join("\n", lines);
         Assert.Contains("SIP/2.0 401 Unauthorized|", all, StringComparison.Ordinal);
+        Assert.Contains("SIP/2.0 401 Unauthorized||1 INVITE|", all, StringComparison.Ordinal);
         Assert.Contains("SIP/2.0 180 Ringing|", all, StringComparison.Ordinal);
         Assert.Contains("IN IP4 127.0.0.1", all, StringComparison.Ordinal);
         Assert.Contains("|BYE sip:", all, StringComparison.Ordinal);

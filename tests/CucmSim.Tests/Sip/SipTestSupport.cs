@@ -98,6 +98,105 @@ internal static class SipTestSupport
         </scenario>
         """;
 
+    /// <summary>
+    /// A call as a digest phone makes it to CUCM: the INVITE is challenged (a 401 is required: any other answer fails
+    /// the call), the 401 ACKed on the INVITE's branch, the INVITE sent again with SIPp's own digest credentials for
+    /// user 2001 and password "secret", then 200, ACK, BYE. The number dialled is SIPp's -s.
+    /// </summary>
+    public const string InviteAuthScenario = """
+        <?xml version="1.0" encoding="ISO-8859-1" ?>
+        <scenario name="uac with digest">
+          <send retrans="500"><![CDATA[
+
+              INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+              Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+              Max-Forwards: 70
+              From: <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+              To: <sip:[service]@[remote_ip]:[remote_port]>
+              Call-ID: [call_id]
+              CSeq: 1 INVITE
+              Contact: <sip:2001@[local_ip]:[local_port];transport=[transport]>
+              Content-Type: application/sdp
+              Content-Length: [len]
+
+              v=0
+              o=2001 1 1 IN IP[local_ip_type] [local_ip]
+              s=-
+              c=IN IP[media_ip_type] [media_ip]
+              t=0 0
+              m=audio [media_port] RTP/AVP 0
+              a=rtpmap:0 PCMU/8000
+
+            ]]></send>
+          <recv response="100" optional="true"/>
+          <recv response="401" auth="true"/>
+          <send><![CDATA[
+
+              ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+              [last_Via:]
+              Max-Forwards: 70
+              [last_From:]
+              [last_To:]
+              Call-ID: [call_id]
+              CSeq: 1 ACK
+              Content-Length: 0
+
+            ]]></send>
+          <send retrans="500"><![CDATA[
+
+              INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+              Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+              Max-Forwards: 70
+              From: <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+              To: <sip:[service]@[remote_ip]:[remote_port]>
+              Call-ID: [call_id]
+              CSeq: 2 INVITE
+              Contact: <sip:2001@[local_ip]:[local_port];transport=[transport]>
+              [authentication username=2001 password=secret]
+              Content-Type: application/sdp
+              Content-Length: [len]
+
+              v=0
+              o=2001 1 2 IN IP[local_ip_type] [local_ip]
+              s=-
+              c=IN IP[media_ip_type] [media_ip]
+              t=0 0
+              m=audio [media_port] RTP/AVP 0
+              a=rtpmap:0 PCMU/8000
+
+            ]]></send>
+          <recv response="100" optional="true"/>
+          <recv response="180" optional="true"/>
+          <recv response="200"/>
+          <send><![CDATA[
+
+              ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+              Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+              Max-Forwards: 70
+              From: <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+              [last_To:]
+              Call-ID: [call_id]
+              CSeq: 2 ACK
+              Content-Length: 0
+
+            ]]></send>
+          <pause milliseconds="100"/>
+          <send retrans="500"><![CDATA[
+
+              BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+              Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+              Max-Forwards: 70
+              From: <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+              To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+              Call-ID: [call_id]
+              CSeq: 3 BYE
+              Content-Length: 0
+
+            ]]></send>
+          <recv response="200"/>
+        </scenario>
+        """;
+
     /// <summary>Runs SIPp as UAC; returns its output (fails the test on a non-zero exit).</summary>
     public static async Task<ToolResult> SippAsync(IPEndPoint target, string transport, IEnumerable<string> scenario, int calls, IEnumerable<string>? extra = null)
     {

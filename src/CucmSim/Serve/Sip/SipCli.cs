@@ -10,9 +10,9 @@ internal static class SipCli
     public static void Declare(Declared<SipOptions> o)
     {
         var d = new SipOptions();
-        o.Add(new Option<string>("--sip-realm") { HelpName = "REALM", Description = "digest realm of REGISTER challenges", DefaultValueFactory = _ => d.Realm }.LastWins(),
+        o.Add(new Option<string>("--sip-realm") { HelpName = "REALM", Description = "digest realm of the REGISTER and INVITE challenges", DefaultValueFactory = _ => d.Realm }.LastWins(),
             (s, v) => s with { Realm = v });
-        o.Add(new Option<AdminWeb.Credentials[]>("--sip-user") { HelpName = "USER:PW", Description = "a digest user, repeatable (REGISTER is challenged once any is set)" }.Repeatable<AdminWeb.Credentials>(AdminWeb.Credentials.Read),
+        o.Add(new Option<AdminWeb.Credentials[]>("--sip-user") { HelpName = "USER:PW", Description = "a digest user, repeatable (REGISTER and a new INVITE are challenged once any is set)" }.Repeatable<AdminWeb.Credentials>(AdminWeb.Credentials.Read),
             (s, v) => s with { Users = v.GroupBy(u => u.User, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last().Password, StringComparer.Ordinal) });
         o.Add(new Option<string?>("--sip-password") { HelpName = "PW", Description = "a password any user name may register with" }.Optional(),
             (s, v) => s with { Password = v });

@@ -5,10 +5,10 @@ namespace CucmSim.Serve.Sip;
 /// <summary>How the SIP listeners (sip, sip-tls) answer. One record on <see cref="ServeOptions"/>.</summary>
 public sealed record SipOptions
 {
-    /// <summary>Digest realm of REGISTER challenges; CUCM's default Enterprise Parameter "SIP Realm".</summary>
+    /// <summary>Digest realm of the challenges (REGISTER and a new INVITE); CUCM's default Enterprise Parameter "SIP Realm".</summary>
     public string Realm { get; init; } = "ccmsipline";
 
-    /// <summary>Digest users (name → password). With none and no <see cref="Password"/>, REGISTER is not challenged.</summary>
+    /// <summary>Digest users (name → password). With none and no <see cref="Password"/>, nothing is challenged; with any, REGISTER and a new INVITE are, as CUCM challenges a phone with digest authentication.</summary>
     public IReadOnlyDictionary<string, string> Users { get; init; } = new Dictionary<string, string>();
 
     /// <summary>A password every user name may register with (digest on when set).</summary>

@@ -83,33 +83,19 @@ internal sealed partial class SipService
 
         var user = Encoding.UTF8.GetString(userBytes.IsEmpty ? hostBytes : userBytes);
         var aor = Encoding.UTF8.GetString(userBytes) + "@" + Encoding.UTF8.GetString(hostBytes);
-        if (_options.Password is not null || _options.Users.Count > 0)
+        if (DigestOn)
         {
-            var verdict = Authenticate(m, out var stale);
-            if (verdict != AuthResult.Ok)
+            var verdict = Authorize(m, peer, sink, scratch);
+            if (verdict == AuthResult.Forbidden)
             {
-                if (verdict == AuthResult.Forbidden)
-                {
-                    _context.Devices.Rejected();
-                    RecordRegistration(listener, sink, peer, aor, "forbidden", null, 0, m);
-                    Send(sink, scratch, Simple(m, 403, "Forbidden"u8, peer, sink, listener, scratch));
-                    return "sip-403";
-                }
+                _context.Devices.Rejected();
+                RecordRegistration(listener, sink, peer, aor, "forbidden", null, 0, m);
+                Send(sink, scratch, Simple(m, 403, "Forbidden"u8, peer, sink, listener, scratch));
+                return "sip-403";
+            }
 
-                // RFC 3261 §22.4, RFC 2617 §3.2.1: the challenge.
-                var w = Begin(scratch, m, 401, "Unauthorized"u8, peer, sink, StatelessTag(m));
-                w.Write("WWW-Authenticate: Digest realm=\""u8);
-                w.Write(_options.Realm);
-                w.Write("\", nonce=\""u8);
-                WriteNonce(ref w);
-                w.Write("\", algorithm=MD5, qop=\"auth\""u8);
-                if (stale)
-                {
-                    w.Write(", stale=true"u8);
-                }
-
-                w.Crlf();
-                Send(sink, scratch, End(ref w, m, peer, sink, default, default));
+            if (verdict == AuthResult.Challenge)
+            {
                 return "sip-401";
             }
         }
@@ -296,6 +282,37 @@ internal sealed partial class SipService
         Forbidden,
     }
 
+    /// <summary>Digest is on once a user or a common password is set: REGISTER and a new INVITE are challenged.</summary>
+    private bool DigestOn => _options.Password is not null || _options.Users.Count > 0;
+
+    /// <summary>
+    /// Checks a request's digest credentials; when they are missing, for another realm or stale, answers with the
+    /// challenge (RFC 3261 §22.4, RFC 2617 §3.2.1), a 401 with a fresh nonce. Forbidden is the caller's to answer.
+    /// </summary>
+    private AuthResult Authorize(SipMessage m, SipPeer peer, SipSink sink, byte[] scratch)
+    {
+        var verdict = Authenticate(m, out var stale);
+        if (verdict != AuthResult.Challenge)
+        {
+            return verdict;
+        }
+
+        var w = Begin(scratch, m, 401, "Unauthorized"u8, peer, sink, StatelessTag(m));
+        w.Write("WWW-Authenticate: Digest realm=\""u8);
+        w.Write(_options.Realm);
+        w.Write("\", nonce=\""u8);
+        WriteNonce(ref w);
+        w.Write("\", algorithm=MD5, qop=\"auth\""u8);
+        if (stale)
+        {
+            w.Write(", stale=true"u8);
+        }
+
+        w.Crlf();
+        Send(sink, scratch, End(ref w, m, peer, sink, default, default));
+        return verdict;
+    }
+
     private AuthResult Authenticate(SipMessage m, out bool stale)
     {
         stale = false;
@@ -458,6 +475,21 @@ internal sealed partial class SipService
             WriteContact(ref w, m, peer, listener, sink);
             Send(sink, scratch, End(ref w, m, peer, sink, "application/sdp"u8, answer));
             return "sip-reinvite";
+        }
+
+        // CUCM challenges every request of a phone with digest authentication but its keepalives (Security Guide,
+        // "Digest Authentication for Phones"): a new INVITE too, before it is routed or answered. The 401 is stateless,
+        // as REGISTER's: its ACK is absorbed, a repeated INVITE gets another.
+        if (DigestOn)
+        {
+            switch (Authorize(m, peer, sink, scratch))
+            {
+                case AuthResult.Challenge:
+                    return "sip-401";
+                case AuthResult.Forbidden:
+                    Send(sink, scratch, Simple(m, 403, "Forbidden"u8, peer, sink, listener, scratch));
+                    return "sip-403";
+            }
         }
 
         if (_options.Route && RouteInvite(m, key, peer, sink, listener, scratch) is { } verdict)
