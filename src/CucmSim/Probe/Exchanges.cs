@@ -408,6 +408,13 @@ public static class Exchanges
             var call = await client.CallAsync(context.SipNumber, packets: 10, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (!Sip(invite, "INVITE", call.Invite, started) || !call.Invite.Ok)
             {
+                if (call.Invite.Status is 401 or 407)
+                {
+                    invite.Evidence.Add(context.SipPassword is null
+                        ? "the INVITE was challenged for digest credentials (as CUCM challenges a digest phone's): give --sip-password to place the call and test its media"
+                        : "the INVITE's challenge was not met with --sip-password's credentials");
+                }
+
                 return legs;
             }
 
