@@ -295,6 +295,20 @@ public sealed class SipBehaviourTests
         Assert.Equal(0, server.Rtp!.Stats().Allocated);
     }
 
+    [Fact]
+    public async Task With_digest_on_a_trunk_peers_invite_is_answered_without_a_challenge()
+    {
+        await using var server = await StartAsync(new SipOptions { Password = "pw", TrunkPeers = [IPAddress.Loopback] });
+        await using var client = await SipClient.ConnectAsync(new SipClientOptions { Target = server.EndPoint("udp/5060"), Transport = "udp" }).DefaultTimeout();
+        var call = await client.CallAsync("1001", packets: 5).DefaultTimeout();
+        Assert.True(call.Invite.Ok, $"{call.Invite.Status} {call.Invite.Error}");
+        Assert.True(call.Bye!.Ok);
+
+        // A REGISTER from the same address is still challenged: the trunk exemption is for calls.
+        var register = await client.RegisterAsync("3001", null).DefaultTimeout();
+        Assert.Equal(401, register.Status);
+    }
+
     [Theory]
     [InlineData("udp", "udp/5060")]
     [InlineData("tcp", "tcp/5060")]

@@ -18,7 +18,7 @@ internal static class SipCli
             (s, v) => s with { Password = v });
         o.Add(new Option<bool>("--sip-cucm-503") { Description = "answer peers that are neither trunks nor registered like CUCM: 503 \"Unable to find a device handler\" (what nmap -sV identifies as Cisco Unified Communications Manager)" },
             (s, v) => s with { UnknownPeer503 = v });
-        o.Add(new Option<IPAddress[]>("--sip-trunk-peer") { HelpName = "ADDR", Description = "an address treated as a configured trunk with --sip-cucm-503, repeatable" }.Repeatable<IPAddress>(OptionKinds.Address),
+        o.Add(new Option<IPAddress[]>("--sip-trunk-peer") { HelpName = "ADDR", Description = "an address treated as a configured trunk (with --sip-cucm-503; its INVITEs are not challenged for digest), repeatable" }.Repeatable<IPAddress>(OptionKinds.Address),
             (s, v) => s with { TrunkPeers = v });
         o.Add(new Option<string?>("--sip-server-header") { HelpName = "TEXT", Description = "Server header (default Cisco-CUCM<major.minor>; '' for none)" }.Optional(),
             (s, v) => s with { ServerHeader = v });

@@ -20,7 +20,7 @@ public sealed record SipOptions
     /// </summary>
     public bool UnknownPeer503 { get; init; }
 
-    /// <summary>Peers treated as configured trunks when <see cref="UnknownPeer503"/> is on.</summary>
+    /// <summary>Peers treated as configured trunks when <see cref="UnknownPeer503"/> is on; their INVITEs are never challenged.</summary>
     public IReadOnlyList<IPAddress> TrunkPeers { get; init; } = [];
 
     /// <summary>Server header; null gives Cisco-CUCM&lt;major.minor&gt; of the identity's version; empty sends none.</summary>

@@ -479,8 +479,9 @@ internal sealed partial class SipService
 
         // CUCM challenges every request of a phone with digest authentication but its keepalives (Security Guide,
         // "Digest Authentication for Phones"): a new INVITE too, before it is routed or answered. The 401 is stateless,
-        // as REGISTER's: its ACK is absorbed, a repeated INVITE gets another.
-        if (DigestOn)
+        // as REGISTER's: its ACK is absorbed, a repeated INVITE gets another. A trunk peer's INVITE is not challenged
+        // (CUCM's trunk digest is a setting of its own, off by default).
+        if (DigestOn && !IsTrunkPeer(peer))
         {
             switch (Authorize(m, peer, sink, scratch))
             {

@@ -506,7 +506,7 @@ internal sealed partial class SipService : IDisposable
 
     // ---------------------------------------------------------------- CUCM identity
 
-    private bool IsKnownPeer(SipPeer peer)
+    private bool IsTrunkPeer(SipPeer peer)
     {
         foreach (var trunk in _options.TrunkPeers)
         {
@@ -514,6 +514,16 @@ internal sealed partial class SipService : IDisposable
             {
                 return true;
             }
+        }
+
+        return false;
+    }
+
+    private bool IsKnownPeer(SipPeer peer)
+    {
+        if (IsTrunkPeer(peer))
+        {
+            return true;
         }
 
         lock (_lock)
