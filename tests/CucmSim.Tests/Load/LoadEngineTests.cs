@@ -332,6 +332,22 @@ public sealed partial class LoadEngineTests
     }
 
     [Fact]
+    public async Task Sip_phones_call_each_other_through_a_server_that_challenges_their_invites()
+    {
+        // Phone to phone: each caller's INVITE is challenged and sent again with credentials, then put through to the
+        // callee as a new INVITE of serve's own (no credentials relayed); media flows between the phones.
+        await using var server = await SipTestSupport.StartAsync(new CucmSim.Serve.Sip.SipOptions { Password = "s3cret" });
+        var targets = new LoadTargets(null, server.EndPoint("udp/5060"), null, null);
+        var plan = Plan(LoadProtocol.Sip, phones: 4, cps: 4, holdSeconds: 0.5, calls: 2) with { Mode = CallMode.PhoneToPhone, Callers = 2 };
+        using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(3), SipPassword = "s3cret" });
+        var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, engine.Faults);
+        var c = report.Counters;
+        Assert.True(c.CallsCompleted == 2 && c.CallsAnswered == 2 && c.MediaLegs == 4 && c.MediaLegsLost == 0, report.ToJson());
+        Assert.Empty(report.Failures);
+    }
+
+    [Fact]
     public async Task A_sip_phone_acks_a_407_to_its_invite_and_sends_it_again_with_proxy_credentials()
     {
         await using var peer = new ScriptedSipServer(proxyChallenge: true);
