@@ -30,7 +30,7 @@ public sealed class SipRoutingTests
         var callerRun = caller.RunAsync(CallerScenario(Callee, "answer", mediaPort));
 
         // RTP from the caller's media socket to the callee's media port, while the callee's SIPp runs (until the BYE).
-        var echoes = await EchoesAsync(media, new IPEndPoint(IPAddress.Loopback, callee.MediaPort));
+        var echoes = await EchoesAsync(media, new IPEndPoint(callee.Address, callee.MediaPort));
         var callerResult = await callerRun.DefaultTimeout(TimeSpan.FromSeconds(40));
         var calleeResult = await calleeRun.DefaultTimeout(TimeSpan.FromSeconds(40));
         Assert.True(callerResult.ExitCode == 0, callerResult.All);
@@ -38,17 +38,17 @@ public sealed class SipRoutingTests
         var answered = await server.WaitForRecordAsync(r => r.Kind == "sip-route");
         Assert.Equal("completed-by-caller", answered.Verdict);
         Assert.Equal((Caller, Callee, "200"), (answered.Detail!["caller"], answered.Detail["callee"], answered.Detail["status"]));
-        Assert.Equal("127.0.0.1:" + callee.Port.ToString(CultureInfo.InvariantCulture), answered.Detail["calleePeer"]);
+        Assert.Equal($"{callee.Address}:{callee.Port.ToString(CultureInfo.InvariantCulture)}", answered.Detail["calleePeer"]);
 
         // The callee got the caller's SDP byte for byte, and the caller got the callee's.
         var calleeSaw = callee.Messages();
         var invite = Message(calleeSaw, "INVITE sip:" + Callee);
-        Assert.Contains(CallerSdp(mediaPort).Replace("[media_ip]", "127.0.0.1", StringComparison.Ordinal), Normalize(invite), StringComparison.Ordinal);
+        Assert.Contains(CallerSdp(mediaPort).Replace("[media_ip]", caller.Address.ToString(), StringComparison.Ordinal), Normalize(invite), StringComparison.Ordinal);
         Assert.Contains("ACK sip:", calleeSaw, StringComparison.Ordinal);
         Assert.Contains("BYE sip:", calleeSaw, StringComparison.Ordinal);
         var ok = Message(caller.Messages(), "SIP/2.0 200 OK", "INVITE");
         Assert.Contains($"m=audio {callee.MediaPort} RTP/AVP 0", ok, StringComparison.Ordinal);
-        Assert.Contains("o=callee 53655765 2353687637 IN IP4 127.0.0.1", ok, StringComparison.Ordinal);
+        Assert.Contains($"o=callee 53655765 2353687637 IN IP4 {callee.Address}", ok, StringComparison.Ordinal);
 
         // Media: the callee's echo answers at the address the caller was given; the server's pool is not involved.
         Assert.True(echoes > 0, "no RTP came back from the callee's media port");
@@ -427,8 +427,10 @@ public sealed class SipRoutingTests
         """;
 
     /// <summary>
-    /// One SIPp phone: a number registered from a fixed local port (found free on port 0), then one scenario run
-    /// from that same port, its messages traced to a file of its own.
+    /// One SIPp phone: a number registered from a fixed local port, then one scenario run from that same port, its
+    /// messages traced to a file of its own. The port is free between the two runs, so the phone has a loopback
+    /// address of its own (127.201.x.y): the other tests' sockets, bound to port 0 on 127.0.0.1 by the hundreds, can
+    /// take a port there but never this address's.
     /// </summary>
     private sealed class SippPhone : IAsyncDisposable
     {
@@ -436,8 +438,9 @@ public sealed class SipRoutingTests
         private readonly string _transport;
         private readonly string _dir = Directory.CreateTempSubdirectory("cucmsim-route").FullName;
 
-        private SippPhone(IPEndPoint target, string number, int port, int mediaPort, string transport)
+        private SippPhone(IPEndPoint target, string number, IPAddress address, int port, int mediaPort, string transport)
         {
+            Address = address;
             _target = target;
             _transport = transport;
             Number = number;
@@ -447,13 +450,16 @@ public sealed class SipRoutingTests
 
         public string Number { get; }
 
+        public IPAddress Address { get; }
+
         public int Port { get; }
 
         public int MediaPort { get; }
 
         public static async Task<SippPhone> RegisterAsync(IPEndPoint target, string number, string transport = "u1")
         {
-            var phone = new SippPhone(target, number, FreeUdpPort(0), FreeUdpPort(2), transport);
+            var address = new IPAddress([127, 201, (byte)Random.Shared.Next(1, 255), (byte)Random.Shared.Next(1, 255)]);
+            var phone = new SippPhone(target, number, address, FreeUdpPort(address, 0), FreeUdpPort(address, 2), transport);
             var scenario = Wrap("register", $"""
                   <send retrans="500"><![CDATA[
 
@@ -480,8 +486,8 @@ public sealed class SipRoutingTests
         {
             var file = Path.Combine(_dir, $"{Guid.NewGuid():N}.xml");
             File.WriteAllText(file, scenario);
-            List<string> args = [$"{_target.Address}:{_target.Port}", "-i", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-t", _transport,
-                "-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error", "-sf", file, "-mi", "127.0.0.1", "-mp", MediaPort.ToString(CultureInfo.InvariantCulture)];
+            List<string> args = [$"{_target.Address}:{_target.Port}", "-i", Address.ToString(), "-p", Port.ToString(CultureInfo.InvariantCulture), "-t", _transport,
+                "-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error", "-sf", file, "-mi", Address.ToString(), "-mp", MediaPort.ToString(CultureInfo.InvariantCulture)];
             if (rtpEcho)
             {
                 args.Add("-rtp_echo");
@@ -502,13 +508,13 @@ public sealed class SipRoutingTests
             return File.Exists(file) ? Normalize(File.ReadAllText(file)) : string.Empty;
         }
 
-        /// <summary>A port free now for UDP (and <paramref name="spare"/> above it, for SIPp's RTCP echo).</summary>
-        private static int FreeUdpPort(int spare)
+        /// <summary>A port free now for UDP on <paramref name="address"/> (and <paramref name="spare"/> above it, for SIPp's RTCP echo).</summary>
+        private static int FreeUdpPort(IPAddress address, int spare)
         {
             for (var attempt = 0; attempt < 50; attempt++)
             {
                 using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                s.Bind(new IPEndPoint(address, 0));
                 var port = ((IPEndPoint)s.LocalEndPoint!).Port;
                 if (spare == 0)
                 {
@@ -518,7 +524,7 @@ public sealed class SipRoutingTests
                 try
                 {
                     using var t = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                    t.Bind(new IPEndPoint(IPAddress.Loopback, port + spare));
+                    t.Bind(new IPEndPoint(address, port + spare));
                     return port;
                 }
                 catch (SocketException)
