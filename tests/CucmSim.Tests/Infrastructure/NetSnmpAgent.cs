@@ -21,18 +21,13 @@ public sealed class NetSnmpAgent : IAsyncDisposable
     /// <summary>Starts snmpd with <paramref name="config"/> (its own file: no system configuration) and waits until it runs.</summary>
     public static async Task<NetSnmpAgent> StartAsync(string config)
     {
-        int port;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
-
+        // Its own loopback address: the port stays free between finding it and snmpd binding it.
+        var endPoint = UniqueLoopback.FreeUdp(202);
         var dir = SimHost.TempDirectory();
         var conf = Path.Combine(dir, "snmpd.conf");
         await File.WriteAllTextAsync(conf, config);
         var psi = new ProcessStartInfo(ExternalTool.Require("snmpd")) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-f", "-Lo", "-C", "-c", conf, "-p", Path.Combine(dir, "snmpd.pid"), string.Create(CultureInfo.InvariantCulture, $"udp:127.0.0.1:{port}") })
+        foreach (var a in new[] { "-f", "-Lo", "-C", "-c", conf, "-p", Path.Combine(dir, "snmpd.pid"), string.Create(CultureInfo.InvariantCulture, $"udp:{endPoint}") })
         {
             psi.ArgumentList.Add(a);
         }
@@ -46,7 +41,7 @@ public sealed class NetSnmpAgent : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("NET-SNMP version", StringComparison.Ordinal) == true) { ready.TrySetResult(); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var agent = new NetSnmpAgent(process, new IPEndPoint(IPAddress.Loopback, port));
+        var agent = new NetSnmpAgent(process, endPoint);
         try
         {
             await ready.Task.DefaultTimeout();

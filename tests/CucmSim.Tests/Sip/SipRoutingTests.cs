@@ -429,8 +429,7 @@ public sealed class SipRoutingTests
     /// <summary>
     /// One SIPp phone: a number registered from a fixed local port, then one scenario run from that same port, its
     /// messages traced to a file of its own. The port is free between the two runs, so the phone has a loopback
-    /// address of its own (127.201.x.y): the other tests' sockets, bound to port 0 on 127.0.0.1 by the hundreds, can
-    /// take a port there but never this address's.
+    /// address of its own (127.201.x.y, <see cref="UniqueLoopback"/>).
     /// </summary>
     private sealed class SippPhone : IAsyncDisposable
     {
@@ -458,8 +457,8 @@ public sealed class SipRoutingTests
 
         public static async Task<SippPhone> RegisterAsync(IPEndPoint target, string number, string transport = "u1")
         {
-            var address = new IPAddress([127, 201, (byte)Random.Shared.Next(1, 255), (byte)Random.Shared.Next(1, 255)]);
-            var phone = new SippPhone(target, number, address, FreeUdpPort(address, 0), FreeUdpPort(address, 2), transport);
+            var signalling = UniqueLoopback.FreeUdp(201);
+            var phone = new SippPhone(target, number, signalling.Address, signalling.Port, UniqueLoopback.FreeUdpPort(signalling.Address, spare: 2), transport);
             var scenario = Wrap("register", $"""
                   <send retrans="500"><![CDATA[
 
@@ -506,33 +505,6 @@ public sealed class SipRoutingTests
         {
             var file = Path.Combine(_dir, "messages.log");
             return File.Exists(file) ? Normalize(File.ReadAllText(file)) : string.Empty;
-        }
-
-        /// <summary>A port free now for UDP on <paramref name="address"/> (and <paramref name="spare"/> above it, for SIPp's RTCP echo).</summary>
-        private static int FreeUdpPort(IPAddress address, int spare)
-        {
-            for (var attempt = 0; attempt < 50; attempt++)
-            {
-                using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                s.Bind(new IPEndPoint(address, 0));
-                var port = ((IPEndPoint)s.LocalEndPoint!).Port;
-                if (spare == 0)
-                {
-                    return port;
-                }
-
-                try
-                {
-                    using var t = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                    t.Bind(new IPEndPoint(address, port + spare));
-                    return port;
-                }
-                catch (SocketException)
-                {
-                }
-            }
-
-            throw new InvalidOperationException("no free UDP port pair");
         }
 
         public ValueTask DisposeAsync()

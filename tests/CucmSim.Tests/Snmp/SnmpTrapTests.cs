@@ -22,7 +22,7 @@ public sealed class SnmpTrapTests
             EphemeralPorts = true,
             Snmp = new SnmpOptions
             {
-                TrapReceivers = [string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{trapd.Port}")],
+                TrapReceivers = [trapd.EndPoint.ToString()],
                 PhoneStatusTraps = true,
             },
         });
@@ -43,23 +43,18 @@ public sealed class SnmpTrapTests
         private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
         private readonly List<string> _seen = [];
 
-        private TrapDaemon(Process process, int port)
+        private TrapDaemon(Process process, IPEndPoint endPoint)
         {
             _process = process;
-            Port = port;
+            EndPoint = endPoint;
         }
 
-        public int Port { get; }
+        public IPEndPoint EndPoint { get; }
 
         public static async Task<TrapDaemon> StartAsync()
         {
-            int port;
-            using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
-            {
-                probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-                port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-            }
-
+            // Its own loopback address: the port stays free between finding it and snmptrapd binding it.
+            var endPoint = UniqueLoopback.FreeUdp(203);
             var dir = SimHost.TempDirectory();
             var conf = Path.Combine(dir, "snmptrapd.conf");
             await File.WriteAllTextAsync(conf, "disableAuthorization yes\n");
@@ -69,7 +64,7 @@ public sealed class SnmpTrapTests
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var a in new[] { "-f", "-Lo", "-On", "-C", "-c", conf, "-F", "TRAP %v\n", string.Create(CultureInfo.InvariantCulture, $"udp:127.0.0.1:{port}") })
+            foreach (var a in new[] { "-f", "-Lo", "-On", "-C", "-c", conf, "-F", "TRAP %v\n", string.Create(CultureInfo.InvariantCulture, $"udp:{endPoint}") })
             {
                 psi.ArgumentList.Add(a);
             }
@@ -77,7 +72,7 @@ public sealed class SnmpTrapTests
             psi.Environment["MIBS"] = string.Empty;
             psi.Environment["SNMP_PERSISTENT_DIR"] = dir;
             var process = Process.Start(psi)!;
-            var daemon = new TrapDaemon(process, port);
+            var daemon = new TrapDaemon(process, endPoint);
             process.OutputDataReceived += (_, e) => { if (e.Data is not null) { daemon._lines.Writer.TryWrite(e.Data); } };
             process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { daemon._lines.Writer.TryWrite(e.Data); } };
             process.BeginOutputReadLine();
