@@ -18,7 +18,8 @@ public static class SipDigest
 
     /// <summary>
     /// The value of an Authorization header that answers <paramref name="challenge"/> (parsed WWW-Authenticate): qop=auth
-    /// with <paramref name="nc"/> and <paramref name="cnonce"/> when the challenge offers it, else the RFC 2069 form.
+    /// with <paramref name="nc"/> and <paramref name="cnonce"/> when the challenge offers it, else the RFC 2069 form;
+    /// the challenge's opaque returned unchanged (RFC 2617 §3.2.2).
     /// </summary>
     public static string Authorization(IReadOnlyDictionary<string, string> challenge, string user, string password, string method, string uri, string nc, string cnonce)
     {
@@ -27,7 +28,8 @@ public static class SipDigest
         var qop = challenge.TryGetValue("qop", out var q) && q.Split(',').Any(x => x.Trim() == "auth") ? "auth" : null;
         var response = Response(user, realm, password, method, uri, nonce, qop, nc, cnonce);
         return $"Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5"
-               + (qop is null ? string.Empty : $", qop={qop}, nc={nc}, cnonce=\"{cnonce}\"");
+               + (qop is null ? string.Empty : $", qop={qop}, nc={nc}, cnonce=\"{cnonce}\"")
+               + (challenge.TryGetValue("opaque", out var opaque) ? $", opaque=\"{opaque}\"" : string.Empty);
     }
 
     public static string Md5Hex(string text)

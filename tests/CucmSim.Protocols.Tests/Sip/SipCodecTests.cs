@@ -319,11 +319,14 @@ public sealed class SipCodecTests
         Assert.Equal("00000001", answer["nc"]);
         Assert.Equal("0a4f113b", answer["cnonce"]);
         Assert.Equal("/dir/index.html", answer["uri"]);
+        Assert.Equal("5ccc069c403ebaf9f0171e9517f40e41", answer["opaque"]);
 
         // Without qop: RFC 2069's response, and no nc or cnonce.
         challenge.Remove("qop");
         var old = SipDigest.ParseChallengeOrCredentials(System.Text.Encoding.UTF8.GetBytes(SipDigest.Authorization(challenge, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", "00000001", "0a4f113b")))!;
         Assert.False(old.ContainsKey("qop") || old.ContainsKey("nc") || old.ContainsKey("cnonce"));
+        challenge.Remove("opaque");
+        Assert.DoesNotContain("opaque", SipDigest.Authorization(challenge, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", "00000001", "0a4f113b"), StringComparison.Ordinal);
         Assert.Equal(SipDigest.Response("Mufasa", "testrealm@host.com", "Circle Of Life", "GET", "/dir/index.html", "dcd98b7102dd2f0e8b11d0f600bfb0c093"), old["response"]);
     }
 }
