@@ -64,7 +64,7 @@ public sealed class LoadPhoneContext
     /// <summary>The SIP domain of the To, From and Request-URI (the target's address when null).</summary>
     public string? Domain { get; init; }
 
-    /// <summary>The digest password of every SIP phone (its user is its own number): a REGISTER or INVITE challenged with 401 (an INVITE also with 407) is sent again with credentials.</summary>
+    /// <summary>The digest password of every SIP phone (its user is its own number): a REGISTER, INVITE or BYE challenged with 401 (an INVITE or BYE also with 407) is sent again with credentials.</summary>
     public string? SipPassword { get; init; }
 
     /// <summary>Where phones send their signalling: the target's ports from the profile.</summary>

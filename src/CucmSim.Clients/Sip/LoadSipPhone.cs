@@ -574,14 +574,7 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
     /// </summary>
     private bool AnswerChallenge(SipMessage m, PlacedCall call)
     {
-        if (m.StatusCode is not (401 or 407) || _context.SipPassword is not { } password || call.AuthTries >= 2 || _stopped)
-        {
-            return false;
-        }
-
-        var proxy = m.StatusCode == 407;
-        var header = proxy ? m.Get("proxy-authenticate"u8) : m.Get(SipHeaderId.WwwAuthenticate);
-        if (SipDigest.ParseChallengeOrCredentials(header) is not { } challenge)
+        if (call.AuthTries >= 2 || Credentials(m, "INVITE", call) is not { } credentials)
         {
             return false;
         }
@@ -589,19 +582,40 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         call.AuthTries++;
         call.ChallengeAck = Ack(call, call.Branch);
         Send(call.ChallengeAck);
-        var cnonce = Random.Shared.NextInt64().ToString("x16", CultureInfo.InvariantCulture);
-        var credentials = SipDigest.Authorization(challenge, _user, password, "INVITE", call.Uri(Domain), "00000001", cnonce);
         call.CSeq++;
         call.Branch = Branch();
         call.ToTag = string.Empty;
         call.Provisional = false;
-        call.Invite = Invite(call, (proxy ? "Proxy-Authorization: " : "Authorization: ") + credentials + "\r\n");
+        call.Invite = Invite(call, credentials);
         if (!Send(call.Invite))
         {
             EndCall(call, failed: "send-failed");
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The Authorization (401) or Proxy-Authorization (407) header line that answers <paramref name="m"/>'s challenge
+    /// to the call's <paramref name="method"/>; null without a password, when stopping, or for an unreadable challenge.
+    /// </summary>
+    private string? Credentials(SipMessage m, string method, PlacedCall call)
+    {
+        if (m.StatusCode is not (401 or 407) || _context.SipPassword is not { } password || _stopped)
+        {
+            return null;
+        }
+
+        var proxy = m.StatusCode == 407;
+        var header = proxy ? m.Get("proxy-authenticate"u8) : m.Get(SipHeaderId.WwwAuthenticate);
+        if (SipDigest.ParseChallengeOrCredentials(header) is not { } challenge)
+        {
+            return null;
+        }
+
+        var cnonce = Random.Shared.NextInt64().ToString("x16", CultureInfo.InvariantCulture);
+        return (proxy ? "Proxy-Authorization: " : "Authorization: ")
+            + SipDigest.Authorization(challenge, _user, password, method, call.Uri(Domain), "00000001", cnonce) + "\r\n";
     }
 
     private void OnInviteResponse(SipMessage m, PlacedCall call)
@@ -708,24 +722,43 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
             return;
         }
 
-        var text = new StringBuilder(400).Append("BYE sip:").Append(call.Number).Append('@').Append(Domain).Append(" SIP/2.0\r\n");
-        Via(text, Branch());
-        text.Append("Max-Forwards: 70\r\n")
-            .Append("From: <sip:").Append(_user).Append('@').Append(Domain).Append(">;tag=").Append(call.FromTag).Append("\r\n")
-            .Append("To: <sip:").Append(call.Number).Append('@').Append(Domain).Append(">;tag=").Append(call.ToTag).Append("\r\n")
-            .Append("Call-ID: ").Append(call.CallId).Append("\r\n")
-            .Append("CSeq: ").Append(call.CSeq + 1).Append(" BYE\r\n")
-            .Append("Content-Length: 0\r\n\r\n");
-        call.Bye = Encoding.ASCII.GetBytes(text.ToString());
+        call.ByeCSeq = call.CSeq + 1;
+        call.Bye = Bye(call, null);
         Send(call.Bye);
         var deadline = LoadLoop.Now + LoadLoop.Ticks(_context.Timeout);
         Retransmit(0, T1Ms, deadline, () => _call == call ? call.Bye : null, () => EndCall(call, dropped: "timeout-release"));
     }
 
+    /// <summary>The call's BYE at its current CSeq, a branch of its own, with <paramref name="authorization"/> (a header line) when challenged.</summary>
+    private byte[] Bye(PlacedCall call, string? authorization)
+    {
+        var text = new StringBuilder(400).Append("BYE ").Append(call.Uri(Domain)).Append(" SIP/2.0\r\n");
+        Via(text, Branch());
+        text.Append("Max-Forwards: 70\r\n")
+            .Append("From: <sip:").Append(_user).Append('@').Append(Domain).Append(">;tag=").Append(call.FromTag).Append("\r\n")
+            .Append("To: <").Append(call.Uri(Domain)).Append(">;tag=").Append(call.ToTag).Append("\r\n")
+            .Append("Call-ID: ").Append(call.CallId).Append("\r\n")
+            .Append("CSeq: ").Append(call.ByeCSeq).Append(" BYE\r\n")
+            .Append(authorization)
+            .Append("Content-Length: 0\r\n\r\n");
+        return Encoding.ASCII.GetBytes(text.ToString());
+    }
+
     private void OnByeResponse(SipMessage m, PlacedCall call)
     {
-        if (m.StatusCode < 200 || call.Bye is null)
+        if (m.StatusCode < 200 || call.Bye is null || m.CSeqNumber != call.ByeCSeq)
         {
+            return;
+        }
+
+        // A challenged BYE (CUCM challenges every request of a digest phone but its keepalives): once more with
+        // credentials, the next CSeq; the retransmissions carry the new one.
+        if (call.ByeAuthTries < 2 && Credentials(m, "BYE", call) is { } credentials)
+        {
+            call.ByeAuthTries++;
+            call.ByeCSeq++;
+            call.Bye = Bye(call, credentials);
+            Send(call.Bye);
             return;
         }
 
@@ -1098,6 +1131,8 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
         public string Sdp { get; set; } = string.Empty;
         public uint CSeq { get; set; } = 1;
         public int AuthTries { get; set; }
+        public uint ByeCSeq { get; set; }
+        public int ByeAuthTries { get; set; }
         public byte[]? ChallengeAck { get; set; }
         public MediaLeg? Leg { get; set; }
         public string ToTag { get; set; } = string.Empty;

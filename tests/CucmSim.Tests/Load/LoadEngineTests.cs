@@ -348,7 +348,7 @@ public sealed partial class LoadEngineTests
     }
 
     [Fact]
-    public async Task A_sip_phone_acks_a_407_to_its_invite_and_sends_it_again_with_proxy_credentials()
+    public async Task A_sip_phone_acks_a_407_to_its_invite_and_sends_it_and_its_bye_again_with_proxy_credentials()
     {
         await using var peer = new ScriptedSipServer(proxyChallenge: true);
         var targets = new LoadTargets(null, peer.EndPoint, null, null);
@@ -361,8 +361,8 @@ public sealed partial class LoadEngineTests
         string Header(string message, string name) => Regex.Match(message, $@"^{name}: ([^\r]*)\r", RegexOptions.Multiline).Groups[1].Value;
         // Retransmissions (UDP, 500 ms on) are the same bytes again: each request once.
         var call = peer.Requests.Where(r => !r.StartsWith("REGISTER", StringComparison.Ordinal)).Distinct(StringComparer.Ordinal).ToList();
-        Assert.True(call.Count == 5, string.Join("\n----\n", call));
-        var (first, ack, second, answered, bye) = (call[0], call[1], call[2], call[3], call[4]);
+        Assert.True(call.Count == 6, string.Join("\n----\n", call));
+        var (first, ack, second, answered, bye, byeAgain) = (call[0], call[1], call[2], call[3], call[4], call[5]);
         Assert.StartsWith("INVITE ", first, StringComparison.Ordinal);
         Assert.Equal("1 INVITE", Header(first, "CSeq"));
         Assert.DoesNotContain("Authorization", first, StringComparison.Ordinal);
@@ -379,18 +379,30 @@ public sealed partial class LoadEngineTests
         Assert.NotEqual(Header(first, "Via"), Header(second, "Via"));
         Assert.Equal(Header(first, "Call-ID"), Header(second, "Call-ID"));
         Assert.Equal(first[first.IndexOf("\r\n\r\n", StringComparison.Ordinal)..], second[second.IndexOf("\r\n\r\n", StringComparison.Ordinal)..]);
-        var credentials = SipDigest.ParseChallengeOrCredentials(Encoding.ASCII.GetBytes(Header(second, "Proxy-Authorization")));
-        Assert.NotNull(credentials);
         var uri = second[7..second.IndexOf(" SIP/2.0", StringComparison.Ordinal)];
-        Assert.Equal(("scripted", "n0nce", uri, "auth"), (credentials["realm"], credentials["nonce"], credentials["uri"], credentials["qop"]));
-        var expected = SipDigest.Response(credentials["username"], "scripted", "pw", "INVITE", uri, "n0nce", "auth", credentials["nc"], credentials["cnonce"]);
-        Assert.Equal(expected, credentials["response"]);
+        void AssertCredentials(string request, string method)
+        {
+            var credentials = SipDigest.ParseChallengeOrCredentials(Encoding.ASCII.GetBytes(Header(request, "Proxy-Authorization")));
+            Assert.NotNull(credentials);
+            Assert.Equal(("scripted", "n0nce", uri, "auth"), (credentials["realm"], credentials["nonce"], credentials["uri"], credentials["qop"]));
+            var expected = SipDigest.Response(credentials["username"], "scripted", "pw", method, uri, "n0nce", "auth", credentials["nc"], credentials["cnonce"]);
+            Assert.Equal(expected, credentials["response"]);
+        }
+
+        AssertCredentials(second, "INVITE");
 
         // The dialog goes on from the answered INVITE: its 200's ACK carries its CSeq, the BYE's is above it.
         Assert.StartsWith("ACK ", answered, StringComparison.Ordinal);
         Assert.Equal("2 ACK", Header(answered, "CSeq"));
         Assert.StartsWith("BYE ", bye, StringComparison.Ordinal);
         Assert.Equal("3 BYE", Header(bye, "CSeq"));
+        Assert.DoesNotContain("Authorization", bye, StringComparison.Ordinal);
+
+        // The BYE is challenged too: again with credentials for BYE, the next CSeq, a new branch.
+        Assert.StartsWith("BYE ", byeAgain, StringComparison.Ordinal);
+        Assert.Equal("4 BYE", Header(byeAgain, "CSeq"));
+        Assert.NotEqual(Header(bye, "Via"), Header(byeAgain, "Via"));
+        AssertCredentials(byeAgain, "BYE");
     }
 
     [Fact]
@@ -635,7 +647,7 @@ internal sealed class ScriptedSipServer : IAsyncDisposable
     private int _rtp;
 
     /// <param name="answerRegisterOnly">INVITE and BYE go unanswered.</param>
-    /// <param name="proxyChallenge">an INVITE without Proxy-Authorization gets a 407 (realm "scripted", nonce "n0nce", qop auth), as a proxy asks.</param>
+    /// <param name="proxyChallenge">an INVITE or BYE without Proxy-Authorization gets a 407 (realm "scripted", nonce "n0nce", qop auth), as a proxy asks.</param>
     public ScriptedSipServer(bool answerRegisterOnly = false, bool proxyChallenge = false)
     {
         _answerRegisterOnly = answerRegisterOnly;
@@ -706,7 +718,7 @@ internal sealed class ScriptedSipServer : IAsyncDisposable
 
                 var method = text[..text.IndexOf(' ', StringComparison.Ordinal)];
                 Requests.Enqueue(text);
-                if (_proxyChallenge && method == "INVITE" && !text.Contains("\r\nProxy-Authorization: ", StringComparison.Ordinal))
+                if (_proxyChallenge && method is "INVITE" or "BYE" && !text.Contains("\r\nProxy-Authorization: ", StringComparison.Ordinal))
                 {
                     await SendAsync(Response(text, "407 Proxy Authentication Required", null, "Proxy-Authenticate: Digest realm=\"scripted\", nonce=\"n0nce\", qop=\"auth\", algorithm=MD5\r\n"), from);
                 }
