@@ -322,6 +322,11 @@ public sealed class SipClient : IAsyncDisposable
         }
 
         var bye = await TransactionAsync("BYE", uri, toTagged, null, null, null, cancellationToken).ConfigureAwait(false);
+        if (Credentials(bye, "BYE", uri) is { } byeAuthorization)
+        {
+            bye = await TransactionAsync("BYE", uri, toTagged, byeAuthorization, null, null, cancellationToken).ConfigureAwait(false);
+        }
+
         return new SipCallResult(invite, target, sent, received, bye);
     }
 

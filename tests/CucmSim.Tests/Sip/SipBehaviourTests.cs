@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using CucmSim.Clients.Sip;
+using CucmSim.Protocols.Sip;
 using CucmSim.Serve.Sip;
 using CucmSim.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
@@ -293,6 +294,32 @@ public sealed class SipBehaviourTests
         var call = await server.WaitForRecordAsync(r => r.Kind == "sip-call" && r.Detail!["callId"] == "cancel-1");
         Assert.Equal("cancelled", call.Verdict);
         Assert.Equal(0, server.Rtp!.Stats().Allocated);
+    }
+
+    [Fact]
+    public async Task Our_client_answers_a_proxys_407_to_its_invite_and_its_bye_with_the_credentials_it_registered_with()
+    {
+        await using var peer = new CucmSim.Tests.Load.ScriptedSipServer(proxyChallenge: true);
+        await using var client = await SipClient.ConnectAsync(new SipClientOptions { Target = peer.EndPoint, Transport = "udp", Timeout = TimeSpan.FromSeconds(2) }).DefaultTimeout();
+        var register = await client.RegisterAsync("3001", "pw").DefaultTimeout();
+        Assert.True(register.Ok, register.Error);
+        var call = await client.CallAsync("9999", packets: 1).DefaultTimeout(TimeSpan.FromSeconds(20));
+        Assert.True(call.Invite.Ok && call.Bye!.Ok, $"{call.Invite.Status} {call.Bye?.Status}");
+
+        // Each challenged request went once without and once with credentials for its own method.
+        var sent = peer.Requests.Distinct(StringComparer.Ordinal).ToList();
+        foreach (var method in new[] { "INVITE", "BYE" })
+        {
+            var requests = sent.Where(r => r.StartsWith(method + " ", StringComparison.Ordinal)).ToList();
+            Assert.True(requests.Count == 2, string.Join("\n----\n", requests));
+            Assert.DoesNotContain("Proxy-Authorization", requests[0], StringComparison.Ordinal);
+            var credentials = SipDigest.ParseChallengeOrCredentials(Encoding.ASCII.GetBytes(System.Text.RegularExpressions.Regex.Match(requests[1], @"Proxy-Authorization: ([^\r]*)\r").Groups[1].Value));
+            Assert.NotNull(credentials);
+            Assert.Equal(SipDigest.Response("3001", "scripted", "pw", method, credentials["uri"], "n0nce", "auth", credentials["nc"], credentials["cnonce"]), credentials["response"]);
+        }
+
+        // The 407 to the INVITE was ACKed (RFC 3261 17.1.1.3): two ACKs in all, the challenge's and the 200's.
+        Assert.Equal(2, sent.Count(r => r.StartsWith("ACK ", StringComparison.Ordinal)));
     }
 
     [Fact]
