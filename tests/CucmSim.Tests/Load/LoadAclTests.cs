@@ -53,8 +53,9 @@ public sealed class LoadAclTests(ITestOutputHelper output)
                 "--ledger", "none", "--state-dir", SimHost.TempDirectory(), "--log-level", "warning");
             await server.ReadyAsync();
 
-            // Both shards start together 3 s ahead: 32 phones registered, then 2 s of calls at 8/s, each held 2 s.
-            var start = DateTimeOffset.UtcNow.AddSeconds(3).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+            // Both shards start together 3 s ahead (RFC 3339, to the millisecond; whole Unix seconds would leave 2-3 s):
+            // 32 phones registered, then 2 s of calls at 8/s, each held 2 s.
+            var start = DateTimeOffset.UtcNow.AddSeconds(3).ToString("O", CultureInfo.InvariantCulture);
             string[] plan = [NatPath.Server.ToString(), "--phones", Phones.ToString(CultureInfo.InvariantCulture), "--protocol", "sip", "--mode", "phone",
                 "--callers", Callers.ToString(CultureInfo.InvariantCulture), "--sources", string.Join(',', Inside.Concat(Outside)),
                 "--register-rate", "200", "--cps", "8", "--hold", "2", "--duration", "2", "--timeout", "3", "--start-at", start, "--quiet"];
