@@ -16,8 +16,8 @@ namespace CucmSim.Tests.Load;
 /// <item>outside: 64 SIP-over-UDP callees on 32 addresses of 198.19.0.0/24 in the server namespace, beside a
 /// `cucmsim serve` (198.51.100.1) with which all 128 phones register.</item>
 /// </list>
-/// One plan (`--mode phone --callers 64`) run as two shards with one `--start-at`: shard 0/2 (phones 0..63, the first
-/// 32 sources) inside, shard 1/2 (phones 64..127) outside. Each inside phone calls one outside phone once; serve
+/// One plan (`--mode phone --callers 64`) run as two shards, started together by shard 0 over a link of their own:
+/// shard 0/2 (phones 0..63, the first 32 sources) inside, shard 1/2 (phones 64..127) outside. Each inside phone calls one outside phone once; serve
 /// relays the INVITE with the caller's SDP unchanged, so media flows directly between the phones, through the
 /// firewall.
 /// <para>
@@ -131,13 +131,11 @@ public sealed class LoadNatTests(ITestOutputHelper output)
                 "--state-dir", SimHost.TempDirectory(), "--log-level", "warning");
             await server.ReadyAsync();
 
-            // Both shards start at the same instant, 3 s ahead to the millisecond (RFC 3339; a load process is up in
-            // 0.3-0.6 s): 128 phones registered in 0.64 s, then (after 1 s to settle) 4 s of calls at 16/s, each held 2 s:
-            // every caller calls once.
-            var start = DateTimeOffset.UtcNow.AddSeconds(3).ToString("O", CultureInfo.InvariantCulture);
+            // Shard 0 (inside) starts both once both are ready: 128 phones registered in 0.64 s, then (after 1 s to
+            // settle) 4 s of calls at 16/s, each held 2 s: every caller calls once.
             string[] plan = [NatPath.Server.ToString(), "--phones", Phones.ToString(CultureInfo.InvariantCulture), "--protocol", "sip", "--mode", "phone",
                 "--callers", Callers.ToString(CultureInfo.InvariantCulture), "--sources", string.Join(',', Inside.Concat(Outside)),
-                "--register-rate", "200", "--cps", "16", "--hold", "2", "--duration", "4", "--timeout", "3", "--start-at", start, "--quiet"];
+                "--register-rate", "200", "--cps", "16", "--hold", "2", "--duration", "4", "--timeout", "3", "--quiet"];
             var (inside, outside) = PhoneSides.Start(path, plan, jsonIn, jsonOut);
 
             // While the phones are registered (they unregister at the end), serve lists every one.
@@ -156,7 +154,9 @@ public sealed class LoadNatTests(ITestOutputHelper output)
             var (inResult, outResult) = (await inside.DefaultTimeout(TimeSpan.FromSeconds(45)), await outside.DefaultTimeout(TimeSpan.FromSeconds(45)));
             Assert.True(File.Exists(jsonIn) && File.Exists(jsonOut), $"inside:\n{inResult.All}\noutside:\n{outResult.All}");
 
-            // Both were up before the common start (a shard that starts late says so, and is behind the other's schedule).
+            // Shard 0 handed out the start once both were ready, over the management link (a shard that starts late
+            // says so, and is behind the other's schedule).
+            Assert.Contains("every shard is ready", inResult.All, StringComparison.Ordinal);
             Assert.DoesNotContain("behind the schedule", inResult.All + outResult.All, StringComparison.Ordinal);
             var counter = await path.InFirewallAsync("nft", ["list", "counter", "inet", "stateful", "toinside"], Step).DefaultTimeout();
             var packets = Regex.Match(counter.Stdout, @"packets (\d+)");
@@ -166,7 +166,9 @@ public sealed class LoadNatTests(ITestOutputHelper output)
             var conntrack = $"expectations pending: {expectations.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length}\n{stats.Stdout.Trim()}";
             await server.DisposeAsync();
             server = null;
-            return new NatRun(LoadReport.FromJson(await File.ReadAllTextAsync(jsonIn)), inResult, LoadReport.FromJson(await File.ReadAllTextAsync(jsonOut)), outResult,
+            var outsideReport = LoadReport.FromJson(await File.ReadAllTextAsync(jsonOut));
+            var insideReport = PhoneSides.Inside(LoadReport.FromJson(await File.ReadAllTextAsync(jsonIn)), outsideReport);
+            return new NatRun(insideReport, inResult, outsideReport, outResult,
                 Ledger(ledger, out var routes), routes, devices, long.Parse(packets.Groups[1].Value, CultureInfo.InvariantCulture), conntrack);
         }
         finally
