@@ -9,24 +9,18 @@ namespace CucmSim.Tests.Serve;
 
 public sealed class BindFailureTests
 {
-    private static (string Profile, int BusyPort, int FreeTcp, int FreeUdp, TcpListener Holder) ProfileWithOneBusyPort()
+    /// <summary>
+    /// Three listeners on a loopback address of the test's own (<see cref="UniqueLoopback"/>): one on a port a listener
+    /// of the test holds, two on ports free when found (nothing else on this host binds that address).
+    /// </summary>
+    private static (string Profile, IPAddress Address, int BusyPort, int FreeTcp, int FreeUdp, TcpListener Holder) ProfileWithOneBusyPort()
     {
-        var holder = new TcpListener(IPAddress.Loopback, 0);
+        var address = UniqueLoopback.Address(204);
+        var holder = new TcpListener(address, 0);
         holder.Start();
         var busy = ((IPEndPoint)holder.LocalEndpoint).Port;
-        int freeTcp, freeUdp;
-        using (var t = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            t.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            freeTcp = ((IPEndPoint)t.LocalEndPoint!).Port;
-        }
-
-        using (var u = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
-        {
-            u.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            freeUdp = ((IPEndPoint)u.LocalEndPoint!).Port;
-        }
-
+        var freeTcp = UniqueLoopback.FreePort(address, SocketType.Stream);
+        var freeUdp = UniqueLoopback.FreePort(address, SocketType.Dgram);
         var profile = SimHost.WriteProfile($$"""
             {
               "name": "busy",
@@ -39,15 +33,15 @@ public sealed class BindFailureTests
               }
             }
             """);
-        return (profile, busy, freeTcp, freeUdp, holder);
+        return (profile, address, busy, freeTcp, freeUdp, holder);
     }
 
     [Fact]
     public async Task A_port_in_use_is_reported_with_the_fix_and_every_other_listener_serves()
     {
-        var (profile, busy, freeTcp, freeUdp, holder) = ProfileWithOneBusyPort();
+        var (profile, address, busy, freeTcp, freeUdp, holder) = ProfileWithOneBusyPort();
         using var _ = holder.Server;
-        await using var server = await SimHost.StartAsync(new ServeOptions { Profile = profile });
+        await using var server = await SimHost.StartAsync(new ServeOptions { Profile = profile, Bind = [address] });
 
         var failed = Assert.Single(server.Listeners, l => l.Status == ListenerStatus.Failed);
         Assert.Equal($"tcp/{busy}", failed.Id);
@@ -57,8 +51,8 @@ public sealed class BindFailureTests
         Assert.Contains("--port-offset", failed.Fix);
         Assert.False(server.Complete);
 
-        Assert.True((await EchoClient.TcpAsync(new IPEndPoint(IPAddress.Loopback, freeTcp)).DefaultTimeout()).Ok);
-        Assert.True((await EchoClient.UdpAsync(new IPEndPoint(IPAddress.Loopback, freeUdp)).DefaultTimeout()).Ok);
+        Assert.True((await EchoClient.TcpAsync(new IPEndPoint(address, freeTcp)).DefaultTimeout()).Ok);
+        Assert.True((await EchoClient.UdpAsync(new IPEndPoint(address, freeUdp)).DefaultTimeout()).Ok);
         var record = await server.WaitForRecordAsync(r => r.Kind == "listener" && r.Listener == $"tcp/{busy}");
         Assert.Equal("failed", record.Verdict);
         Assert.NotNull(record.Fix);
@@ -67,19 +61,15 @@ public sealed class BindFailureTests
     [Fact]
     public async Task A_second_server_cannot_share_a_tcp_port_with_the_first()
     {
-        int port;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+        var address = UniqueLoopback.Address(204);
+        var port = UniqueLoopback.FreePort(address, SocketType.Stream);
 
         var profile = SimHost.WriteProfile($$"""
             { "name": "one-port", "extends": "cucm", "select": { "flows": ["t6.sccp"] }, "override": { "t6.sccp": { "ports": "{{port}}" } } }
             """);
-        await using var first = await SimHost.StartAsync(new ServeOptions { Profile = profile });
+        await using var first = await SimHost.StartAsync(new ServeOptions { Profile = profile, Bind = [address] });
         Assert.Equal(ListenerStatus.Bound, first.Listeners.Single().Status);
-        await using var second = await SimHost.StartAsync(new ServeOptions { Profile = profile });
+        await using var second = await SimHost.StartAsync(new ServeOptions { Profile = profile, Bind = [address] });
         var failed = second.Listeners.Single();
         Assert.Equal(ListenerStatus.Failed, failed.Status);
         Assert.Contains("already in use", failed.Error);
@@ -88,12 +78,12 @@ public sealed class BindFailureTests
     [Fact]
     public async Task Strict_exits_with_2_and_names_the_port()
     {
-        var (profile, busy, _, _, holder) = ProfileWithOneBusyPort();
+        var (profile, address, busy, _, _, holder) = ProfileWithOneBusyPort();
         using var _ = holder.Server;
         var output = new StringWriter();
         var error = new StringWriter();
         var code = await CliMain.RunAsync(
-            ["serve", "--profile", profile, "--bind", "127.0.0.1", "--strict", "--control", "127.0.0.1:0", "--ledger", "none", "--state-dir", SimHost.TempDirectory()],
+            ["serve", "--profile", profile, "--bind", address.ToString(), "--strict", "--control", "127.0.0.1:0", "--ledger", "none", "--state-dir", SimHost.TempDirectory()],
             output, error).DefaultTimeout();
         Assert.Equal(2, code);
         Assert.Contains($"FAILED tcp/{busy}", output.ToString());
@@ -104,9 +94,9 @@ public sealed class BindFailureTests
     [Fact]
     public async Task Without_strict_a_partial_start_keeps_serving_until_a_signal()
     {
-        var (profile, busy, _, _, holder) = ProfileWithOneBusyPort();
+        var (profile, address, busy, _, _, holder) = ProfileWithOneBusyPort();
         using var _ = holder.Server;
-        await using var child = CucmSimProcess.Start("serve", "--profile", profile, "--bind", "127.0.0.1", "--control", "127.0.0.1:0", "--ledger", "none", "--state-dir", SimHost.TempDirectory());
+        await using var child = CucmSimProcess.Start("serve", "--profile", profile, "--bind", address.ToString(), "--control", "127.0.0.1:0", "--ledger", "none", "--state-dir", SimHost.TempDirectory());
         var ready = await child.ReadyAsync();
         Assert.Contains("2/3 listeners up", ready);
         Assert.Contains($"FAILED tcp/{busy}", child.Output);
