@@ -152,11 +152,11 @@ public sealed partial class LoadEngineTests
     [InlineData(LoadProtocol.SipTcp)]
     public async Task Phones_over_tcp_that_cannot_connect_fail_with_the_reason(LoadProtocol protocol)
     {
-        // A closed port answers the SYN with a reset.
-        var closed = new TcpListener(IPAddress.Loopback, 0);
-        closed.Start();
-        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop();
+        // A closed port answers the SYN with a reset: bound, never listening, and held for the test (a port let go could
+        // be taken by another test's listener).
+        using var closed = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        closed.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var port = ((IPEndPoint)closed.LocalEndPoint!).Port;
         var targets = OverTcp(protocol, new IPEndPoint(IPAddress.Loopback, port));
         var plan = Plan(protocol, phones: 5, cps: 10, holdSeconds: 0.1, calls: 0, media: false) with { RegisterRate = 1000 };
         using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(2) });
