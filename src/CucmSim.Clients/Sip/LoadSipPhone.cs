@@ -599,24 +599,10 @@ public sealed class LoadSipPhone : ILoadReadable, ILoadPhone
     /// The Authorization (401) or Proxy-Authorization (407) header line that answers <paramref name="m"/>'s challenge
     /// to the call's <paramref name="method"/>; null without a password, when stopping, or for an unreadable challenge.
     /// </summary>
-    private string? Credentials(SipMessage m, string method, PlacedCall call)
-    {
-        if (m.StatusCode is not (401 or 407) || _context.SipPassword is not { } password || _stopped)
-        {
-            return null;
-        }
-
-        var proxy = m.StatusCode == 407;
-        var header = proxy ? m.Get("proxy-authenticate"u8) : m.Get(SipHeaderId.WwwAuthenticate);
-        if (SipDigest.ParseChallengeOrCredentials(header) is not { } challenge)
-        {
-            return null;
-        }
-
-        var cnonce = Random.Shared.NextInt64().ToString("x16", CultureInfo.InvariantCulture);
-        return (proxy ? "Proxy-Authorization: " : "Authorization: ")
-            + SipDigest.Authorization(challenge, _user, password, method, call.Uri(Domain), "00000001", cnonce) + "\r\n";
-    }
+    private string? Credentials(SipMessage m, string method, PlacedCall call) =>
+        _context.SipPassword is { } password && !_stopped && SipDigest.ChallengeHeader(m.StatusCode) is { } header
+            ? SipDigest.AnswerLine(m.StatusCode, m.Get(Encoding.ASCII.GetBytes(header.ToLowerInvariant())), _user, password, method, call.Uri(Domain), Random.Shared.NextInt64().ToString("x16", CultureInfo.InvariantCulture))
+            : null;
 
     private void OnInviteResponse(SipMessage m, PlacedCall call)
     {

@@ -233,34 +233,22 @@ public sealed class SipClient : IAsyncDisposable
         }
 
         var first = await TransactionAsync("REGISTER", uri, to, extra, null, null, cancellationToken, contactUser: user, fromUser: user).ConfigureAwait(false);
-        if (first.Status != 401 || password is null || first.Header("WWW-Authenticate") is not { } challenge
-            || SipDigest.ParseChallengeOrCredentials(Encoding.UTF8.GetBytes(challenge)) is not { } c)
+        if (first.Status != 401 || password is null || Credentials(first, "REGISTER", uri) is not { } auth)
         {
             return first;
         }
 
-        var cnonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        var auth = "Authorization: " + SipDigest.Authorization(c, user, password, "REGISTER", uri, "00000001", cnonce) + "\r\n";
         return await TransactionAsync("REGISTER", uri, to, extra + auth, null, null, cancellationToken, contactUser: user, fromUser: user).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Credentials for a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate) to <paramref name="method"/>, from the
-    /// user and password the last challenged REGISTER used; null when there are none or the challenge is unreadable.
+    /// user and password of the last REGISTER given one; null when there are none or the challenge is unreadable.
     /// </summary>
-    private string? Credentials(SipExchange challenged, string method, string uri)
-    {
-        var proxy = challenged.Status == 407;
-        if (challenged.Status is not (401 or 407) || _credentials is not { } credentials
-            || challenged.Header(proxy ? "Proxy-Authenticate" : "WWW-Authenticate") is not { } header
-            || SipDigest.ParseChallengeOrCredentials(Encoding.UTF8.GetBytes(header)) is not { } c)
-        {
-            return null;
-        }
-
-        var cnonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        return (proxy ? "Proxy-Authorization: " : "Authorization: ") + SipDigest.Authorization(c, credentials.User, credentials.Password, method, uri, "00000001", cnonce) + "\r\n";
-    }
+    private string? Credentials(SipExchange challenged, string method, string uri) =>
+        _credentials is { } credentials && SipDigest.ChallengeHeader(challenged.Status) is { } name && challenged.Header(name) is { } header
+            ? SipDigest.AnswerLine(challenged.Status, Encoding.UTF8.GetBytes(header), credentials.User, credentials.Password, method, uri, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)))
+            : null;
 
     /// <summary>
     /// INVITE with an SDP offer for a local RTP socket, ACK, then <paramref name="packets"/> RTP packets to the

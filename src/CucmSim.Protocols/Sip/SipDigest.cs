@@ -32,6 +32,29 @@ public static class SipDigest
                + (challenge.TryGetValue("opaque", out var opaque) ? $", opaque=\"{opaque}\"" : string.Empty);
     }
 
+    /// <summary>The header a 401 (WWW-Authenticate) or a 407 (Proxy-Authenticate) carries its challenge in; null for another status.</summary>
+    public static string? ChallengeHeader(int status) => status switch
+    {
+        401 => "WWW-Authenticate",
+        407 => "Proxy-Authenticate",
+        _ => null,
+    };
+
+    /// <summary>
+    /// The header line, CRLF-ended, that answers the challenge <paramref name="challenge"/> of a 401 (Authorization)
+    /// or a 407 (Proxy-Authorization), RFC 3261 §22.2-22.3, with nonce count 1; null for another status or a value
+    /// that is not a digest challenge.
+    /// </summary>
+    public static string? AnswerLine(int status, ReadOnlySpan<byte> challenge, string user, string password, string method, string uri, string cnonce)
+    {
+        if (ChallengeHeader(status) is null || ParseChallengeOrCredentials(challenge) is not { } parsed)
+        {
+            return null;
+        }
+
+        return (status == 407 ? "Proxy-Authorization: " : "Authorization: ") + Authorization(parsed, user, password, method, uri, "00000001", cnonce) + "\r\n";
+    }
+
     public static string Md5Hex(string text)
     {
         Span<byte> hash = stackalloc byte[16];

@@ -329,4 +329,36 @@ public sealed class SipCodecTests
         Assert.DoesNotContain("opaque", SipDigest.Authorization(challenge, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", "00000001", "0a4f113b"), StringComparison.Ordinal);
         Assert.Equal(SipDigest.Response("Mufasa", "testrealm@host.com", "Circle Of Life", "GET", "/dir/index.html", "dcd98b7102dd2f0e8b11d0f600bfb0c093"), old["response"]);
     }
+
+    [Fact]
+    public void A_401_is_answered_with_authorization_a_407_with_proxy_authorization_and_anything_else_with_nothing()
+    {
+        var challenge = "Digest realm=\"ccmsipline\", nonce=\"abc\", qop=\"auth\", algorithm=MD5"u8;
+        var www = SipDigest.AnswerLine(401, challenge, "1001", "pw", "INVITE", "sip:2000@cucm", "0a4f113b")!;
+        var proxy = SipDigest.AnswerLine(407, challenge, "1001", "pw", "INVITE", "sip:2000@cucm", "0a4f113b");
+        Assert.StartsWith("Authorization: Digest username=\"1001\"", www, StringComparison.Ordinal);
+        Assert.StartsWith("Proxy-Authorization: Digest username=\"1001\"", proxy, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n", www, StringComparison.Ordinal);
+        var answer = SipDigest.ParseChallengeOrCredentials(System.Text.Encoding.ASCII.GetBytes(www[(www.IndexOf(' ') + 1)..^2]))!;
+        Assert.Equal(SipDigest.Response("1001", "ccmsipline", "pw", "INVITE", "sip:2000@cucm", "abc", "auth", "00000001", "0a4f113b"), answer["response"]);
+        Assert.Equal(("WWW-Authenticate", "Proxy-Authenticate", null), (SipDigest.ChallengeHeader(401), SipDigest.ChallengeHeader(407), SipDigest.ChallengeHeader(403)));
+
+        Assert.Null(SipDigest.AnswerLine(403, challenge, "1001", "pw", "INVITE", "sip:2000@cucm", "c"));
+        Assert.Null(SipDigest.AnswerLine(401, "Basic realm=\"x\""u8, "1001", "pw", "INVITE", "sip:2000@cucm", "c"));
+        Assert.Null(SipDigest.AnswerLine(401, ReadOnlySpan<byte>.Empty, "1001", "pw", "INVITE", "sip:2000@cucm", "c"));
+
+        // Truncated at every length, and random bytes: an answer or none, never an exception.
+        for (var n = 0; n < challenge.Length; n++)
+        {
+            _ = SipDigest.AnswerLine(401, challenge[..n], "1001", "pw", "INVITE", "sip:2000@cucm", "c");
+        }
+
+        var random = new Random(17);
+        var bytes = new byte[300];
+        for (var i = 0; i < 5000; i++)
+        {
+            random.NextBytes(bytes);
+            _ = SipDigest.AnswerLine(407, bytes.AsSpan(0, random.Next(bytes.Length)), "1001", "pw", "BYE", "sip:2000@cucm", "c");
+        }
+    }
 }
