@@ -223,15 +223,10 @@ public sealed class LoadMedia : IDisposable
         {
             var one = 1;
             _ = LibC.setsockopt(fd, SolSocket, ScmTimestampNs, &one, sizeof(int)); // SO_TIMESTAMPNS has the number of its control message
-            var tos = MediaDscp << 2;
-            if (v6)
-            {
-                _ = LibC.setsockopt(fd, LibC.IPPROTO_IPV6, Ipv6TrafficClass, &tos, sizeof(int));
-            }
-            else
+            _ = SockAddr.MarkDscp(fd, v6, MediaDscp);
+            if (!v6)
             {
                 var pmtuDo = 2;
-                _ = LibC.setsockopt(fd, LibC.IPPROTO_IP, IpTos, &tos, sizeof(int));
                 _ = LibC.setsockopt(fd, LibC.IPPROTO_IP, IpMtuDiscover, &pmtuDo, sizeof(int));
             }
         }
@@ -239,9 +234,7 @@ public sealed class LoadMedia : IDisposable
         return fd;
     }
 
-    private const int IpTos = 1;
     private const int IpMtuDiscover = 10;
-    private const int Ipv6TrafficClass = 67;
 
     /// <summary>0, or the errno of the bind.</summary>
     private static unsafe int Bind(int fd, IPAddress local, int port)

@@ -58,25 +58,8 @@ public static class LoadPhones
     public const int SignallingDscp = 24;
 
     /// <summary>Marks what a phone's signalling socket sends with <see cref="SignallingDscp"/> (IP_TOS, or IPV6_TCLASS).</summary>
-    public static void MarkSignalling(Socket socket)
-    {
-        try
-        {
-            var tos = BitConverter.GetBytes(SignallingDscp << 2);
-            if (socket.AddressFamily == AddressFamily.InterNetworkV6)
-            {
-                socket.SetRawSocketOption(41, 67, tos); // IPPROTO_IPV6, IPV6_TCLASS
-            }
-            else
-            {
-                socket.SetRawSocketOption(0, 1, tos); // IPPROTO_IP, IP_TOS
-            }
-        }
-        catch (SocketException)
-        {
-            // Not marked: the signalling still goes.
-        }
-    }
+    public static void MarkSignalling(Socket socket) =>
+        _ = SockAddr.MarkDscp((int)socket.Handle, socket.AddressFamily == AddressFamily.InterNetworkV6, SignallingDscp); // unmarked if refused: the signalling still goes
 
     /// <summary>Linux's IP_BIND_ADDRESS_NO_PORT (SOL_IP, 24).</summary>
     private const int IpBindAddressNoPort = 24;

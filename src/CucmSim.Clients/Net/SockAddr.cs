@@ -4,7 +4,7 @@ using System.Net.Sockets;
 
 namespace CucmSim.Clients.Net;
 
-/// <summary>Linux's sockaddr_in and sockaddr_in6, for the system calls made without the runtime's sockets.</summary>
+/// <summary>Linux's sockaddr_in and sockaddr_in6, and the few socket calls (getsockname, the DSCP mark) made without the runtime's sockets.</summary>
 public static class SockAddr
 {
     /// <summary>Bytes enough for either (sizeof(sockaddr_in6)).</summary>
@@ -69,4 +69,19 @@ public static class SockAddr
 
         return null;
     }
+
+    /// <summary>
+    /// Marks what a socket sends with <paramref name="dscp"/> (IP_TOS, or IPV6_TCLASS for an IPv6 socket); false when
+    /// the kernel refused (the traffic still goes, unmarked).
+    /// </summary>
+    public static unsafe bool MarkDscp(int fd, bool ipv6, int dscp)
+    {
+        var tos = dscp << 2;
+        return ipv6
+            ? Tmds.Linux.LibC.setsockopt(fd, Tmds.Linux.LibC.IPPROTO_IPV6, Ipv6TrafficClass, &tos, sizeof(int)) == 0
+            : Tmds.Linux.LibC.setsockopt(fd, Tmds.Linux.LibC.IPPROTO_IP, IpTos, &tos, sizeof(int)) == 0;
+    }
+
+    private const int IpTos = 1;
+    private const int Ipv6TrafficClass = 67;
 }
