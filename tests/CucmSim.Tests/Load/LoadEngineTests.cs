@@ -347,6 +347,143 @@ public sealed partial class LoadEngineTests
         Assert.Empty(report.Failures);
     }
 
+    /// <summary>
+    /// SIPp as the server (a UAS scenario of its own): REGISTER answered, the INVITE and the BYE each challenged with a
+    /// 401, and SIPp's own digest check (verifyauth) of the credentials that come back; a failed check answers 403.
+    /// </summary>
+    private const string SippChallengingUas = """
+        <?xml version="1.0" encoding="ISO-8859-1" ?>
+        <scenario name="uas with digest">
+          <recv request="REGISTER" optional="true" next="register"/>
+          <recv request="INVITE"/>
+          <send><![CDATA[
+
+              SIP/2.0 401 Unauthorized
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]uas[call_number]
+              [last_Call-ID:]
+              [last_CSeq:]
+              WWW-Authenticate: Digest realm="sipp", nonce="n0nce1", qop="auth", algorithm=MD5
+              Content-Length: 0
+
+            ]]></send>
+          <recv request="ACK"/>
+          <recv request="INVITE">
+            <action><verifyauth assign_to="invite_ok" username="100000" password="s3cret"/></action>
+          </recv>
+          <nop hide="true" test="invite_ok" next="answer"/>
+          <send><![CDATA[
+
+              SIP/2.0 403 Forbidden
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]uas[call_number]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Content-Length: 0
+
+            ]]></send>
+          <recv request="ACK" next="end"/>
+          <label id="answer"/>
+          <send><![CDATA[
+
+              SIP/2.0 200 OK
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]uas[call_number]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Contact: <sip:sipp@[local_ip]:[local_port]>
+              Content-Type: application/sdp
+              Content-Length: [len]
+
+              v=0
+              o=sipp 1 1 IN IP4 [local_ip]
+              s=-
+              c=IN IP4 [local_ip]
+              t=0 0
+              m=audio 9 RTP/AVP 0
+
+            ]]></send>
+          <recv request="ACK"/>
+          <recv request="BYE"/>
+          <send><![CDATA[
+
+              SIP/2.0 401 Unauthorized
+              [last_Via:]
+              [last_From:]
+              [last_To:]
+              [last_Call-ID:]
+              [last_CSeq:]
+              WWW-Authenticate: Digest realm="sipp", nonce="n0nce2", qop="auth", algorithm=MD5
+              Content-Length: 0
+
+            ]]></send>
+          <recv request="BYE">
+            <action><verifyauth assign_to="bye_ok" username="100000" password="s3cret"/></action>
+          </recv>
+          <nop hide="true" test="bye_ok" next="bye_answer"/>
+          <send next="end"><![CDATA[
+
+              SIP/2.0 403 Forbidden
+              [last_Via:]
+              [last_From:]
+              [last_To:]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Content-Length: 0
+
+            ]]></send>
+          <label id="bye_answer"/>
+          <send next="end"><![CDATA[
+
+              SIP/2.0 200 OK
+              [last_Via:]
+              [last_From:]
+              [last_To:]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Content-Length: 0
+
+            ]]></send>
+          <label id="register"/>
+          <send><![CDATA[
+
+              SIP/2.0 200 OK
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]reg[call_number]
+              [last_Call-ID:]
+              [last_CSeq:]
+              [last_Contact:]
+              Expires: 600
+              Content-Length: 0
+
+            ]]></send>
+          <label id="end"/>
+        </scenario>
+        """;
+
+    [Fact]
+    public async Task A_sip_phone_answers_sipps_challenges_to_its_invite_and_its_bye()
+    {
+        // SIPp on a loopback address of its own; it ends after two transactions' calls: the REGISTER and the call.
+        var sipp = UniqueLoopback.FreeUdp(205);
+        var scenario = SipTestSupport.Scenario(SippChallengingUas);
+        var uas = ExternalTool.RunAsync("sipp", ["-sf", scenario, "-i", sipp.Address.ToString(), "-p", sipp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-m", "2", "-nostdin", "-timeout", "30s", "-timeout_error", "-trace_err", "-error_file", Path.ChangeExtension(scenario, ".errors")], TimeSpan.FromSeconds(40));
+        var targets = new LoadTargets(null, sipp, null, null);
+        var plan = Plan(LoadProtocol.Sip, phones: 1, cps: 1, holdSeconds: 0.3, calls: 1, media: false);
+        using var engine = new LoadEngine(plan, ShardSpec.Whole, targets, new LoadRunOptions { Timeout = TimeSpan.FromSeconds(3), Refresh = TimeSpan.FromSeconds(300), SipPassword = "s3cret" });
+        var report = await engine.RunAsync().DefaultTimeout(TimeSpan.FromSeconds(60));
+        var result = await uas.DefaultTimeout(TimeSpan.FromSeconds(45));
+
+        // SIPp's verifyauth accepted both answers (a failed check answers 403: the call would fail, or its BYE drop).
+        Assert.True(report.Counters.CallsCompleted == 1 && report.Failures.Count == 0, report.ToJson() + "\n" + result.All);
+        Assert.True(result.ExitCode == 0, result.All);
+    }
+
     [Fact]
     public async Task A_sip_phone_acks_a_407_to_its_invite_and_sends_it_and_its_bye_again_with_proxy_credentials()
     {
