@@ -129,6 +129,9 @@ public sealed record SipExchange(
 public sealed record SipCallResult(SipExchange Invite, string? MediaTarget, int PacketsSent, int PacketsReceived, SipExchange? Bye)
 {
     public bool Ok => Invite.Ok && (Bye?.Ok ?? false) && PacketsReceived > 0;
+
+    /// <summary>The status (401 or 407) of the challenge the BYE met and answered with credentials; null when it met none.</summary>
+    public int? ByeChallenge { get; init; }
 }
 
 public sealed record SipClientOptions
@@ -158,6 +161,10 @@ public sealed class SipClient : IAsyncDisposable
     private int _buffered;
     private int _cseq;
     private (string User, string Password)? _credentials;
+
+    /// <summary>The user of the last REGISTER: the line that then calls (From and Contact of INVITE, ACK and BYE, as
+    /// a phone's; CUCM matches a digest user's requests by it).</summary>
+    private string? _line;
     private readonly string _callId = Guid.NewGuid().ToString("N");
     private readonly string _fromTag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
 
@@ -227,6 +234,7 @@ public sealed class SipClient : IAsyncDisposable
         var uri = $"sip:{Target}";
         var to = $"<sip:{user}@{Target}>";
         var extra = $"Expires: {expires}\r\n";
+        _line = user;
         if (password is not null)
         {
             _credentials = (user, password);
@@ -310,12 +318,14 @@ public sealed class SipClient : IAsyncDisposable
         }
 
         var bye = await TransactionAsync("BYE", uri, toTagged, null, null, null, cancellationToken).ConfigureAwait(false);
+        int? byeChallenge = null;
         if (Credentials(bye, "BYE", uri) is { } byeAuthorization)
         {
+            byeChallenge = bye.Status;
             bye = await TransactionAsync("BYE", uri, toTagged, byeAuthorization, null, null, cancellationToken).ConfigureAwait(false);
         }
 
-        return new SipCallResult(invite, target, sent, received, bye);
+        return new SipCallResult(invite, target, sent, received, bye) { ByeChallenge = byeChallenge };
     }
 
     private async Task<(int Sent, int Received)> ExchangeRtpAsync(Socket rtp, IPEndPoint target, int packets, CancellationToken cancellationToken)
@@ -379,11 +389,11 @@ public sealed class SipClient : IAsyncDisposable
         sb.Append(method).Append(' ').Append(uri).Append(" SIP/2.0\r\n");
         sb.Append("Via: SIP/2.0/").Append(ViaTransport).Append(' ').Append(host).Append(':').Append(LocalEndPoint.Port).Append(";branch=").Append(branch).Append(";rport\r\n");
         sb.Append("Max-Forwards: 70\r\n");
-        sb.Append("From: <sip:").Append(fromUser ?? "probe").Append('@').Append(_options.Domain).Append(">;tag=").Append(_fromTag).Append("\r\n");
+        sb.Append("From: <sip:").Append(fromUser ?? _line ?? "probe").Append('@').Append(_options.Domain).Append(">;tag=").Append(_fromTag).Append("\r\n");
         sb.Append("To: ").Append(to).Append("\r\n");
         sb.Append("Call-ID: ").Append(_callId).Append("\r\n");
         sb.Append("CSeq: ").Append(cseq).Append(' ').Append(cseqMethod).Append("\r\n");
-        sb.Append("Contact: <sip:").Append(contactUser ?? "probe").Append('@').Append(host).Append(':').Append(LocalEndPoint.Port);
+        sb.Append("Contact: <sip:").Append(contactUser ?? _line ?? "probe").Append('@').Append(host).Append(':').Append(LocalEndPoint.Port);
         if (_options.Transport != "udp")
         {
             sb.Append(";transport=").Append(_options.Transport);

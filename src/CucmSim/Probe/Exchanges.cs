@@ -428,6 +428,10 @@ public static class Exchanges
             }
 
             invite.Detail += call.Bye is { } bye ? $"; BYE {(bye.Error ?? bye.Status.ToString(CultureInfo.InvariantCulture))}" : string.Empty;
+            if (call.ByeChallenge is { } challenge)
+            {
+                invite.Detail += string.Create(CultureInfo.InvariantCulture, $" (after a {challenge} challenge answered with --sip-password's credentials)");
+            }
         }
         catch (Exception ex)
         {

@@ -89,7 +89,7 @@ internal sealed class ProbeCli
         HelpName = "USER",
     };
 
-    public Option<string?> SipPassword { get; } = new("--sip-password") { Description = "answer the REGISTER and INVITE challenges with digest credentials (serve --sip-password)", HelpName = "PW" };
+    public Option<string?> SipPassword { get; } = new("--sip-password") { Description = "answer the REGISTER, INVITE and BYE challenges with digest credentials (serve --sip-password)", HelpName = "PW" };
 
     public Option<string> Number { get; } = new("--number") { Description = "the number the SIP and SCCP calls dial (serve's test extension)", HelpName = "N", DefaultValueFactory = _ => "1000" };
 

@@ -229,7 +229,7 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
     [Fact]
     public async Task Against_a_digest_server_the_call_needs_the_sip_password_and_says_so()
     {
-        // A second server that challenges REGISTER and INVITE, as CUCM does a phone with digest authentication.
+        // A second server that challenges REGISTER, INVITE and BYE, as CUCM does a phone with digest authentication.
         await using var digest = CucmSimProcess.StartIn(serve.Namespace, "serve", "--bind", "127.0.0.1", "--port-offset", "2000", "--only", "t6.sip,t6.rtp-to-cucm",
             "--sip-password", "pw", "--no-control", "--ledger", "none", "--state-dir", SimHost.TempDirectory(), "--log-level", "warning");
         await digest.ReadyAsync();
@@ -242,7 +242,8 @@ public sealed class ProbeLoopbackTests(LoopbackServe serve) : IClassFixture<Loop
 
         var with = await serve.ProbeAsync("127.0.0.1", "--port-offset", "2000", "--only", "t6.sip", "--sip-password", "pw");
         Assert.True(with.ExitCode == 0, with.ToString());
-        Assert.Contains(with.Flow("t6.sip").Legs, l => l.Name == "sip-invite" && l.Detail!.Contains("200", StringComparison.Ordinal));
+        Assert.Contains(with.Flow("t6.sip").Legs, l => l.Name == "sip-invite" && l.Detail!.Contains("200", StringComparison.Ordinal)
+            && l.Detail.Contains("BYE 200 (after a 401 challenge", StringComparison.Ordinal));
         var media = with.Flow("t6.sip").Legs.Where(l => l.Name == "sip-rtp").ToList();
         Assert.NotEmpty(media);
         Assert.All(media, l => Assert.True(l.Outcome == CucmSim.Probe.Outcome.Answered, $"{l.Listener}: {l.Detail}"));

@@ -330,6 +330,7 @@ public sealed class SipBehaviourTests
         var call = await client.CallAsync("1001", packets: 5).DefaultTimeout();
         Assert.True(call.Invite.Ok, $"{call.Invite.Status} {call.Invite.Error}");
         Assert.True(call.Bye!.Ok);
+        Assert.Null(call.ByeChallenge);
 
         // A REGISTER from the same address is still challenged: the trunk exemption is for calls.
         var register = await client.RegisterAsync("3001", null).DefaultTimeout();
@@ -362,9 +363,12 @@ public sealed class SipBehaviourTests
         Assert.Contains("expires=120", register.Header("Contact"), StringComparison.Ordinal);
         Assert.True(server.Context.Devices.TryGet("3001", out _));
 
-        // Registered with a password, the client answers the INVITE's challenge with it.
+        // Registered with a password, the client answers the INVITE's challenge with it, and the BYE's: serve challenges
+        // a digest phone's BYE too, as CUCM does; the call stays up until the BYE with credentials.
         var call = await client.CallAsync("1001", packets: 20).DefaultTimeout();
         Assert.True(call.Invite.Ok, call.Invite.Error);
+        Assert.Equal(401, call.ByeChallenge);
+        Assert.StartsWith("<sip:3001@", call.Invite.Header("From"), StringComparison.Ordinal);
         Assert.Equal([100, 180], call.Invite.Provisional);
         Assert.Empty(call.Invite.Rewrites);
         Assert.Equal(20, call.PacketsSent);

@@ -144,6 +144,7 @@ public sealed class SipRealClientTests
         var all = string.Join("\n", lines);
         Assert.Contains("SIP/2.0 401 Unauthorized|", all, StringComparison.Ordinal);
         Assert.Contains("SIP/2.0 401 Unauthorized||1 INVITE|", all, StringComparison.Ordinal);
+        Assert.Contains("SIP/2.0 401 Unauthorized||3 BYE|", all, StringComparison.Ordinal);
         Assert.Contains("SIP/2.0 180 Ringing|", all, StringComparison.Ordinal);
         Assert.Contains("IN IP4 127.0.0.1", all, StringComparison.Ordinal);
         Assert.Contains("|BYE sip:", all, StringComparison.Ordinal);

@@ -101,7 +101,8 @@ internal static class SipTestSupport
     /// <summary>
     /// A call as a digest phone makes it to CUCM: the INVITE is challenged (a 401 is required: any other answer fails
     /// the call), the 401 ACKed on the INVITE's branch, the INVITE sent again with SIPp's own digest credentials for
-    /// user 2001 and password "secret", then 200, ACK, BYE. The number dialled is SIPp's -s.
+    /// user 2001 and password "secret", then 200, ACK, and a BYE that is challenged too and sent again with credentials
+    /// and the next CSeq. The number dialled is SIPp's -s.
     /// </summary>
     public const string InviteAuthScenario = """
         <?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -190,6 +191,20 @@ internal static class SipTestSupport
               To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
               Call-ID: [call_id]
               CSeq: 3 BYE
+              Content-Length: 0
+
+            ]]></send>
+          <recv response="401" auth="true"/>
+          <send retrans="500"><![CDATA[
+
+              BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+              Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+              Max-Forwards: 70
+              From: <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+              To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+              Call-ID: [call_id]
+              CSeq: 4 BYE
+              [authentication username=2001 password=secret]
               Content-Length: 0
 
             ]]></send>

@@ -10,15 +10,15 @@ internal static class SipCli
     public static void Declare(Declared<SipOptions> o)
     {
         var d = new SipOptions();
-        o.Add(new Option<string>("--sip-realm") { HelpName = "REALM", Description = "digest realm of the REGISTER and INVITE challenges", DefaultValueFactory = _ => d.Realm }.LastWins(),
+        o.Add(new Option<string>("--sip-realm") { HelpName = "REALM", Description = "digest realm of the REGISTER, INVITE and BYE challenges", DefaultValueFactory = _ => d.Realm }.LastWins(),
             (s, v) => s with { Realm = v });
-        o.Add(new Option<AdminWeb.Credentials[]>("--sip-user") { HelpName = "USER:PW", Description = "a digest user, repeatable (REGISTER and a new INVITE are challenged once any is set)" }.Repeatable<AdminWeb.Credentials>(AdminWeb.Credentials.Read),
+        o.Add(new Option<AdminWeb.Credentials[]>("--sip-user") { HelpName = "USER:PW", Description = "a digest user, repeatable (REGISTER, a new INVITE and BYE are challenged once any is set)" }.Repeatable<AdminWeb.Credentials>(AdminWeb.Credentials.Read),
             (s, v) => s with { Users = v.GroupBy(u => u.User, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last().Password, StringComparer.Ordinal) });
         o.Add(new Option<string?>("--sip-password") { HelpName = "PW", Description = "a password any user name may register with" }.Optional(),
             (s, v) => s with { Password = v });
         o.Add(new Option<bool>("--sip-cucm-503") { Description = "answer peers that are neither trunks nor registered like CUCM: 503 \"Unable to find a device handler\" (what nmap -sV identifies as Cisco Unified Communications Manager)" },
             (s, v) => s with { UnknownPeer503 = v });
-        o.Add(new Option<IPAddress[]>("--sip-trunk-peer") { HelpName = "ADDR", Description = "an address treated as a configured trunk (with --sip-cucm-503; its INVITEs are not challenged for digest), repeatable" }.Repeatable<IPAddress>(OptionKinds.Address),
+        o.Add(new Option<IPAddress[]>("--sip-trunk-peer") { HelpName = "ADDR", Description = "an address treated as a configured trunk (with --sip-cucm-503; its INVITEs and BYEs are not challenged for digest), repeatable" }.Repeatable<IPAddress>(OptionKinds.Address),
             (s, v) => s with { TrunkPeers = v });
         o.Add(new Option<string?>("--sip-server-header") { HelpName = "TEXT", Description = "Server header (default Cisco-CUCM<major.minor>; '' for none)" }.Optional(),
             (s, v) => s with { ServerHeader = v });

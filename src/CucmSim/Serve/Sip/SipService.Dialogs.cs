@@ -282,7 +282,7 @@ internal sealed partial class SipService
         Forbidden,
     }
 
-    /// <summary>Digest is on once a user or a common password is set: REGISTER and a new INVITE are challenged.</summary>
+    /// <summary>Digest is on once a user or a common password is set: REGISTER, a new INVITE and BYE are challenged.</summary>
     private bool DigestOn => _options.Password is not null || _options.Users.Count > 0;
 
     /// <summary>
@@ -311,6 +311,29 @@ internal sealed partial class SipService
         w.Crlf();
         Send(sink, scratch, End(ref w, m, peer, sink, default, default));
         return verdict;
+    }
+
+    /// <summary>
+    /// The digest check of a phone's INVITE or BYE: null when it may go on (digest off, a trunk peer, valid
+    /// credentials); else the verdict of the 401 challenge or of the 403 this sends.
+    /// </summary>
+    private string? Challenge(SipMessage m, SipPeer peer, SipSink sink, ListenerRuntime listener, byte[] scratch)
+    {
+        if (!DigestOn || IsTrunkPeer(peer))
+        {
+            return null;
+        }
+
+        switch (Authorize(m, peer, sink, scratch))
+        {
+            case AuthResult.Challenge:
+                return "sip-401";
+            case AuthResult.Forbidden:
+                Send(sink, scratch, Simple(m, 403, "Forbidden"u8, peer, sink, listener, scratch));
+                return "sip-403";
+            default:
+                return null;
+        }
     }
 
     private AuthResult Authenticate(SipMessage m, out bool stale)
@@ -481,16 +504,9 @@ internal sealed partial class SipService
         // "Digest Authentication for Phones"): a new INVITE too, before it is routed or answered. The 401 is stateless,
         // as REGISTER's: its ACK is absorbed, a repeated INVITE gets another. A trunk peer's INVITE is not challenged
         // (CUCM's trunk digest is a setting of its own, off by default).
-        if (DigestOn && !IsTrunkPeer(peer))
+        if (Challenge(m, peer, sink, listener, scratch) is { } challenged)
         {
-            switch (Authorize(m, peer, sink, scratch))
-            {
-                case AuthResult.Challenge:
-                    return "sip-401";
-                case AuthResult.Forbidden:
-                    Send(sink, scratch, Simple(m, 403, "Forbidden"u8, peer, sink, listener, scratch));
-                    return "sip-403";
-            }
+            return challenged;
         }
 
         if (_options.Route && RouteInvite(m, key, peer, sink, listener, scratch) is { } verdict)
@@ -868,6 +884,14 @@ internal sealed partial class SipService
 
     private string Bye(SipMessage m, SipPeer peer, SipSink sink, ListenerRuntime listener, byte[] scratch)
     {
+        // Challenged as a new INVITE is, before the dialog is looked at: CUCM challenges every request of a digest
+        // phone but its keepalives, its BYE too. The 401 leaves the call up; the phone sends the BYE again with
+        // credentials and the next CSeq. A trunk peer's BYE is not challenged, as its INVITE is not.
+        if (Challenge(m, peer, sink, listener, scratch) is { } challenged)
+        {
+            return challenged;
+        }
+
         var key = DialogKey(m);
         SipCall? call = null;
         RoutedCall? routed = null;
