@@ -244,7 +244,7 @@ public sealed class SimServer : IAsyncDisposable
             }
             else
             {
-                Rtp = new RtpPool(rtpSpec, addresses, Options.PortOffset, Context);
+                Rtp = new RtpPool(rtpSpec, addresses, Options.PortOffset, Context, Context.Limits.RtpThreads);
                 Rtp.Start();
                 Context.Rtp = Rtp;
                 used += Rtp.Bound;
