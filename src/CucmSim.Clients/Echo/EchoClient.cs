@@ -157,10 +157,28 @@ public static class EchoClient
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(options);
-        nonce ??= NewNonce();
-        var started = TimeProvider.System.GetTimestamp();
         var socket = new Socket(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         using var owned = new SocketOwner(socket);
+        return await UdpExchangeAsync(owned, target, options, nonce ?? NewNonce(), connect: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The UDP echo from a socket the caller owns and keeps (bound, not connected): a call's RTP socket, so that the
+    /// probe and its delayed answer take the call's own media path and pinholes. <see cref="EchoOptions.Source"/> and
+    /// <see cref="EchoOptions.ReadIcmp"/> do not apply; the socket is not disposed, also not after the callback.
+    /// </summary>
+    public static Task<EchoResult> UdpFromAsync(Socket socket, IPEndPoint target, EchoOptions options, string? nonce, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
+        return UdpExchangeAsync(new SocketOwner(socket, owns: false), target, options with { Source = null, ReadIcmp = false }, nonce ?? NewNonce(), connect: false, cancellationToken);
+    }
+
+    private static async Task<EchoResult> UdpExchangeAsync(SocketOwner owned, IPEndPoint target, EchoOptions options, string nonce, bool connect, CancellationToken cancellationToken)
+    {
+        var socket = owned.Socket;
+        var started = TimeProvider.System.GetTimestamp();
         var request = Encoding.ASCII.GetBytes(options.IdleSeconds > 0
             ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"CUCMSIM-PROBE {nonce} idle={options.IdleSeconds}")
             : $"CUCMSIM-PROBE {nonce}");
@@ -184,11 +202,17 @@ public static class EchoClient
                 socket.Bind(options.Source);
             }
 
-            socket.Connect(target);
+            if (connect)
+            {
+                socket.Connect(target);
+            }
+
             local = (IPEndPoint?)socket.LocalEndPoint;
             for (var attempt = 0; attempt < attempts; attempt++)
             {
-                await socket.SendAsync(request, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                _ = connect
+                    ? await socket.SendAsync(request, SocketFlags.None, cancellationToken).ConfigureAwait(false)
+                    : await socket.SendToAsync(request, SocketFlags.None, target, cancellationToken).ConfigureAwait(false);
                 sent++;
                 using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 cts.CancelAfter(each);
@@ -200,7 +224,7 @@ public static class EchoClient
                         if (EchoProbe.TryParseEcho(buffer.AsSpan(0, n), out var reply) && reply.Nonce == nonce && !reply.IsCallback)
                         {
                             var callback = options.IdleSeconds > 0 && reply.IdleScheduled > 0
-                                ? WaitCallbackAsync(owned.Release(), nonce, reply.IdleScheduled, options.Timeout, cancellationToken)
+                                ? WaitCallbackAsync(owned.Release(), owned.Owns, nonce, reply.IdleScheduled, options.Timeout, cancellationToken)
                                 : null;
                             return new EchoResult(target, "udp", nonce, reply, null, TimeProvider.System.GetElapsedTime(started)) { Local = local, Sent = sent, Callback = callback };
                         }
@@ -232,10 +256,10 @@ public static class EchoClient
         return new EchoResult(target, "udp", nonce, null, error, TimeProvider.System.GetElapsedTime(started)) { Failure = failure, Icmp = icmp, Local = local, Sent = sent };
     }
 
-    /// <summary>Keeps the socket silent for the idle time and the timeout, and reads the server's delayed answer.</summary>
-    private static async Task<EchoCallbackResult> WaitCallbackAsync(Socket socket, string nonce, int idleSeconds, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Keeps the socket silent for the idle time and the timeout, and reads the server's delayed answer; disposes the socket if it owns it.</summary>
+    private static async Task<EchoCallbackResult> WaitCallbackAsync(Socket socket, bool owns, string nonce, int idleSeconds, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using (socket)
+        using (owns ? socket : null)
         {
             var started = TimeProvider.System.GetTimestamp();
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -271,10 +295,15 @@ public static class EchoClient
         }
     }
 
-    /// <summary>Disposes a socket at the end of a scope unless it was handed on.</summary>
-    private sealed class SocketOwner(Socket socket) : IDisposable
+    /// <summary>Disposes a socket at the end of a scope unless it was handed on, or was never its own to dispose.</summary>
+    private sealed class SocketOwner(Socket socket, bool owns = true) : IDisposable
     {
         private Socket? _socket = socket;
+
+        public Socket Socket { get; } = socket;
+
+        /// <summary>False for a socket the caller keeps: neither this nor the callback's wait disposes it.</summary>
+        public bool Owns { get; } = owns;
 
         public Socket Release()
         {
@@ -283,6 +312,12 @@ public static class EchoClient
             return s;
         }
 
-        public void Dispose() => _socket?.Dispose();
+        public void Dispose()
+        {
+            if (Owns)
+            {
+                _socket?.Dispose();
+            }
+        }
     }
 }

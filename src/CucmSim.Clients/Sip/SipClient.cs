@@ -125,6 +125,43 @@ public sealed record SipExchange(
     public string Body => Response is null ? string.Empty : Response[(Response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
 }
 
+/// <summary>
+/// A call <see cref="SipClient.PlaceAsync"/> set up and not yet ended: the INVITE exchange, the media socket (open
+/// until disposed: more can go through the call's pinholes, e.g. after a silence) and what its first packets did.
+/// </summary>
+public sealed class SipOpenCall : IDisposable
+{
+    internal SipOpenCall(Socket media, string uri, string to, SipExchange invite, IPEndPoint? mediaTarget, int sent, int received)
+    {
+        Media = media;
+        Uri = uri;
+        To = to;
+        Invite = invite;
+        MediaTarget = mediaTarget;
+        PacketsSent = sent;
+        PacketsReceived = received;
+    }
+
+    /// <summary>The call's RTP socket, bound to the port the offer gave.</summary>
+    public Socket Media { get; }
+
+    public SipExchange Invite { get; }
+
+    /// <summary>Where the answer said to send the media; null without an answer or one that names no address.</summary>
+    public IPEndPoint? MediaTarget { get; }
+
+    public int PacketsSent { get; }
+
+    public int PacketsReceived { get; }
+
+    internal string Uri { get; }
+
+    /// <summary>The To header with the answer's tag, for the requests inside the dialog.</summary>
+    internal string To { get; }
+
+    public void Dispose() => Media.Dispose();
+}
+
 /// <summary>A call: the INVITE exchange, the media that flowed through the answered port, and the BYE.</summary>
 public sealed record SipCallResult(SipExchange Invite, string? MediaTarget, int PacketsSent, int PacketsReceived, SipExchange? Bye)
 {
@@ -264,68 +301,97 @@ public sealed class SipClient : IAsyncDisposable
     /// </summary>
     public async Task<SipCallResult> CallAsync(string number, int packets = 10, TimeSpan? hold = null, string? sdpAddress = null, CancellationToken cancellationToken = default)
     {
-        var local = LocalEndPoint.Address;
-        using var rtp = new Socket(local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        rtp.Bind(new IPEndPoint(local, 0));
-        var rtpPort = ((IPEndPoint)rtp.LocalEndPoint!).Port;
-        var mediaHost = sdpAddress ?? _options.AdvertisedHost ?? local.ToString();
-        var offer = new SdpSession
-        {
-            OriginUser = "cucmsim-probe",
-            SessionId = "1",
-            SessionVersion = "1",
-            OriginAddressType = SdpSession.AddressType(mediaHost),
-            OriginAddress = mediaHost,
-            ConnectionAddressType = SdpSession.AddressType(mediaHost),
-            ConnectionAddress = mediaHost,
-        };
-        var media = new SdpMedia { Port = rtpPort, Ptime = 20 };
-        media.Formats.AddRange([0, 101]);
-        media.RtpMaps[0] = "PCMU/8000";
-        media.RtpMaps[101] = "telephone-event/8000";
-        media.Fmtp[101] = "0-15";
-        offer.Media.Add(media);
-        var uri = $"sip:{number}@{Target}";
-        var to = $"<sip:{number}@{Target}>";
-        var invite = await TransactionAsync("INVITE", uri, to, null, "application/sdp", offer.ToString(), cancellationToken).ConfigureAwait(false);
-        if (Credentials(invite, "INVITE", uri) is { } authorization)
-        {
-            // CUCM challenges a digest phone's INVITE as its REGISTER (RFC 3261 §22.2): once more with credentials.
-            invite = await TransactionAsync("INVITE", uri, to, authorization, "application/sdp", offer.ToString(), cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!invite.Ok)
-        {
-            return new SipCallResult(invite, null, 0, 0, null);
-        }
-
-        var toTagged = invite.Header("To") ?? to;
-        await SendAsync(Request("ACK", uri, toTagged, _cseq, NewBranch(), null, null, null, "ACK"), cancellationToken).ConfigureAwait(false);
-
-        var answer = SdpSession.Parse(Encoding.UTF8.GetBytes(invite.Body), out _);
-        string? target = null;
-        int sent = 0, received = 0;
-        if (answer is { Media.Count: > 0 } && answer.AddressFor(answer.Media[0]) is { } address && IPAddress.TryParse(address, out var ip))
-        {
-            var endPoint = new IPEndPoint(ip, answer.Media[0].Port);
-            target = endPoint.ToString();
-            (sent, received) = await ExchangeRtpAsync(rtp, endPoint, packets, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (hold is { } h)
+        using var call = await PlaceAsync(number, packets, sdpAddress, cancellationToken).ConfigureAwait(false);
+        if (hold is { } h && call.Invite.Ok)
         {
             await Task.Delay(h, cancellationToken).ConfigureAwait(false);
         }
 
-        var bye = await TransactionAsync("BYE", uri, toTagged, null, null, null, cancellationToken).ConfigureAwait(false);
-        int? byeChallenge = null;
-        if (Credentials(bye, "BYE", uri) is { } byeAuthorization)
+        return await HangUpAsync(call, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// INVITE with an SDP offer for a local RTP socket, ACK, then <paramref name="packets"/> RTP packets to the
+    /// answered address and port: a call that stays up, its media socket open, until <see cref="HangUpAsync"/>.
+    /// </summary>
+    public async Task<SipOpenCall> PlaceAsync(string number, int packets = 10, string? sdpAddress = null, CancellationToken cancellationToken = default)
+    {
+        var local = LocalEndPoint.Address;
+        var rtp = new Socket(local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
         {
-            byeChallenge = bye.Status;
-            bye = await TransactionAsync("BYE", uri, toTagged, byeAuthorization, null, null, cancellationToken).ConfigureAwait(false);
+            rtp.Bind(new IPEndPoint(local, 0));
+            var rtpPort = ((IPEndPoint)rtp.LocalEndPoint!).Port;
+            var mediaHost = sdpAddress ?? _options.AdvertisedHost ?? local.ToString();
+            var offer = new SdpSession
+            {
+                OriginUser = "cucmsim-probe",
+                SessionId = "1",
+                SessionVersion = "1",
+                OriginAddressType = SdpSession.AddressType(mediaHost),
+                OriginAddress = mediaHost,
+                ConnectionAddressType = SdpSession.AddressType(mediaHost),
+                ConnectionAddress = mediaHost,
+            };
+            var media = new SdpMedia { Port = rtpPort, Ptime = 20 };
+            media.Formats.AddRange([0, 101]);
+            media.RtpMaps[0] = "PCMU/8000";
+            media.RtpMaps[101] = "telephone-event/8000";
+            media.Fmtp[101] = "0-15";
+            offer.Media.Add(media);
+            var uri = $"sip:{number}@{Target}";
+            var to = $"<sip:{number}@{Target}>";
+            var invite = await TransactionAsync("INVITE", uri, to, null, "application/sdp", offer.ToString(), cancellationToken).ConfigureAwait(false);
+            if (Credentials(invite, "INVITE", uri) is { } authorization)
+            {
+                // CUCM challenges a digest phone's INVITE as its REGISTER (RFC 3261 §22.2): once more with credentials.
+                invite = await TransactionAsync("INVITE", uri, to, authorization, "application/sdp", offer.ToString(), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!invite.Ok)
+            {
+                return new SipOpenCall(rtp, uri, to, invite, null, 0, 0);
+            }
+
+            var toTagged = invite.Header("To") ?? to;
+            await SendAsync(Request("ACK", uri, toTagged, _cseq, NewBranch(), null, null, null, "ACK"), cancellationToken).ConfigureAwait(false);
+
+            var answer = SdpSession.Parse(Encoding.UTF8.GetBytes(invite.Body), out _);
+            IPEndPoint? target = null;
+            int sent = 0, received = 0;
+            if (answer is { Media.Count: > 0 } && answer.AddressFor(answer.Media[0]) is { } address && IPAddress.TryParse(address, out var ip))
+            {
+                target = new IPEndPoint(ip, answer.Media[0].Port);
+                (sent, received) = await ExchangeRtpAsync(rtp, target, packets, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new SipOpenCall(rtp, uri, toTagged, invite, target, sent, received);
+        }
+        catch
+        {
+            rtp.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>BYE for a call <see cref="PlaceAsync"/> set up (once more with credentials when challenged); nothing to end for an INVITE that failed.</summary>
+    public async Task<SipCallResult> HangUpAsync(SipOpenCall call, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        if (!call.Invite.Ok)
+        {
+            return new SipCallResult(call.Invite, null, 0, 0, null);
         }
 
-        return new SipCallResult(invite, target, sent, received, bye) { ByeChallenge = byeChallenge };
+        var bye = await TransactionAsync("BYE", call.Uri, call.To, null, null, null, cancellationToken).ConfigureAwait(false);
+        int? byeChallenge = null;
+        if (Credentials(bye, "BYE", call.Uri) is { } byeAuthorization)
+        {
+            byeChallenge = bye.Status;
+            bye = await TransactionAsync("BYE", call.Uri, call.To, byeAuthorization, null, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new SipCallResult(call.Invite, call.MediaTarget?.ToString(), call.PacketsSent, call.PacketsReceived, bye) { ByeChallenge = byeChallenge };
     }
 
     private async Task<(int Sent, int Received)> ExchangeRtpAsync(Socket rtp, IPEndPoint target, int packets, CancellationToken cancellationToken)

@@ -378,9 +378,12 @@ public static class Exchanges
         List<LegResult> legs = [options, register, invite, media];
         var started = Stopwatch.GetTimestamp();
         var current = options;
+        SipClient? client = null;
+        SipOpenCall? call = null;
+        var handedOn = false;
         try
         {
-            await using var client = await SipClient.ConnectAsync(new SipClientOptions
+            client = await SipClient.ConnectAsync(new SipClientOptions
             {
                 Target = context.EndPoint(target.Dial),
                 Transport = transport,
@@ -405,7 +408,7 @@ public static class Exchanges
             }
 
             current = invite;
-            var call = await client.CallAsync(context.SipNumber, packets: 10, cancellationToken: cancellationToken).ConfigureAwait(false);
+            call = await client.PlaceAsync(context.SipNumber, packets: 10, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (!Sip(invite, "INVITE", call.Invite, started) || !call.Invite.Ok)
             {
                 if (call.Invite.Status is 401 or 407)
@@ -418,7 +421,7 @@ public static class Exchanges
                 return legs;
             }
 
-            media.Target = call.MediaTarget;
+            media.Target = call.MediaTarget?.ToString();
             media.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             media.Outcome = call.PacketsReceived > 0 ? Outcome.Answered : Outcome.NoAnswer;
             media.Detail = string.Create(CultureInfo.InvariantCulture, $"RTP to {call.MediaTarget}: {call.PacketsSent} sent, {call.PacketsReceived} came back");
@@ -427,19 +430,92 @@ public static class Exchanges
                 media.Evidence.Add("some media packets were lost");
             }
 
-            invite.Detail += call.Bye is { } bye ? $"; BYE {(bye.Error ?? bye.Status.ToString(CultureInfo.InvariantCulture))}" : string.Empty;
-            if (call.ByeChallenge is { } challenge)
+            if (context.IdleSeconds > 0 && call.PacketsReceived > 0 && call.MediaTarget is { } mediaTarget
+                && await CallIdleAsync(context, client, call, media, invite, mediaTarget, cancellationToken).ConfigureAwait(false) is { } later)
             {
-                invite.Detail += string.Create(CultureInfo.InvariantCulture, $" (after a {challenge} challenge answered with --sip-password's credentials)");
+                // The call stays up through the silence; the BYE follows it, outside the flow's turn.
+                media.Later = later;
+                handedOn = true;
+                return legs;
             }
+
+            Bye(invite, await client.HangUpAsync(call, cancellationToken).ConfigureAwait(false));
         }
         catch (Exception ex)
         {
             Classify(current, ex, cancellationToken);
             current.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         }
+        finally
+        {
+            if (!handedOn)
+            {
+                call?.Dispose();
+                if (client is not null)
+                {
+                    await client.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
 
         return legs;
+    }
+
+    /// <summary>How the call ended, on the INVITE leg: the BYE's answer, and a challenge it met.</summary>
+    private static void Bye(LegResult invite, SipCallResult ended)
+    {
+        invite.Detail += ended.Bye is { } bye ? $"; BYE {(bye.Error ?? bye.Status.ToString(CultureInfo.InvariantCulture))}" : string.Empty;
+        if (ended.ByeChallenge is { } challenge)
+        {
+            invite.Detail += string.Create(CultureInfo.InvariantCulture, $" (after a {challenge} challenge answered with --sip-password's credentials)");
+        }
+    }
+
+    /// <summary>
+    /// --idle on a call's media, as a call on hold or muted goes silent: the call's own RTP socket sends the echo probe
+    /// to the answered media port, asking for a delayed answer, and stays silent with the call up; the answer after
+    /// the silence must come back through the pinhole the call opened (ASA: timeout sip_media, 2 minutes by default).
+    /// Returns the wait, which then ends the call with BYE and closes the client; null when the media port did not
+    /// answer the probe (the call is then the caller's to end).
+    /// </summary>
+    private static async Task<Task<LegResult>?> CallIdleAsync(ProbeContext context, SipClient client, SipOpenCall call, LegResult media, LegResult invite, IPEndPoint mediaTarget, CancellationToken cancellationToken)
+    {
+        var nonce = EchoClient.NewNonce();
+        media.Nonces.Add(nonce);
+        var attempts = context.Retries + 1;
+        var echo = await EchoClient.UdpFromAsync(call.Media, mediaTarget, new EchoOptions { Timeout = context.Timeout * attempts, Attempts = attempts, IdleSeconds = context.IdleSeconds }, nonce, cancellationToken).ConfigureAwait(false);
+        if (echo.Reply is not { } reply)
+        {
+            media.Evidence.Add("the idle check did not run: the call's media port did not answer the echo probe sent on the call's media path");
+            return null;
+        }
+
+        media.PeerSeen = Format(reply.PeerAsSeen);
+        return WaitAsync();
+
+        async Task<LegResult> WaitAsync()
+        {
+            try
+            {
+                var idle = await IdleAsync(media, context.IdleSeconds, echo.Callback).ConfigureAwait(false);
+                idle.Evidence.Add("on the call's media path: the same sockets as its RTP, the call up through the silence");
+                try
+                {
+                    Bye(invite, await client.HangUpAsync(call, cancellationToken).ConfigureAwait(false));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    idle.Evidence.Add($"the BYE after the silence failed: {ex.GetType().Name}: {ex.Message}");
+                }
+
+                return idle;
+            }
+            finally
+            {
+                call.Dispose();
+                await client.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>

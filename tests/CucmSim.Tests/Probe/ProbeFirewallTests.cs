@@ -198,8 +198,16 @@ public sealed class ProbeFirewallTests
         Assert.True(kept.ExitCode == 0, kept.ToString());
         Assert.Equal(3, kept.Report!.IdleSeconds);
         var keptIdle = kept.Report.Flows.SelectMany(f => f.Legs).Where(l => l.Role == "idle").ToList();
-        Assert.Equal(3, keptIdle.Count);
         Assert.All(keptIdle, l => Assert.True(l.Outcome == CucmSim.Probe.Outcome.Answered, $"{l.Name} {l.Listener}: {l.Detail}"));
+
+        // Three kinds of silence: the echo on udp/5060, the two sampled pool ports, and each SIP listener's call on
+        // hold, its own media path silent with the call up, then ended with BYE.
+        var sipListeners = kept.Flow("t6.sip").Legs.Where(l => l.Name == "sip-invite").Select(l => l.Listener).ToList();
+        Assert.Equal(1 + 2 + sipListeners.Count, keptIdle.Count);
+        var callIdle = keptIdle.Where(l => l.Name == "sip-rtp-idle").ToList();
+        Assert.Equal(sipListeners.Order(), callIdle.Select(l => l.Listener).Order());
+        Assert.All(callIdle, l => Assert.Contains("on the call's media path: the same sockets as its RTP, the call up through the silence", l.Evidence));
+        Assert.All(kept.Flow("t6.sip").Legs.Where(l => l.Name == "sip-invite"), l => Assert.Contains("; BYE 200", l.Detail, StringComparison.Ordinal));
 
         // A firewall that forgets UDP flows after 1 s: the echo passes, the answer after 3 s has no mapping to return through.
         await lab.Path.SetUdpTimeoutAsync(1).DefaultTimeout();
@@ -209,13 +217,22 @@ public sealed class ProbeFirewallTests
         Assert.True(sip.VerdictName == "expired", $"{sip.VerdictName}: {sip.Reason}\n{forgotten}");
         Assert.StartsWith("udp/5060: the echo came back at once, but the server's delayed answer after 3 s", sip.Reason, StringComparison.Ordinal);
         Assert.Contains("raise its UDP idle timeout", sip.Reason);
-        var idle = sip.Legs.Single(l => l.Role == "idle");
+        var idle = sip.Legs.Single(l => l.Name == "idle");
         Assert.Equal(CucmSim.Probe.Outcome.NoAnswer, idle.Outcome);
         Assert.StartsWith(NatPath.FirewallOutside + ":", idle.PeerSeen);
         Assert.Contains(idle.Evidence, e => e.StartsWith("idle 3 s; the server saw this socket as " + NatPath.FirewallOutside, StringComparison.Ordinal));
         Assert.Contains(idle.Evidence, e => e.StartsWith("server: callback #", StringComparison.Ordinal) && e.EndsWith(" to " + idle.PeerSeen, StringComparison.Ordinal));
         Assert.Equal("allowed", sip.Legs.Single(l => l.Name == "sip-options" && l.Listener == "udp/5060").VerdictName);
         Assert.Equal("allowed", sip.Legs.Single(l => l.Name == "echo" && l.Listener == "tcp/5060").VerdictName);
+
+        // Every call's media went through at first; after the silence its pinhole was gone, the call itself still up
+        // (the BYE answered, over TCP on tcp/5060).
+        Assert.All(sip.Legs.Where(l => l.Name == "sip-rtp"), l => Assert.Equal("allowed", l.VerdictName));
+        var heldCalls = sip.Legs.Where(l => l.Name == "sip-rtp-idle").ToList();
+        Assert.Equal(callIdle.Count, heldCalls.Count);
+        Assert.All(heldCalls, l => Assert.True(l.VerdictName == "expired", $"{l.Listener}: {l.VerdictName} {l.Detail}"));
+        Assert.All(heldCalls, l => Assert.StartsWith(NatPath.FirewallOutside + ":", l.PeerSeen));
+        Assert.Contains("; BYE 200", sip.Legs.Single(l => l.Name == "sip-invite" && l.Listener == "tcp/5060").Detail, StringComparison.Ordinal);
 
         var rtp = forgotten.Flow("t6.rtp-to-cucm");
         Assert.True(rtp.VerdictName == "expired", $"{rtp.VerdictName}: {rtp.Reason}");
