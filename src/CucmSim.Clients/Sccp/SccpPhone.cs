@@ -55,6 +55,15 @@ public sealed record SccpMirror(string EmbeddedSent, string? EmbeddedSeen, strin
 /// <summary>One call: where the server told the phone to send, what the phone said, and RTP counts.</summary>
 public sealed record SccpCallResult(bool Connected, string? Error, IPEndPoint? MediaTarget, IPEndPoint? PhoneMedia, uint PassThroughPartyId, int RtpSent, int RtpEchoed, bool Stopped, bool Closed);
 
+/// <summary>
+/// A call <see cref="SccpPhone.PlaceCallAsync"/> set up and not yet ended: its media channel (null when the server
+/// answered busy, with <paramref name="Error"/> its reason) and what its first packets did.
+/// </summary>
+public sealed record SccpPlacedCall(SccpMediaChannel? Media, string? Error, int RtpSent, int RtpEchoed) : IDisposable
+{
+    public void Dispose() => Media?.Dispose();
+}
+
 /// <summary>A media channel of a call: the phone's RTP socket, its address as reported, and where it is told to send.</summary>
 public sealed record SccpMediaChannel(Socket Rtp, IPEndPoint Local, IPEndPoint Target, SccpOpenReceiveChannel Open, SccpStartMediaTransmission Start) : IDisposable
 {
@@ -246,6 +255,7 @@ public sealed class SccpPhone : IAsyncDisposable
 
         var ack = (SccpRegisterAck)answer;
         _version = SccpFraming.HeaderVersionFor(ack.MaxProtocolVersion);
+        KeepAliveInterval = TimeSpan.FromSeconds(Math.Clamp(ack.KeepAliveInterval, 1u, 3600u));
         await ExpectAsync(cancellationToken, SccpMessageId.CapabilitiesReq).ConfigureAwait(false);
         await SendAsync(new SccpCapabilitiesRes([new SccpCapability(4, 40), new SccpCapability(2, 40), new SccpCapability(11, 60)]), cancellationToken: cancellationToken).ConfigureAwait(false);
         return new SccpRegistration(true, ack, null, ack.MaxProtocolVersion, _version);
@@ -283,6 +293,17 @@ public sealed class SccpPhone : IAsyncDisposable
     /// </summary>
     public async Task<SccpCallResult> CallAsync(string number, int rtpPackets = 25, CancellationToken cancellationToken = default)
     {
+        using var call = await PlaceCallAsync(number, rtpPackets, cancellationToken).ConfigureAwait(false);
+        return await EndCallAsync(call, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Off hook, dials, answers OpenReceiveChannel with a local RTP socket, sends <paramref name="rtpPackets"/>
+    /// G.711 packets every 20 ms to where StartMediaTransmission points and counts the echoes: a call that stays up,
+    /// its media socket open, until <see cref="EndCallAsync"/>. A busy answer ends it at once (on hook sent).
+    /// </summary>
+    public async Task<SccpPlacedCall> PlaceCallAsync(string number, int rtpPackets = 25, CancellationToken cancellationToken = default)
+    {
         await DialAsync(number, cancellationToken).ConfigureAwait(false);
         SccpOpenReceiveChannel orc;
         while (true)
@@ -300,17 +321,70 @@ public sealed class SccpPhone : IAsyncDisposable
                 var why = (SccpDisplayNotify)await ExpectAsync(cancellationToken, SccpMessageId.DisplayNotify).ConfigureAwait(false);
                 await SendAsync(new SccpHook(SccpMessageId.OnHook, 1, 0), cancellationToken: cancellationToken).ConfigureAwait(false);
                 await ExpectAsync(cancellationToken, SccpMessageId.CallState).ConfigureAwait(false);
-                return new SccpCallResult(false, why.Text, null, null, 0, 0, 0, false, false);
+                return new SccpPlacedCall(null, why.Text, 0, 0);
             }
         }
 
-        using var media = await AnswerChannelAsync(orc, cancellationToken).ConfigureAwait(false);
-        var (sent, echoed) = await ExchangeRtpAsync(media.Rtp, media.Target, rtpPackets, cancellationToken).ConfigureAwait(false);
-        await SendAsync(new SccpHook(SccpMessageId.OnHook, 1, orc.CallReference), cancellationToken: cancellationToken).ConfigureAwait(false);
+        var media = await AnswerChannelAsync(orc, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (sent, echoed) = await ExchangeRtpAsync(media.Rtp, media.Target, rtpPackets, cancellationToken).ConfigureAwait(false);
+            return new SccpPlacedCall(media, null, sent, echoed);
+        }
+        catch
+        {
+            media.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>On hook for a call <see cref="PlaceCallAsync"/> connected, and the server's StopMediaTransmission and CloseReceiveChannel.</summary>
+    public async Task<SccpCallResult> EndCallAsync(SccpPlacedCall call, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        if (call.Media is not { } media)
+        {
+            return new SccpCallResult(false, call.Error, null, null, 0, 0, 0, false, false);
+        }
+
+        await SendAsync(new SccpHook(SccpMessageId.OnHook, 1, media.Open.CallReference), cancellationToken: cancellationToken).ConfigureAwait(false);
         var stop = await ExpectAsync(cancellationToken, SccpMessageId.StopMediaTransmission).ConfigureAwait(false);
         var close = await ExpectAsync(cancellationToken, SccpMessageId.CloseReceiveChannel).ConfigureAwait(false);
-        return new SccpCallResult(true, null, media.Target, media.Local, orc.PassThroughPartyId, sent, echoed, stop is not null, close is not null);
+        return new SccpCallResult(true, null, media.Target, media.Local, media.Open.PassThroughPartyId, call.RtpSent, call.RtpEchoed, stop is not null, close is not null);
     }
+
+    /// <summary>
+    /// Keeps a call up for <paramref name="silence"/> with no media, as a phone on hold: the signalling stays alive
+    /// with a KeepAliveReq at the interval RegisterAck gave (the server would unregister a phone that went quiet).
+    /// Ends early, without an error, when <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public async Task HoldAsync(TimeSpan silence, CancellationToken cancellationToken = default)
+    {
+        var until = TimeProvider.System.GetTimestamp() + (long)(silence.TotalSeconds * TimeProvider.System.TimestampFrequency);
+        try
+        {
+            while (true)
+            {
+                var left = TimeProvider.System.GetElapsedTime(TimeProvider.System.GetTimestamp(), until);
+                if (left <= TimeSpan.Zero)
+                {
+                    return;
+                }
+
+                await Task.Delay(left < KeepAliveInterval ? left : KeepAliveInterval, cancellationToken).ConfigureAwait(false);
+                if (left >= KeepAliveInterval)
+                {
+                    await KeepAliveAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>How often the server asked for keepalives (RegisterAck; 30 s before registering).</summary>
+    public TimeSpan KeepAliveInterval { get; private set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Off hook and the number's digits, then '#' (en bloc: the server need not wait for more digits when a

@@ -480,41 +480,46 @@ public static class Exchanges
     /// </summary>
     private static async Task<Task<LegResult>?> CallIdleAsync(ProbeContext context, SipClient client, SipOpenCall call, LegResult media, LegResult invite, IPEndPoint mediaTarget, CancellationToken cancellationToken)
     {
-        var nonce = EchoClient.NewNonce();
-        media.Nonces.Add(nonce);
-        var attempts = context.Retries + 1;
-        var echo = await EchoClient.UdpFromAsync(call.Media, mediaTarget, new EchoOptions { Timeout = context.Timeout * attempts, Attempts = attempts, IdleSeconds = context.IdleSeconds }, nonce, cancellationToken).ConfigureAwait(false);
-        if (echo.Reply is not { } reply)
+        if (await CallEchoAsync(context, media, call.Media, mediaTarget, cancellationToken).ConfigureAwait(false) is not { } echo)
         {
-            media.Evidence.Add("the idle check did not run: the call's media port did not answer the echo probe sent on the call's media path");
             return null;
         }
 
-        media.PeerSeen = Format(reply.PeerAsSeen);
-        return WaitAsync();
-
-        async Task<LegResult> WaitAsync()
-        {
-            try
-            {
-                var idle = await IdleAsync(media, context.IdleSeconds, echo.Callback).ConfigureAwait(false);
-                idle.Evidence.Add("on the call's media path: the same sockets as its RTP, the call up through the silence");
-                try
-                {
-                    Bye(invite, await client.HangUpAsync(call, cancellationToken).ConfigureAwait(false));
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    idle.Evidence.Add($"the BYE after the silence failed: {ex.GetType().Name}: {ex.Message}");
-                }
-
-                return idle;
-            }
-            finally
+        return HeldCallAsync(
+            () => IdleAsync(media, context.IdleSeconds, echo.Callback),
+            async _ => Bye(invite, await client.HangUpAsync(call, cancellationToken).ConfigureAwait(false)),
+            async () =>
             {
                 call.Dispose();
                 await client.DisposeAsync().ConfigureAwait(false);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// A held call's idle leg: the wait for the delayed answer, then the call's end (a failure of it in the leg's
+    /// evidence: the verdict is the silence's), then the call's sockets freed whatever happened.
+    /// </summary>
+    private static async Task<LegResult> HeldCallAsync(Func<Task<LegResult>> wait, Func<LegResult, Task> end, Func<ValueTask> free, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var idle = await wait().ConfigureAwait(false);
+            idle.Evidence.Add("on the call's media path: the same sockets as its RTP, the call up through the silence");
+            try
+            {
+                await end(idle).ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                idle.Evidence.Add($"ending the call after the silence failed: {ex.GetType().Name}: {ex.Message}");
+            }
+
+            return idle;
+        }
+        finally
+        {
+            await free().ConfigureAwait(false);
         }
     }
 
@@ -1058,13 +1063,15 @@ public static class Exchanges
         var media = new LegResult { Name = "sccp-rtp", Listener = target.Listener, Role = "secondary", Outcome = Outcome.NotRun };
         var current = leg;
         var started = Stopwatch.GetTimestamp();
-        await using var phone = new SccpPhone(new SccpPhoneOptions
+        var phone = new SccpPhone(new SccpPhoneOptions
         {
             DeviceName = context.DeviceName,
             Source = context.Source,
             Tls = tls,
             Timeout = context.Total,
         });
+        SccpPlacedCall? placed = null;
+        var handedOn = false;
         try
         {
             await phone.ConnectAsync(context.EndPoint(target.Dial), cancellationToken).ConfigureAwait(false);
@@ -1077,43 +1084,120 @@ public static class Exchanges
             if (registration.Accepted)
             {
                 current = call;
-                var result = await phone.CallAsync(context.SipNumber, rtpPackets: 10, cancellationToken).ConfigureAwait(false);
+                placed = await phone.PlaceCallAsync(context.SipNumber, rtpPackets: 10, cancellationToken).ConfigureAwait(false);
                 call.Outcome = Outcome.Answered;
                 call.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                if (result.Connected)
+                if (placed.Media is { } channel)
                 {
-                    call.Detail = $"call to {context.SipNumber}: media to {result.MediaTarget}, the phone's media at {result.PhoneMedia}";
-                    media.Target = result.MediaTarget is null ? null : Format(result.MediaTarget);
-                    media.Outcome = result.RtpEchoed > 0 ? Outcome.Answered : Outcome.NoAnswer;
-                    media.Detail = string.Create(CultureInfo.InvariantCulture, $"RTP to {media.Target}: {result.RtpSent} sent, {result.RtpEchoed} came back");
+                    call.Detail = $"call to {context.SipNumber}: media to {channel.Target}, the phone's media at {channel.Local}";
+                    media.Target = Format(channel.Target);
+                    media.Outcome = placed.RtpEchoed > 0 ? Outcome.Answered : Outcome.NoAnswer;
+                    media.Detail = string.Create(CultureInfo.InvariantCulture, $"RTP to {media.Target}: {placed.RtpSent} sent, {placed.RtpEchoed} came back");
                     media.ElapsedMs = call.ElapsedMs;
                 }
                 else
                 {
-                    call.Detail = $"call to {context.SipNumber} not connected: {result.Error}";
+                    call.Detail = $"call to {context.SipNumber} not connected: {placed.Error}";
                 }
 
+                Mirror(leg, phone);
+                if (context.IdleSeconds > 0 && placed is { Media: { } held, RtpEchoed: > 0 }
+                    && await CallEchoAsync(context, media, held.Rtp, held.Target, cancellationToken).ConfigureAwait(false) is { } echo)
+                {
+                    // The call stays up through the silence, the phone keeping alive; on hook after it, outside the flow's turn.
+                    media.Later = HoldSccpAsync(context, phone, placed, media, echo, cancellationToken);
+                    handedOn = true;
+                    leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    return [leg, call, media];
+                }
+
+                await phone.EndCallAsync(placed, cancellationToken).ConfigureAwait(false);
                 current = leg;
                 await phone.UnregisterAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var mirror = phone.Mirror();
-            leg.PeerSeen = mirror.SignallingSeen;
-            if (mirror.EmbeddedRewritten)
-            {
-                leg.Diffs.Add(new FieldDiff(leg.Name, "RegisterReq station address", mirror.EmbeddedSent, mirror.EmbeddedSeen!));
-            }
+            Mirror(leg, phone);
         }
         catch (Exception ex)
         {
             Classify(current, ex, cancellationToken);
+        }
+        finally
+        {
+            if (!handedOn)
+            {
+                placed?.Dispose();
+                await phone.DisposeAsync().ConfigureAwait(false);
+            }
         }
 
         leg.ElapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         return [leg, call, media];
     }
 
-    /// <summary>Echo on every sampled port of a media range, many at a time.</summary>
+    /// <summary>What the server saw of the phone's registration against what it sent (the DisplayNotify mirror).</summary>
+    private static void Mirror(LegResult leg, SccpPhone phone)
+    {
+        var mirror = phone.Mirror();
+        leg.PeerSeen = mirror.SignallingSeen;
+        leg.Diffs.RemoveAll(d => d.Field == "RegisterReq station address");
+        if (mirror.EmbeddedRewritten)
+        {
+            leg.Diffs.Add(new FieldDiff(leg.Name, "RegisterReq station address", mirror.EmbeddedSent, mirror.EmbeddedSeen!));
+        }
+    }
+
+    /// <summary>The echo probe with idle=S from a call's RTP socket to its media port; null (and the media leg told why) without an answer.</summary>
+    private static async Task<EchoResult?> CallEchoAsync(ProbeContext context, LegResult media, Socket rtp, IPEndPoint mediaTarget, CancellationToken cancellationToken)
+    {
+        var nonce = EchoClient.NewNonce();
+        media.Nonces.Add(nonce);
+        var attempts = context.Retries + 1;
+        var echo = await EchoClient.UdpFromAsync(rtp, mediaTarget, new EchoOptions { Timeout = context.Timeout * attempts, Attempts = attempts, IdleSeconds = context.IdleSeconds }, nonce, cancellationToken).ConfigureAwait(false);
+        if (echo.Reply is not { } reply)
+        {
+            media.Evidence.Add("the idle check did not run: the call's media port did not answer the echo probe sent on the call's media path");
+            return null;
+        }
+
+        media.PeerSeen = Format(reply.PeerAsSeen);
+        return echo;
+    }
+
+    /// <summary>The SCCP call held through the silence (keepalives going on), its idle leg, then on hook and unregister.</summary>
+    private static Task<LegResult> HoldSccpAsync(ProbeContext context, SccpPhone phone, SccpPlacedCall placed, LegResult media, EchoResult echo, CancellationToken cancellationToken)
+    {
+        var stopHolding = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var hold = phone.HoldAsync(TimeSpan.FromSeconds(context.IdleSeconds) + context.Timeout, stopHolding.Token);
+        return HeldCallAsync(
+            async () =>
+            {
+                var idle = await IdleAsync(media, context.IdleSeconds, echo.Callback).ConfigureAwait(false);
+                await stopHolding.CancelAsync().ConfigureAwait(false);
+                return idle;
+            },
+            async idle =>
+            {
+                await hold.ConfigureAwait(false);
+                var ended = await phone.EndCallAsync(placed, cancellationToken).ConfigureAwait(false);
+                idle.Evidence.Add(ended.Stopped && ended.Closed
+                    ? "on hook after the silence: the server stopped and closed the call's media"
+                    : "on hook after the silence: the server did not stop the call's media");
+                await phone.UnregisterAsync(cancellationToken).ConfigureAwait(false);
+            },
+            async () =>
+            {
+                // The hold ends before its phone: stopped if still going, its failure (seen by the end already) observed.
+                await stopHolding.CancelAsync().ConfigureAwait(false);
+                await Task.WhenAny(hold).ConfigureAwait(false);
+                _ = hold.Exception;
+                stopHolding.Dispose();
+                placed.Dispose();
+                await phone.DisposeAsync().ConfigureAwait(false);
+            },
+            cancellationToken);
+    }
+
     public static async Task<List<LegResult>> RtpAsync(ProbeContext context, IReadOnlyList<ProbeTarget> targets, CancellationToken cancellationToken)
     {
         using var gate = new SemaphoreSlim(64);

@@ -97,7 +97,7 @@ internal sealed class ProbeCli
 
     public Option<int> Idle { get; } = new("--idle")
     {
-        Description = "also keep every UDP echo's socket, and the SIP call's media, silent this long (the call on hold) and wait for the server's delayed answer: expired when it does not come back (the firewall forgot the mapping or the call's pinhole)",
+        Description = "also keep every UDP echo's socket, and the SIP and SCCP calls' media, silent this long (the calls on hold) and wait for the server's delayed answer: expired when it does not come back (the firewall forgot the mapping or the call's pinhole)",
         HelpName = "S",
     };
 

@@ -28,11 +28,14 @@ public sealed class ProbeFirewallTests
 
         public CucmSimProcess Server { get; }
 
-        public static async Task<Lab> StartAsync(params string[] only)
+        public static Task<Lab> StartAsync(params string[] only) => StartServingAsync([], only);
+
+        /// <summary>serve with <paramref name="only"/>'s flows and more options of its own.</summary>
+        public static async Task<Lab> StartServingAsync(string[] serveArgs, params string[] only)
         {
             var path = await NatPath.CreateAsync(serverNamespace: true).DefaultTimeout();
-            var server = CucmSimProcess.StartIn(path.ServerNs!, "serve", "--bind", NatPath.Server.ToString(), "--only", string.Join(",", only), "--control", Control, "--control-token", ControlToken,
-                "--ledger", "none", "--state-dir", SimHost.TempDirectory(), "--log-level", "warning");
+            var server = CucmSimProcess.StartIn(path.ServerNs!, ["serve", "--bind", NatPath.Server.ToString(), "--only", string.Join(",", only), "--control", Control, "--control-token", ControlToken,
+                "--ledger", "none", "--state-dir", SimHost.TempDirectory(), "--log-level", "warning", .. serveArgs]);
             var lab = new Lab(path, server);
             try
             {
@@ -190,8 +193,9 @@ public sealed class ProbeFirewallTests
     [Fact]
     public async Task A_udp_mapping_forgotten_within_the_idle_time_gives_expired_and_a_longer_one_allowed()
     {
-        await using var lab = await Lab.StartAsync("t6.sip", "t6.rtp-to-cucm");
-        string[] args = ["--only", "t6.sip,t6.rtp-to-cucm", "--rtp-sample", "2", "--idle", "3"];
+        // SCCP keepalives every second: a held SCCP call keeps its phone registered through the silence by sending them.
+        await using var lab = await Lab.StartServingAsync(["--sccp-keepalive", "1"], "t6.sip", "t6.rtp-to-cucm", "t6.sccp");
+        string[] args = ["--only", "t6.sip,t6.rtp-to-cucm,t6.sccp", "--rtp-sample", "2", "--idle", "3"];
 
         // conntrack's default (30 s) outlives 3 s of silence: the delayed answers find their way back.
         var kept = await lab.ProbeAsync(args);
@@ -200,10 +204,13 @@ public sealed class ProbeFirewallTests
         var keptIdle = kept.Report.Flows.SelectMany(f => f.Legs).Where(l => l.Role == "idle").ToList();
         Assert.All(keptIdle, l => Assert.True(l.Outcome == CucmSim.Probe.Outcome.Answered, $"{l.Name} {l.Listener}: {l.Detail}"));
 
-        // Three kinds of silence: the echo on udp/5060, the two sampled pool ports, and each SIP listener's call on
-        // hold, its own media path silent with the call up, then ended with BYE.
+        // Three kinds of silence: the echo on udp/5060, the two sampled pool ports, and each call on hold (one per SIP
+        // listener, one SCCP), its own media path silent with the call up, then ended with BYE or on hook.
         var sipListeners = kept.Flow("t6.sip").Legs.Where(l => l.Name == "sip-invite").Select(l => l.Listener).ToList();
-        Assert.Equal(1 + 2 + sipListeners.Count, keptIdle.Count);
+        Assert.Equal(1 + 2 + sipListeners.Count + 1, keptIdle.Count);
+        var sccpHeld = Assert.Single(keptIdle, l => l.Name == "sccp-rtp-idle");
+        Assert.Contains("on hook after the silence: the server stopped and closed the call's media", sccpHeld.Evidence);
+        Assert.Equal("allowed", kept.Flow("t6.sccp").VerdictName);
         var callIdle = keptIdle.Where(l => l.Name == "sip-rtp-idle").ToList();
         Assert.Equal(sipListeners.Order(), callIdle.Select(l => l.Listener).Order());
         Assert.All(callIdle, l => Assert.Contains("on the call's media path: the same sockets as its RTP, the call up through the silence", l.Evidence));
@@ -233,6 +240,14 @@ public sealed class ProbeFirewallTests
         Assert.All(heldCalls, l => Assert.True(l.VerdictName == "expired", $"{l.Listener}: {l.VerdictName} {l.Detail}"));
         Assert.All(heldCalls, l => Assert.StartsWith(NatPath.FirewallOutside + ":", l.PeerSeen));
         Assert.Contains("; BYE 200", sip.Legs.Single(l => l.Name == "sip-invite" && l.Listener == "tcp/5060").Detail, StringComparison.Ordinal);
+
+        // The SCCP call the same: its media passed, the pinhole was gone after the silence, the call ended on hook.
+        var sccp = forgotten.Flow("t6.sccp");
+        Assert.True(sccp.VerdictName == "expired", $"{sccp.VerdictName}: {sccp.Reason}");
+        Assert.Equal("allowed", sccp.Legs.Single(l => l.Name == "sccp-rtp").VerdictName);
+        var sccpExpired = sccp.Legs.Single(l => l.Name == "sccp-rtp-idle");
+        Assert.Equal(CucmSim.Probe.Outcome.NoAnswer, sccpExpired.Outcome);
+        Assert.Contains("on hook after the silence: the server stopped and closed the call's media", sccpExpired.Evidence);
 
         var rtp = forgotten.Flow("t6.rtp-to-cucm");
         Assert.True(rtp.VerdictName == "expired", $"{rtp.VerdictName}: {rtp.Reason}");
