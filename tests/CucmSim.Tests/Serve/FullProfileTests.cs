@@ -86,20 +86,23 @@ public sealed class FullProfileTests
     public async Task Port_offset_shifts_every_listener()
     {
         // 4000 keeps every port below 65536 and the UDP ones out of the system's ephemeral range; the media
-        // pool would shift into it, so it stays out of this run (the run above covers it).
+        // pool would shift into it, so it stays out of this run (the run above covers it). Some TCP ports land in
+        // the ephemeral range (50002 + 4000), where a client socket of an earlier test, still open on 127.0.0.1 (a
+        // pooled HTTP connection in CLOSE_WAIT), can hold the port: on an address of its own, only a wildcard bind can.
+        var address = UniqueLoopback.Address(206);
         await using var server = await SimServer.StartAsync(new ServeOptions
         {
             PortOffset = 4000,
             Except = ["rtp"],
-            Bind = [IPAddress.Loopback],
+            Bind = [address],
             Control = new IPEndPoint(IPAddress.Loopback, 0),
             StateDirectory = SimHost.TempDirectory(),
         }).DefaultTimeout();
 
         Assert.Equal(126, server.Listeners.Count);
         Assert.True(server.Complete, string.Join("; ", server.Listeners.Where(l => l.Error is not null).Select(l => $"{l.Id}: {l.Error}")));
-        Assert.All(server.Listeners, l => Assert.Equal(l.Spec.Port + 4000, l.BoundEndPoint!.Port));
-        await ProbeEveryListenerAsync(server, IPAddress.Loopback);
+        Assert.All(server.Listeners, l => Assert.Equal((address, l.Spec.Port + 4000), (l.BoundEndPoint!.Address, l.BoundEndPoint.Port)));
+        await ProbeEveryListenerAsync(server, address);
     }
 
     private static async Task ProbeEveryListenerAsync(SimServer server, IPAddress address)
