@@ -38,7 +38,32 @@ internal static class LoadOutputs
         }
 
         output.WriteLine("  failures       " + (report.Failures.Count == 0 ? "none" : string.Join(", ", report.Failures.Select(f => $"{f.Key} {f.Value}"))));
+        foreach (var note in GeneratorNotes(report))
+        {
+            output.WriteLine("  note           " + note);
+        }
+
         output.WriteLine(string.Create(Inv, $"  verdict        failure ratio {100 * report.FailureRatio:0.###} % (limit {100 * maxFailureRatio:0.###} %): {exitCode switch { 0 => "ok", 1 => "too many failures", _ => "no phone reached the target" }}"));
+    }
+
+    /// <summary>
+    /// Failures of the plan, not of the target: attempts the generator could not place. Said apart, so that a
+    /// firewall is not blamed for them.
+    /// </summary>
+    public static IEnumerable<string> GeneratorNotes(LoadReport report)
+    {
+        if (report.Failures.GetValueOrDefault("phone-busy") is > 0 and var busy)
+        {
+            double.TryParse(report.Plan.GetValueOrDefault("cps"), NumberStyles.Float, Inv, out var cps);
+            double.TryParse(report.Plan.GetValueOrDefault("callers") ?? report.Plan.GetValueOrDefault("phones"), NumberStyles.Float, Inv, out var callers);
+            var every = cps > 0 && callers > 0 ? string.Create(Inv, $" (each calling phone's turn comes about every {callers / cps:0.#} s)") : string.Empty;
+            yield return string.Create(Inv, $"phone-busy: {busy} call attempts found their phone still in its previous call{every}, so the generator placed fewer calls than planned. The calls lasted longer than that: a slow answer or release at the target, or --hold near the turn. More --phones or a lower --cps gives each call time to end; the target is not at fault for these.");
+        }
+
+        if (report.Failures.GetValueOrDefault("not-registered") is > 0 and var unregistered)
+        {
+            yield return string.Create(Inv, $"not-registered: {unregistered} call attempts came while their phone was not registered (its registration failed or had not finished: see the registration failures and --register-rate).");
+        }
     }
 
     private static string Percentiles(LoadReport report, string name, double divisor, string unit)

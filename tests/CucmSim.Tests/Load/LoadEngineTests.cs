@@ -38,6 +38,25 @@ public sealed partial class LoadEngineTests
         return report;
     }
 
+    [Fact]
+    public async Task Calls_that_find_their_phone_still_in_a_call_are_the_generators_failures_and_the_summary_says_so()
+    {
+        // Five phones, five calls a second held 1 s: each phone's turn comes again after 1 s, while its call (1 s from
+        // its answer, then the BYE) is still up. The plan passes the engine's check (phones >= cps x hold).
+        await using var server = await SipTestSupport.StartAsync();
+        var report = await RunAsync(Plan(LoadProtocol.Sip, phones: 5, cps: 5, holdSeconds: 1, calls: 10, media: false), new LoadTargets(null, server.EndPoint("udp/5060"), null, null));
+        var busy = report.Failures.GetValueOrDefault("phone-busy");
+        Assert.True(busy is >= 1 and <= 5, report.ToJson());
+        Assert.Equal(10 - busy, report.Counters.CallsCompleted);
+        Assert.Equal(10, report.Counters.CallsAttempted);
+
+        using var summary = new StringWriter();
+        LoadOutputs.Summary(report, 0.001, 1, summary);
+        var note = Assert.Single(summary.ToString().Split('\n'), l => l.StartsWith("  note           phone-busy: ", StringComparison.Ordinal));
+        Assert.Contains($"{busy} call attempts found their phone still in its previous call (each calling phone's turn comes about every 1 s)", note, StringComparison.Ordinal);
+        Assert.Contains("the target is not at fault", note, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(LoadProtocol.SipTcp)]
     [InlineData(LoadProtocol.SipTls)]
