@@ -20,6 +20,44 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The profile's listener ports that lie in the kernel's ephemeral range (CUCM's 50000-50004; serve warns of the same
+# at start): reserved from it (net.ipv4.ip_local_reserved_ports, the ports already reserved kept), so that no outgoing
+# connection of an earlier test holds one when the tests that bind the whole profile run. Root only; without, a
+# leftover client socket on such a port can fail those tests' bind.
+if [ "$(id -u)" -eq 0 ]; then
+  reserve=$(python3 - <<'PY'
+import json, re
+lines = [l for l in open("profiles/cucm.json") if not l.lstrip().startswith("//")]
+profile = json.loads("".join(lines))
+low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+ports = set()
+for part in open("/proc/sys/net/ipv4/ip_local_reserved_ports").read().strip().split(","):
+    if part:
+        a, _, b = part.partition("-")
+        ports.update(range(int(a), int(b or a) + 1))
+before = len(ports)
+for flow in profile["flows"]:
+    if flow.get("to") != "cucm":
+        continue
+    for part in str(flow.get("ports", "")).split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part.strip())
+        if m:
+            ports.update(p for p in range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1) if low <= p <= high)
+if len(ports) > before:
+    ordered, runs = sorted(ports), []
+    for p in ordered:
+        if runs and p == runs[-1][1] + 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    print(",".join(f"{a}-{b}" if a != b else str(a) for a, b in runs))
+PY
+)
+  if [ -n "$reserve" ]; then
+    sysctl -q -w net.ipv4.ip_local_reserved_ports="$reserve" || echo "test.sh: could not reserve ports $reserve" >&2
+  fi
+fi
+
 dotnet restore CucmSim.sln
 dotnet build CucmSim.sln -c Release --no-restore -v quiet -nologo
 results=$(mktemp -d)

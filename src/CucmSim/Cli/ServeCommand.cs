@@ -138,6 +138,11 @@ internal static class ServeCommand
             output.WriteLine($"warning: {server.StateWarning}");
         }
 
+        if (server.EphemeralWarning is not null)
+        {
+            output.WriteLine($"warning: {server.EphemeralWarning}");
+        }
+
         if (server.ControlAccess is { Generated: true } access)
         {
             output.WriteLine($"control token: {access.Token} (the control API on {server.ControlEndPoint} asks for it; kept in {access.File})");

@@ -206,7 +206,7 @@ public static class SocketBinder
                 : "check the address and local security policy, or shift ports with --port-offset"),
         SocketError.AddressAlreadyInUse => (
             $"address already in use: another socket holds {transport}/{port}",
-            $"find the holder with: ss -{(transport == "tcp" ? "t" : "u")}lpn 'sport = :{port}'; stop it, or shift every port with --port-offset N"),
+            $"find the holder with: ss -{(transport == "tcp" ? "t" : "u")}an 'sport = :{port}' -p; stop it, or shift every port with --port-offset N{(EphemeralPorts.BindAdvice(port) is { } advice ? "; " + advice : string.Empty)}"),
         SocketError.AddressNotAvailable => (
             $"cannot bind {transport}/{port}: the address is not configured on this host",
             "check --bind against the host's addresses (ip -brief address)"),

@@ -134,6 +134,9 @@ public sealed class SimServer : IAsyncDisposable
 
     /// <summary>What is wrong with the state directory's permissions but does not stop serve (group-writable).</summary>
     public string? StateWarning { get; private set; }
+
+    /// <summary>Bound listener and media ports the kernel could hand to outgoing connections, and the sysctl that reserves them; null when none.</summary>
+    public string? EphemeralWarning { get; private set; }
     public TimeSpan StartupTime { get; private set; }
     public int DescriptorLimit { get; private set; }
     public DateTimeOffset StartedAt { get; private set; }
@@ -306,6 +309,12 @@ public sealed class SimServer : IAsyncDisposable
                     ["file"] = hostKey.Path ?? $"(this run only: {hostKey.Problem})",
                 },
             });
+        }
+
+        if (!Options.EphemeralPorts)
+        {
+            var media = Plan.Rtp is null || Rtp is null ? [] : Plan.Rtp.Ranges.SelectMany(r => Enumerable.Range(r.Low + Options.PortOffset, r.Count));
+            EphemeralWarning = EphemeralPorts.WarningForHost(Listeners.Where(l => l.Status == ListenerStatus.Bound).Select(l => l.BoundEndPoint!.Port).Concat(media));
         }
 
         _sweeper = Context.Time.CreateTimer(_ => SweepFlows(false), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
