@@ -148,7 +148,7 @@ internal static class LoadOutputs
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cucmsim load report</title>\n<style>")
             .Append("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}")
-            .Append("th{background:#f3f3f3}.chart{margin:1em 0}.bad{color:#b00}.ok{color:#080}svg text{font-size:11px;font-family:system-ui,sans-serif}")
+            .Append("th{background:#f3f3f3}.chart{margin:1em 0}.bad{color:#b00}.ok{color:#080}.note{color:#555;max-width:60em}svg text{font-size:11px;font-family:system-ui,sans-serif}")
             .Append("</style></head><body>\n<h1>cucmsim load</h1>\n");
         html.Append(Inv, $"<p>Shard {E(report.Shard)}; {E(report.Started.ToString("u", Inv))} to {E(report.Ended.ToString("u", Inv))}.</p>\n");
         html.Append("<h2>Plan</h2><table>");
@@ -185,6 +185,10 @@ internal static class LoadOutputs
             }
 
             html.Append("</table>");
+            foreach (var note in GeneratorNotes(report))
+            {
+                html.Append("<p class=\"note\">").Append(E(note)).Append("</p>");
+            }
         }
 
         if (report.LostLegs.Count > 0)

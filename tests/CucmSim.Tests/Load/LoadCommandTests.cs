@@ -185,10 +185,15 @@ public sealed class LoadCommandTests
     [Fact]
     public void The_html_report_is_self_contained_with_charts()
     {
-        var html = LoadOutputs.Html(SampleReport());
+        var report = SampleReport();
+        report.Failures["phone-busy"] = 2;
+        var html = LoadOutputs.Html(report);
         Assert.Equal(4, System.Text.RegularExpressions.Regex.Count(html, "<svg "));
         Assert.Contains("<polyline", html, StringComparison.Ordinal);
         Assert.Contains("sip-486", html, StringComparison.Ordinal);
+
+        // The generator's own failures carry the summary's note.
+        Assert.Contains("<p class=\"note\">phone-busy: 2 call attempts found their phone still in its previous call", html.Replace("&#39;", "'", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.DoesNotContain("<script", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<link", html, StringComparison.Ordinal);
         Assert.DoesNotContain("src=", html, StringComparison.Ordinal);
