@@ -18,7 +18,9 @@
 #   RATES (sip-cps steps; "50 100 200 300 400 500 600 800 1000"), PHONES (sccp-reg; "5000 18000"),
 #   GENS (sip-cps: the generators, in order; "sipp cucmsim", alternated), LOAD_ARGS (sip-cps: more options of cucmsim load),
 #   REG_RATES (sccp-reg: the --register-rate values of cucmsim load; "5000 10000 20000 40000"),
-#   NPHONES (phones; 18000), CC_CPS/CC_HOLD/CC_DUR (concurrent; 50, 40, 80), REP_FIRST (first repetition's number; 1).
+#   NPHONES (phones; 18000), CC_CPS/CC_HOLD/CC_DUR (concurrent; 50, 40, 80), REP_FIRST (first repetition's number; 1),
+#   PIN (sccp-reg: 1 runs serve on CPU 1 and each generator on CPU 0, as on two hosts, so that the generator's own CPU
+#   does not slow the server it measures; default 0: both share every core).
 # Every measuring run (serve, generator, serve stopped) holds /tmp/cucmsim-build.lock for its whole length,
 # one run at a time, and releases it between runs. Traffic: serve on 127.0.0.77 with --port-offset 20000
 # (SIP 25060, SCCP 22000, RTP pool 30000-39999, control 29900); generators on other loopback addresses.
@@ -54,7 +56,7 @@ JSON
 SERVER_PID=
 start_serve() {  # start_serve ARGS...: a fresh server on $ADDR; the ports must be its alone
   rm -f "$WORK/serve.log" "$WORK/ledger.jsonl"
-  "$BIN" serve --profile "$WORK/profile.json" --bind $ADDR --port-offset $OFFSET --control $CONTROL \
+  ${SERVE_PIN:-} "$BIN" serve --profile "$WORK/profile.json" --bind $ADDR --port-offset $OFFSET --control $CONTROL \
     --state-dir "$WORK/state" --log-level warning "$@" >"$WORK/serve.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do grep -q '^ready' "$WORK/serve.log" 2>/dev/null && break; sleep 0.1; done
@@ -178,6 +180,8 @@ sip_cps() {
 
 # ---------- sccp-reg ----------
 sccp_reg() {
+  local gen_pin=
+  if [ "${PIN:-0}" = 1 ]; then SERVE_PIN="taskset -c 1"; gen_pin="taskset -c 0"; log "sccp-reg pinned: serve on CPU 1, generators on CPU 0"; fi
   gcc -O2 -Wall -Wextra -o "$WORK/sccpload" "$ROOT/loadtests/sccp/sccpload.c"
   [ -s "$TSV" ] || row "gen	rep	phones	register_rate_opt	registered	failed	tool_rate	ledger_span_s	ledger_rate	gen_cpu_s	gen_us_per_reg	serve_cpu_s	serve_us_per_reg	verdict"
   for rep in $(seq "$REP_FIRST" $(( REP_FIRST + REPS - 1 ))); do
@@ -190,10 +194,10 @@ sccp_reg() {
           start_serve --only t6.sccp --ledger "$WORK/ledger.jsonl" --ledger-max-mb 1024 --sccp-keepalive 10
           local s0 d="$WORK/sccp-$gen-$n-$rr"; mkdir -p "$d"; s0=$(ticks "$SERVER_PID")
           if [ $gen = sccpload ]; then
-            /usr/bin/time -o "$d/time" -f '%e %U %S %M' "$WORK/sccpload" --target $ADDR:$SCCP_PORT --phones "$n" --proto 17 \
+            $gen_pin /usr/bin/time -o "$d/time" -f '%e %U %S %M' "$WORK/sccpload" --target $ADDR:$SCCP_PORT --phones "$n" --proto 17 \
               --ka 10 --hold 5 --server-pid "$SERVER_PID" --src3 10 > "$d/out.txt" 2>"$d/err.txt" || true
           else
-            /usr/bin/time -o "$d/time" -f '%e %U %S %M' "$BIN" load $ADDR --profile "$WORK/profile.json" --port-offset $OFFSET \
+            $gen_pin /usr/bin/time -o "$d/time" -f '%e %U %S %M' "$BIN" load $ADDR --profile "$WORK/profile.json" --port-offset $OFFSET \
               --sources 127.0.10.0/29 --phones "$n" --protocol sccp --no-media --register-rate "$rr" --cps 0.001 \
               --duration 5s --quiet --json "$d/report.json" > "$d/out.txt" 2>&1 || true
             cp "$d/out.txt" "$OUT/sccp-reg-cucmsim-r$rep-$n-$rr.txt"
