@@ -167,7 +167,7 @@ public sealed class ListenerPlan
         RtpPoolSpec? rtp = null;
         if (rtpFlows.Count > 0)
         {
-            var merged = Merge(rtpRanges);
+            var merged = PortRange.Merge(rtpRanges);
 
             // An RTP port that a signalling listener already holds stays with that listener.
             var taken = listeners.Where(l => l.Transport == Transport.Udp).Select(l => l.Port).ToHashSet();
@@ -207,24 +207,5 @@ public sealed class ListenerPlan
         }
 
         entry.Flows.Add(flow);
-    }
-
-    private static List<PortRange> Merge(List<PortRange> ranges)
-    {
-        var sorted = ranges.OrderBy(r => r.Low).ToList();
-        var merged = new List<PortRange>();
-        foreach (var r in sorted)
-        {
-            if (merged.Count > 0 && r.Low <= merged[^1].High + 1)
-            {
-                merged[^1] = new PortRange(merged[^1].Low, Math.Max(merged[^1].High, r.High));
-            }
-            else
-            {
-                merged.Add(r);
-            }
-        }
-
-        return merged;
     }
 }

@@ -13,6 +13,25 @@ public readonly record struct PortRange(int Low, int High)
 
     public override string ToString() => Low == High ? Low.ToString(CultureInfo.InvariantCulture) : $"{Low}-{High}";
 
+    /// <summary>The ranges sorted, overlapping and adjacent ones joined: "8443", "50000-50002" and "50003" give "8443", "50000-50003".</summary>
+    public static List<PortRange> Merge(IEnumerable<PortRange> ranges)
+    {
+        var merged = new List<PortRange>();
+        foreach (var r in ranges.OrderBy(r => r.Low))
+        {
+            if (merged.Count > 0 && r.Low <= merged[^1].High + 1)
+            {
+                merged[^1] = new PortRange(merged[^1].Low, Math.Max(merged[^1].High, r.High));
+            }
+            else
+            {
+                merged.Add(r);
+            }
+        }
+
+        return merged;
+    }
+
     public static bool TryParse(string text, out PortRange range, out string? error)
     {
         range = default;

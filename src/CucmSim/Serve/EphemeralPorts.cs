@@ -31,7 +31,7 @@ public static class EphemeralPorts
         return parts.Length == 2 && Port(parts[0]) is { } low && Port(parts[1]) is { } high && low <= high ? new PortRange(low, high) : null;
     }
 
-    /// <summary>ip_local_reserved_ports' "P,P-Q,..." (empty: none); null when any part is not a port or a range of them.</summary>
+    /// <summary>ip_local_reserved_ports' "P,P-Q,..." (empty: none), read as a profile's port list; null when any part is not a port or a range of them.</summary>
     public static IReadOnlyList<PortRange>? ParseReserved(string? text)
     {
         if (text is null || text.Length > MaxText)
@@ -39,21 +39,7 @@ public static class EphemeralPorts
             return null;
         }
 
-        var ranges = new List<PortRange>();
-        foreach (var part in text.Trim().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var dash = part.IndexOf('-', StringComparison.Ordinal);
-            var low = Port(dash < 0 ? part : part[..dash]);
-            var high = dash < 0 ? low : Port(part[(dash + 1)..]);
-            if (low is null || high is null || low > high)
-            {
-                return null;
-            }
-
-            ranges.Add(new PortRange(low.Value, high.Value));
-        }
-
-        return ranges;
+        return text.Trim().Length == 0 ? [] : PortSet.TryParse(text, 65535, out var set, out _) && !set!.IsEphemeral ? set.Ranges : null;
     }
 
     /// <summary>
@@ -63,16 +49,17 @@ public static class EphemeralPorts
     /// </summary>
     public static string? Warning(IEnumerable<int> ports, PortRange range, IReadOnlyList<PortRange> reserved)
     {
-        var exposed = ports.Where(p => range.Contains(p) && !reserved.Any(r => r.Contains(p))).Distinct().Order().ToList();
+        var exposed = PortRange.Merge(ports.Where(p => range.Contains(p) && !reserved.Any(r => r.Contains(p))).Select(p => new PortRange(p, p)));
         if (exposed.Count == 0)
         {
             return null;
         }
 
-        var list = string.Join(",", Compress(exposed));
-        var keep = string.Join(",", Compress(reserved.SelectMany(r => Enumerable.Range(r.Low, r.Count)).Concat(exposed).Distinct().Order().ToList()));
+        var count = exposed.Sum(r => r.Count);
+        var list = string.Join(",", exposed);
+        var keep = string.Join(",", PortRange.Merge(reserved.Concat(exposed)));
         return string.Create(CultureInfo.InvariantCulture,
-            $"{exposed.Count} listener or media port(s) lie in the kernel's ephemeral range {range} ({list}): any program's outgoing connection can take one while serve is down, and serve then cannot bind it. Reserve them: sysctl -w net.ipv4.ip_local_reserved_ports={keep}{(exposed.Count > 256 ? "; or, as that leaves few ports to outgoing connections, choose a --port-offset that keeps the media out of the range" : string.Empty)}");
+            $"{count} listener or media port(s) lie in the kernel's ephemeral range {range} ({list}): any program's outgoing connection can take one while serve is down, and serve then cannot bind it. Reserve them: sysctl -w net.ipv4.ip_local_reserved_ports={keep}{(count > 256 ? "; or, as that leaves few ports to outgoing connections, choose a --port-offset that keeps the media out of the range" : string.Empty)}");
     }
 
     /// <summary>The warning for this host's settings; null when there is nothing to reserve or the settings cannot be read.</summary>
@@ -87,21 +74,6 @@ public static class EphemeralPorts
     public static string? BindAdvice(int port) => ParseRange(Read(RangeFile)) is { } range && range.Contains(port)
         ? string.Create(CultureInfo.InvariantCulture, $"the port lies in the ephemeral range {range}, where outgoing connections take their ports: once it is free, reserve it (sysctl -w net.ipv4.ip_local_reserved_ports={port}, keeping the ports already listed there)")
         : null;
-
-    private static IEnumerable<string> Compress(IReadOnlyList<int> sorted)
-    {
-        for (var i = 0; i < sorted.Count;)
-        {
-            var j = i;
-            while (j + 1 < sorted.Count && sorted[j + 1] == sorted[j] + 1)
-            {
-                j++;
-            }
-
-            yield return new PortRange(sorted[i], sorted[j]).ToString();
-            i = j + 1;
-        }
-    }
 
     private static int? Port(string text) =>
         text.Length is > 0 and <= 5 && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p <= 65535 ? p : null;

@@ -13,7 +13,7 @@ public sealed class EphemeralPortsTests
     {
         Assert.Equal(new PortRange(32768, 60999), EphemeralPorts.ParseRange("32768\t60999\n"));
         Assert.Equal(new PortRange(1024, 65535), EphemeralPorts.ParseRange("1024 65535"));
-        Assert.Equal([new PortRange(50000, 50004), new PortRange(8443, 8443)], EphemeralPorts.ParseReserved("50000-50004,8443\n")!);
+        Assert.Equal([new PortRange(8443, 8443), new PortRange(50000, 50004)], EphemeralPorts.ParseReserved("8443,50000-50004\n")!);
         Assert.Empty(EphemeralPorts.ParseReserved("\n")!);
     }
 
