@@ -65,8 +65,6 @@ internal sealed class ServeCli
             (s, v) => s with { Limits = s.Limits with { DescriptorHeadroom = v } });
         o.Add(new Option<int>("--listen-backlog") { HelpName = "N", Description = "accept queue of each TCP listener, for registration storms (the kernel caps it at net.core.somaxconn)", DefaultValueFactory = _ => d.Limits.ListenBacklog }.Whole(1, 1_000_000),
             (s, v) => s with { Limits = s.Limits with { ListenBacklog = v } });
-        o.Add(new Option<int>("--rtp-threads") { HelpName = "N", Description = "threads that echo and measure the RTP pool's media, a call's ports on one of them (default: one per two cores, at most 8)" }.Whole(1, 64),
-            (s, v) => s with { Limits = s.Limits with { RtpThreads = v } });
         o.Add(new Option<string>("--state-dir") { HelpName = "DIR", Description = "generated certificates and other state", DefaultValueFactory = _ => d.StateDirectory }.LastWins(),
             (s, v) => s with { StateDirectory = v });
         o.Add(new Option<bool>("--strict") { Description = "exit with code 2 unless every listener binds" },

@@ -24,10 +24,9 @@ public sealed record RtpStreamView(int Port, string Peer, uint Ssrc, int Payload
 
 /// <summary>
 /// The role's media ports. Every port is a non-blocking UDP socket (one dual-stack socket per port by
-/// default) registered with the epoll instance of one of a few threads (lanes; a call's ports alternate between
-/// them, its RTP and RTCP on the same one): 8,192 ports cost 8,192 file descriptors and a few kilobytes, not a
-/// pending receive and a buffer each. Every datagram is echoed to its source (symmetric RTP); RTP is measured per
-/// stream (RFC 3550 A.1 loss, A.8 jitter), each lane keeping the streams of its own ports; probes get the
+/// default) registered with a single epoll instance that one thread serves: 8,192 ports cost 8,192 file
+/// descriptors and a few kilobytes, not a pending receive and a buffer each. Every datagram is echoed to
+/// its source (symmetric RTP); RTP is measured per stream (RFC 3550 A.1 loss, A.8 jitter); probes get the
 /// universal echo. Calls take ports from the pool with <see cref="TryAllocate"/> and give them back.
 /// </summary>
 public sealed unsafe partial class RtpPool : IDisposable
@@ -48,13 +47,15 @@ public sealed unsafe partial class RtpPool : IDisposable
     private readonly List<int> _fdPorts = [];
     private readonly List<bool> _fdV6 = [];
     private readonly List<string> _failures = [];
-    private readonly Lane[] _lanes;
+    private readonly Dictionary<StreamKey, RtpStream> _streams = [];
+    private readonly Lock _streamsLock = new();
     private readonly Lock _allocLock = new();
     private readonly Queue<int> _free = new();
     private readonly Dictionary<int, string> _allocated = [];
     private readonly HashSet<int> _boundPorts = [];
+    private int _epoll = -1;
+    private Thread? _thread;
     private volatile bool _stopping;
-    private int _streamCount;
     private int _failed;
     private long _packets;
     private long _bytes;
@@ -63,15 +64,8 @@ public sealed unsafe partial class RtpPool : IDisposable
     private long _other;
     private long _untracked;
 
-    /// <param name="threads">lanes; 0: <see cref="DefaultThreads"/></param>
-    public RtpPool(RtpPoolSpec spec, IReadOnlyList<IPAddress> addresses, int offset, ServeContext context, int threads = 0)
+    public RtpPool(RtpPoolSpec spec, IReadOnlyList<IPAddress> addresses, int offset, ServeContext context)
     {
-        _lanes = new Lane[threads > 0 ? threads : DefaultThreads];
-        for (var i = 0; i < _lanes.Length; i++)
-        {
-            _lanes[i] = new Lane();
-        }
-
         _spec = spec;
         _addresses = addresses;
         _offset = offset;
@@ -80,13 +74,7 @@ public sealed unsafe partial class RtpPool : IDisposable
         _flowIds = spec.Flows.Select(f => f.Id).ToArray();
     }
 
-    /// <summary>Lanes by default: one per two cores (the rest carry signalling and the peers of a test), 1 to 8.</summary>
-    public static int DefaultThreads => Math.Clamp(Environment.ProcessorCount / 2, 1, 8);
-
     public string Id => _spec.Id;
-
-    /// <summary>The threads that serve the ports.</summary>
-    public int Threads => _lanes.Length;
 
     public RtpPoolSpec Spec => _spec;
 
@@ -99,16 +87,13 @@ public sealed unsafe partial class RtpPool : IDisposable
     /// <summary>Actual port of a profile port (offset applied).</summary>
     public int ActualPort(int profilePort) => profilePort + _offset;
 
-    /// <summary>Binds every port and starts the poll threads. Failures are counted, the first few kept with reasons.</summary>
+    /// <summary>Binds every port and starts the poll thread. Failures are counted, the first few kept with reasons.</summary>
     public void Start()
     {
-        foreach (var lane in _lanes)
+        _epoll = epoll_create1(EPOLL_CLOEXEC);
+        if (_epoll < 0)
         {
-            lane.Epoll = epoll_create1(EPOLL_CLOEXEC);
-            if (lane.Epoll < 0)
-            {
-                throw new InvalidOperationException($"epoll_create1 failed: errno {errno}");
-            }
+            throw new InvalidOperationException($"epoll_create1 failed: errno {errno}");
         }
 
         foreach (var address in _addresses)
@@ -133,16 +118,9 @@ public sealed unsafe partial class RtpPool : IDisposable
             }
         }
 
-        for (var i = 0; i < _lanes.Length; i++)
-        {
-            var lane = _lanes[i];
-            lane.Thread = new Thread(() => PollLoop(lane)) { IsBackground = true, Name = _lanes.Length == 1 ? "cucmsim-rtp" : $"cucmsim-rtp-{i}" };
-            lane.Thread.Start();
-        }
+        _thread = new Thread(PollLoop) { IsBackground = true, Name = "cucmsim-rtp" };
+        _thread.Start();
     }
-
-    /// <summary>The lane of a port: a call's even RTP port and its RTCP port share one, consecutive calls alternate.</summary>
-    private Lane LaneOf(int port) => _lanes[(port >> 1) % _lanes.Length];
 
     private void BindOne(IPAddress address, int port)
     {
@@ -185,7 +163,7 @@ public sealed unsafe partial class RtpPool : IDisposable
         var ev = default(epoll_event);
         ev.events = EPOLLIN;
         ev.data.u64 = (ulong)_fds.Count;
-        if (epoll_ctl(LaneOf(port).Epoll, EPOLL_CTL_ADD, fd, &ev) != 0)
+        if (epoll_ctl(_epoll, EPOLL_CTL_ADD, fd, &ev) != 0)
         {
             var code = errno;
             close(fd);
@@ -243,14 +221,17 @@ public sealed unsafe partial class RtpPool : IDisposable
 
     public RtpPoolStats Stats()
     {
-        int allocated, free;
+        int allocated, free, active;
         lock (_allocLock)
         {
             allocated = _allocated.Count;
             free = _free.Count;
         }
 
-        var active = Volatile.Read(ref _streamCount);
+        lock (_streamsLock)
+        {
+            active = _streams.Count;
+        }
 
         return new RtpPoolStats(Id, Requested, Bound, _failed, allocated, allocated + free,
             Interlocked.Read(ref _packets), Interlocked.Read(ref _bytes), Interlocked.Read(ref _rtcp),
@@ -259,23 +240,17 @@ public sealed unsafe partial class RtpPool : IDisposable
 
     public IReadOnlyList<RtpStreamView> Streams(int max = 1000)
     {
-        var views = new List<RtpStreamView>();
-        foreach (var lane in _lanes)
+        lock (_streamsLock)
         {
-            lock (lane.StreamsLock)
+            lock (_allocLock)
             {
-                lock (_allocLock)
-                {
-                    views.AddRange(lane.Streams.Values.Take(max - views.Count).Select(s => new RtpStreamView(s.Port, s.Peer, s.Ssrc, s.PayloadType, s.Stats.Received, s.Stats.Lost,
-                        s.Stats.Jitter * 1000.0 / RtpHeader.ClockRate(s.PayloadType), _allocated.GetValueOrDefault(s.Port & ~1))));
-                }
+                return _streams.Values.Take(max).Select(s => new RtpStreamView(s.Port, s.Peer, s.Ssrc, s.PayloadType, s.Stats.Received, s.Stats.Lost,
+                    s.Stats.Jitter * 1000.0 / RtpHeader.ClockRate(s.PayloadType), _allocated.GetValueOrDefault(s.Port & ~1))).ToList();
             }
         }
-
-        return views;
     }
 
-    private void PollLoop(Lane lane)
+    private void PollLoop()
     {
         var events = (epoll_event*)NativeMemory.Alloc((nuint)(sizeof(epoll_event) * MaxEvents));
         var batch = new Batch();
@@ -285,7 +260,7 @@ public sealed unsafe partial class RtpPool : IDisposable
         {
             while (!_stopping)
             {
-                var n = epoll_wait(lane.Epoll, events, MaxEvents, 200);
+                var n = epoll_wait(_epoll, events, MaxEvents, 200);
                 if (n < 0)
                 {
                     if (errno == EINTR)
@@ -300,12 +275,12 @@ public sealed unsafe partial class RtpPool : IDisposable
                 for (var i = 0; i < n; i++)
                 {
                     var index = (int)events[i].data.u64;
-                    ServeSocket(lane, index, _fds[index], batch, reply);
+                    ServeSocket(index, _fds[index], batch, reply);
                 }
 
                 if (Stopwatch.GetElapsedTime(lastSweep) >= TimeSpan.FromSeconds(1))
                 {
-                    Sweep(lane, all: false);
+                    Sweep(all: false);
                     lastSweep = Stopwatch.GetTimestamp();
                 }
             }
@@ -323,7 +298,7 @@ public sealed unsafe partial class RtpPool : IDisposable
     /// sendmmsg: two system calls per batch, where one recvfrom and one sendto per datagram took three
     /// (the last recvfrom only to hear EAGAIN). Level-triggered epoll reports the socket again if more waits.
     /// </summary>
-    private void ServeSocket(Lane lane, int index, int fd, Batch batch, byte* reply)
+    private void ServeSocket(int index, int fd, Batch batch, byte* reply)
     {
         for (var round = 0; round < BurstPerSocket / Batch.Size; round++)
         {
@@ -343,7 +318,7 @@ public sealed unsafe partial class RtpPool : IDisposable
                 var local = UdpArrival.Parse(batch.ReceiveControl(m), batch.Receive[m].Header.ControlLength);
                 try
                 {
-                    if (Handle(lane, index, fd, new ReadOnlySpan<byte>(batch.Buffer(m), length), name, nameLength, local, reply))
+                    if (Handle(index, fd, new ReadOnlySpan<byte>(batch.Buffer(m), length), name, nameLength, local, reply))
                     {
                         batch.QueueEcho(echoes++, m, length, nameLength, local, _fdV6[index]);
                     }
@@ -375,7 +350,7 @@ public sealed unsafe partial class RtpPool : IDisposable
     }
 
     /// <summary>Accounts one datagram; answers a probe itself. True when the datagram is to be echoed unchanged.</summary>
-    private bool Handle(Lane lane, int index, int fd, ReadOnlySpan<byte> datagram, byte* sa, int saLength, in ArrivalAddress reached, byte* reply)
+    private bool Handle(int index, int fd, ReadOnlySpan<byte> datagram, byte* sa, int saLength, in ArrivalAddress reached, byte* reply)
     {
         Interlocked.Increment(ref _packets);
         Interlocked.Add(ref _bytes, datagram.Length);
@@ -411,20 +386,18 @@ public sealed unsafe partial class RtpPool : IDisposable
             var now = Stopwatch.GetTimestamp();
             var clock = RtpHeader.ClockRate(header.PayloadType);
             var arrival = (long)((UInt128)(ulong)now * (ulong)clock / (ulong)Stopwatch.Frequency);
-            lock (lane.StreamsLock)
+            lock (_streamsLock)
             {
-                if (!lane.Streams.TryGetValue(key, out stream))
+                if (!_streams.TryGetValue(key, out stream))
                 {
-                    // The limit is the pool's: a lane takes a place only while the lanes together are under it.
-                    if (Interlocked.Increment(ref _streamCount) > _context.Limits.MaxRtpStreams)
+                    if (_streams.Count >= _context.Limits.MaxRtpStreams)
                     {
-                        Interlocked.Decrement(ref _streamCount);
                         Interlocked.Increment(ref _untracked);
                     }
                     else
                     {
                         stream = new RtpStream(port, Text.EndPoint(ToEndPoint(sa, saLength)), Text.EndPoint(LocalEndPoint(reached, port)), header.Ssrc, header.PayloadType, now);
-                        lane.Streams[key] = stream;
+                        _streams[key] = stream;
                         created = true;
                     }
                 }
@@ -461,24 +434,15 @@ public sealed unsafe partial class RtpPool : IDisposable
     /// <summary>Writes and forgets streams idle past the limit (all of them at shutdown).</summary>
     public void Sweep(bool all)
     {
-        foreach (var lane in _lanes)
-        {
-            Sweep(lane, all);
-        }
-    }
-
-    private void Sweep(Lane lane, bool all)
-    {
         List<RtpStream>? ended = null;
-        lock (lane.StreamsLock)
+        lock (_streamsLock)
         {
-            foreach (var (key, stream) in lane.Streams)
+            foreach (var (key, stream) in _streams)
             {
                 if (all || Stopwatch.GetElapsedTime(stream.LastSeen) >= _context.Limits.RtpStreamIdle)
                 {
                     (ended ??= []).Add(stream);
-                    lane.Streams.Remove(key);
-                    Interlocked.Decrement(ref _streamCount);
+                    _streams.Remove(key);
                 }
             }
         }
@@ -589,11 +553,7 @@ public sealed unsafe partial class RtpPool : IDisposable
         }
 
         _stopping = true;
-        foreach (var lane in _lanes)
-        {
-            lane.Thread?.Join(TimeSpan.FromSeconds(2));
-        }
-
+        _thread?.Join(TimeSpan.FromSeconds(2));
         Sweep(all: true);
         foreach (var fd in _fds)
         {
@@ -601,26 +561,11 @@ public sealed unsafe partial class RtpPool : IDisposable
         }
 
         _fds.Clear();
-        foreach (var lane in _lanes)
+        if (_epoll >= 0)
         {
-            if (lane.Epoll >= 0)
-            {
-                close(lane.Epoll);
-                lane.Epoll = -1;
-            }
+            close(_epoll);
+            _epoll = -1;
         }
-    }
-
-    /// <summary>One poll thread: its epoll instance, and the streams of its ports (read by the API under the lock).</summary>
-    private sealed class Lane
-    {
-        public int Epoll { get; set; } = -1;
-
-        public Thread? Thread { get; set; }
-
-        public Dictionary<StreamKey, RtpStream> Streams { get; } = [];
-
-        public Lock StreamsLock { get; } = new();
     }
 
     public void Dispose() => Stop();

@@ -103,9 +103,6 @@ public sealed record ServeLimits
     /// <summary>RTP streams tracked by the pool.</summary>
     public int MaxRtpStreams { get; init; } = 100_000;
 
-    /// <summary>Threads that serve the RTP pool's ports; 0: one per two cores (<see cref="RtpPool.DefaultThreads"/>).</summary>
-    public int RtpThreads { get; init; }
-
     /// <summary>An RTP stream with no packet for this long is closed in the ledger.</summary>
     public TimeSpan RtpStreamIdle { get; init; } = TimeSpan.FromSeconds(10);
 

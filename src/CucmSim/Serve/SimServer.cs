@@ -247,7 +247,7 @@ public sealed class SimServer : IAsyncDisposable
             }
             else
             {
-                Rtp = new RtpPool(rtpSpec, addresses, Options.PortOffset, Context, Context.Limits.RtpThreads);
+                Rtp = new RtpPool(rtpSpec, addresses, Options.PortOffset, Context);
                 Rtp.Start();
                 Context.Rtp = Rtp;
                 used += Rtp.Bound;

@@ -142,7 +142,7 @@ public sealed class CommandLineTests
         var parsed = cli.Parse([
             "serve", "--profile=cucm", "--role", "phone", "--role=cucm", "--bind", "127.0.0.1", "--bind=::1", "--port-offset=100",
             "--only", "6", "--only=t7.mgcp,t2.snmp", "--except", "rtp", "--control", "127.0.0.1:9999", "--ledger", "none",
-            "--ledger-max-mb", "2", "--ledger-window=32", "--idle-timeout", "5", "--listen-backlog", "8192", "--rtp-threads", "3", "--state-dir", state, "--strict", "--ephemeral-ports",
+            "--ledger-max-mb", "2", "--ledger-window=32", "--idle-timeout", "5", "--listen-backlog", "8192", "--state-dir", state, "--strict", "--ephemeral-ports",
             "--hostname", "a.example", "--hostname", "b.example", "--address", "192.0.2.1", "--external-address", "198.51.100.7",
             "--cert-key", "k.pem", "--cert-password", "pw", "--mtls",
             "--tftp-root", state, "--tftp-data-ports", "30000-30010", "--tftp-max-transfers", "10", "--tftp-config", "SCCP", "--tftp-gso",
@@ -168,7 +168,6 @@ public sealed class CommandLineTests
         Assert.Equal((2L << 20, 32), (o.Ledger.MaxBytes, o.Ledger.WindowSize));
         Assert.Equal(TimeSpan.FromSeconds(5), o.Limits.IdleTimeout);
         Assert.Equal(8192, o.Limits.ListenBacklog);
-        Assert.Equal(3, o.Limits.RtpThreads);
         Assert.Equal(state, o.StateDirectory);
         Assert.True(o.Strict && o.EphemeralPorts && !o.NoControl && !o.InlineIo);
         Assert.Equal("a.example", o.Identity.HostName);
