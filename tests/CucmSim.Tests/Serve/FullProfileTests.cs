@@ -6,7 +6,7 @@ using CucmSim.Tests.Infrastructure;
 
 namespace CucmSim.Tests.Serve;
 
-/// <summary>Binds real, well-known ports: these tests run alone.</summary>
+/// <summary>Tests that run alone: they bind real, well-known ports, or depend on an outside tool's fixed waits (nmap).</summary>
 [CollectionDefinition("real ports", DisableParallelization = true)]
 public sealed class RealPortsCollection;
 
